@@ -1,0 +1,62 @@
+# Portico — the commands the README names. Every target installs what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+MOTO_VERSION := 5.2.5
+CFN_LINT_VERSION := 1.58.0
+SAM_CLI_VERSION := 1.170.0
+CARGO_LAMBDA_VERSION := 1.9.2
+ZIG_VERSION := 0.15.2
+# One target dir for the whole workspace: nothing is built twice.
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+
+.PHONY: help venv run test lint build bench clean
+
+help:
+	@echo "make run    start the whole system locally (API on http://127.0.0.1:3000)"
+	@echo "make test   unit, store, end-to-end and runtime-protocol tests; template lint"
+	@echo "make lint   rustfmt check, clippy -D warnings, cfn-lint"
+	@echo "make build  sam build: release arm64 bootstraps of every function"
+
+# moto (DynamoDB, SES, SNS) and cfn-lint, pinned, in the project venv.
+$(VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
+		'moto[server,dynamodb,ses,sns]==$(MOTO_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	cargo run -p portico-local
+
+test: venv
+	cargo fmt --all -- --check
+	cargo build --workspace --bins
+	tests/with-moto.sh cargo test --workspace
+	$(VENV)/bin/cfn-lint infra/template.yaml
+
+lint: venv
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint infra/template.yaml
+
+# aws-sam-cli pins boto3 versions that clash with moto's, so SAM gets a venv of its own, with
+# cargo-lambda and zig (the arm64 cross-linker) from PyPI.
+$(SAM_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		'aws-sam-cli==$(SAM_CLI_VERSION)' 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' 'ziglang==$(ZIG_VERSION)'
+	touch $@
+
+build: $(SAM_VENV)/.installed
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 \
+		sam build --template-file infra/template.yaml --build-dir .aws-sam/build --config-file ../samconfig.toml
+
+clean:
+	cargo clean
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam

@@ -1,0 +1,220 @@
+//! Labels (SPEC §1): CRUD, and attaching them to customers.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use portico::domain::label::{MAX_LABEL_DESCRIPTION_CHARS, parse_label_name};
+use portico::domain::{Colour, Label, Permission};
+use portico::error::{FieldError, Problem};
+use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff};
+use portico::store::labels::{LabelDeletion, LabelLink, LabelWrite};
+use portico::{ApiError, AppState};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_labels, create_label))
+        .routes(routes!(get_label, update_label, delete_label))
+        .routes(routes!(attach_label, detach_label))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LabelView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// `#rrggbb`
+    pub colour: String,
+    /// Customers carrying the label.
+    pub usage: u64,
+}
+
+impl From<Label> for LabelView {
+    fn from(label: Label) -> Self {
+        Self {
+            id: label.id.to_string(),
+            name: label.name,
+            description: label.description,
+            colour: label.colour.into(),
+            usage: label.usage,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLabel {
+    /// Unique, ignoring case; 1–64 characters.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// `#rrggbb`
+    pub colour: String,
+}
+
+/// Fields to change; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub colour: Option<String>,
+}
+
+/// Validates label fields, collecting every error.
+fn label_fields(name: &str, description: &str, colour: &str) -> Result<(String, String, Colour), ApiError> {
+    let mut errors = Vec::new();
+    let name = parse_label_name(name).map_err(|e| errors.push(FieldError::new("name", e.to_string()))).ok();
+    let colour =
+        Colour::parse(colour).map_err(|e| errors.push(FieldError::new("colour", e.to_string()))).ok();
+    let description = description.trim().to_owned();
+    if description.chars().count() > MAX_LABEL_DESCRIPTION_CHARS {
+        errors.push(FieldError::new(
+            "description",
+            format!("must be at most {MAX_LABEL_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    match (name, colour) {
+        (Some(name), Some(colour)) if errors.is_empty() => Ok((name, description, colour)),
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+fn name_taken() -> ApiError {
+    ApiError::conflict("label_name_taken", "A label with this name exists.")
+}
+
+fn label_not_found() -> ApiError {
+    ApiError::not_found("No such label.")
+}
+
+fn parse_label_id(id: &str) -> Result<Ulid, ApiError> {
+    Ulid::from_string(id).map_err(|_| label_not_found())
+}
+
+#[utoipa::path(get, path = "/admin/labels", tag = "labels", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = inline(PagedResponse<LabelView>)), (status = 403, body = Problem)))]
+async fn list_labels(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<PagedResponse<LabelView>>, ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    let (limit, start) = query.resolve(&state.keys)?;
+    let page = state.store.labels(limit, start).await?;
+    Ok(Json(PagedResponse::from_page(&state.keys, page, LabelView::from)))
+}
+
+#[utoipa::path(post, path = "/admin/labels", tag = "labels", security(("bearer" = [])), request_body = NewLabel,
+    responses((status = 201, body = LabelView), (status = 400, body = Problem), (status = 409, body = Problem)))]
+async fn create_label(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(request): ApiJson<NewLabel>,
+) -> Result<(StatusCode, Json<LabelView>), ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    let (name, description, colour) = label_fields(&request.name, &request.description, &request.colour)?;
+    let label = Label { id: Ulid::generate(), name, description, colour, usage: 0 };
+    match state.store.create_label(&label).await? {
+        LabelWrite::Done => Ok((StatusCode::CREATED, Json(label.into()))),
+        LabelWrite::NameTaken => Err(name_taken()),
+        LabelWrite::Stale => Err(ApiError::conflict("conflict", "The label changed meanwhile; retry.")),
+    }
+}
+
+#[utoipa::path(get, path = "/admin/labels/{id}", tag = "labels", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = LabelView), (status = 404, body = Problem)))]
+async fn get_label(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<LabelView>, ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    let label = state.store.label(parse_label_id(&id)?).await?.ok_or_else(label_not_found)?;
+    Ok(Json(label.into()))
+}
+
+#[utoipa::path(patch, path = "/admin/labels/{id}", tag = "labels", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = LabelChanges,
+    responses((status = 200, body = LabelView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn update_label(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    ApiJson(changes): ApiJson<LabelChanges>,
+) -> Result<Json<LabelView>, ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    let current = state.store.label(parse_label_id(&id)?).await?.ok_or_else(label_not_found)?;
+    let current_colour = String::from(current.colour.clone());
+    let (name, description, colour) = label_fields(
+        changes.name.as_deref().unwrap_or(&current.name),
+        changes.description.as_deref().unwrap_or(&current.description),
+        changes.colour.as_deref().unwrap_or(&current_colour),
+    )?;
+    let updated = Label { name, description, colour, ..current.clone() };
+    match state.store.update_label(&current, &updated).await? {
+        LabelWrite::Done => Ok(Json(updated.into())),
+        LabelWrite::NameTaken => Err(name_taken()),
+        LabelWrite::Stale => Err(ApiError::conflict("conflict", "The label changed meanwhile; retry.")),
+    }
+}
+
+#[utoipa::path(delete, path = "/admin/labels/{id}", tag = "labels", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem, description = "`label_in_use`")))]
+async fn delete_label(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    match state.store.delete_label(parse_label_id(&id)?).await? {
+        LabelDeletion::Deleted => Ok(StatusCode::NO_CONTENT),
+        LabelDeletion::NotFound => Err(label_not_found()),
+        LabelDeletion::InUse => {
+            Err(ApiError::conflict("label_in_use", "Customers carry this label; detach it from them first."))
+        }
+    }
+}
+
+async fn link(
+    state: &AppState,
+    staff: &Staff,
+    customer: &str,
+    label: &str,
+    attach: bool,
+) -> Result<StatusCode, ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    let customer = Ulid::from_string(customer).map_err(|_| ApiError::not_found("No such customer."))?;
+    match state.store.link_label(customer, parse_label_id(label)?, attach).await? {
+        LabelLink::Changed | LabelLink::Unchanged => Ok(StatusCode::NO_CONTENT),
+        LabelLink::NoSuchCustomer => Err(ApiError::not_found("No such customer.")),
+        LabelLink::NoSuchLabel => Err(label_not_found()),
+    }
+}
+
+#[utoipa::path(put, path = "/admin/customers/{id}/labels/{label_id}", tag = "labels", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Customer account id"), ("label_id" = String, Path)),
+    responses((status = 204, description = "Attached (or already was)"), (status = 404, body = Problem)))]
+async fn attach_label(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((customer, label)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    link(&state, &staff, &customer, &label, true).await
+}
+
+#[utoipa::path(delete, path = "/admin/customers/{id}/labels/{label_id}", tag = "labels", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Customer account id"), ("label_id" = String, Path)),
+    responses((status = 204, description = "Detached (or was not attached)"), (status = 404, body = Problem)))]
+async fn detach_label(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((customer, label)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    link(&state, &staff, &customer, &label, false).await
+}

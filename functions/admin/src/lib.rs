@@ -1,0 +1,55 @@
+//! Staff administration: the registration policy, the approval queue and labels.
+
+mod labels;
+mod registrations;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use chrono::Utc;
+use portico::domain::{Permission, RegistrationPolicy};
+use portico::error::Problem;
+use portico::http::{ApiJson, Staff};
+use portico::{ApiError, AppState};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_registration_settings, put_registration_settings))
+        .merge(registrations::api())
+        .merge(labels::api())
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, _) = api().split_for_parts();
+    portico::http::with_defaults(router).with_state(state)
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+#[utoipa::path(get, path = "/admin/settings/registration", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = RegistrationPolicy), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn get_registration_settings(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Json<RegistrationPolicy>, ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    Ok(Json(state.store.registration_policy().await?))
+}
+
+#[utoipa::path(put, path = "/admin/settings/registration", tag = "admin", security(("bearer" = [])),
+    request_body = RegistrationPolicy,
+    responses((status = 200, body = RegistrationPolicy), (status = 400, body = Problem), (status = 403, body = Problem)))]
+async fn put_registration_settings(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(policy): ApiJson<RegistrationPolicy>,
+) -> Result<Json<RegistrationPolicy>, ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    state.store.put_registration_policy(&policy, staff.0.sub, Utc::now()).await?;
+    tracing::info!(by = %staff.0.sub, ?policy, "registration policy changed");
+    Ok(Json(policy))
+}

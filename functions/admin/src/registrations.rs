@@ -1,0 +1,160 @@
+//! The approval queue: list accounts by state, approve or reject pending ones.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use portico::domain::{Account, AccountKind, AccountStatus, AccountType, Locale, Permission};
+use portico::error::Problem;
+use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff};
+use portico::notify::MailTemplate;
+use portico::{ApiError, AppState};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+const MAX_REASON_CHARS: usize = 1000;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_registrations)).routes(routes!(approve)).routes(routes!(reject))
+}
+
+/// A customer account as staff see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub account_type: AccountType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub locale: Locale,
+    pub status: AccountStatus,
+    pub email_verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejection_reason: Option<String>,
+    /// Ids of attached labels.
+    pub labels: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Account> for CustomerView {
+    fn from(account: Account) -> Self {
+        Self {
+            id: account.id.to_string(),
+            email: account.email.into(),
+            name: account.name,
+            account_type: account.account_type,
+            company_name: account.company_name,
+            phone: account.phone.map(String::from),
+            locale: account.locale,
+            status: account.status,
+            email_verified: account.email_verified,
+            rejection_reason: account.rejection_reason,
+            labels: account.labels.iter().map(Ulid::to_string).collect(),
+            created_at: account.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct QueueQuery {
+    /// Account state to list (default `pending_approval`).
+    pub status: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/admin/registrations", tag = "admin", security(("bearer" = [])), params(QueueQuery),
+    responses((status = 200, body = inline(PagedResponse<CustomerView>)), (status = 400, body = Problem), (status = 403, body = Problem)))]
+async fn list_registrations(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(query): ApiQuery<QueueQuery>,
+) -> Result<Json<PagedResponse<CustomerView>>, ApiError> {
+    staff.require(Permission::RegistrationsApprove)?;
+    let status = match query.status.as_deref() {
+        None => AccountStatus::PendingApproval,
+        Some(value) => AccountStatus::parse(value).ok_or_else(|| {
+            ApiError::invalid_field(
+                "status",
+                "must be one of pending_verification, pending_approval, active, rejected, disabled",
+            )
+        })?,
+    };
+    let (limit, start) = PageQuery { limit: query.limit, cursor: query.cursor }.resolve(&state.keys)?;
+    let page = state.store.customers_by_status(status, limit, start).await?;
+    Ok(Json(PagedResponse::from_page(&state.keys, page, CustomerView::from)))
+}
+
+fn parse_id(id: &str) -> Result<Ulid, ApiError> {
+    Ulid::from_string(id).map_err(|_| ApiError::not_found("No such registration."))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Told to the customer by e-mail.
+    pub reason: String,
+}
+
+#[utoipa::path(post, path = "/admin/registrations/{id}/approve", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Account id")),
+    responses((status = 200, body = CustomerView), (status = 404, body = Problem), (status = 409, body = Problem, description = "`not_pending`")))]
+async fn approve(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerView>, ApiError> {
+    staff.require(Permission::RegistrationsApprove)?;
+    let account = decide(&state, &staff, parse_id(&id)?, None).await?;
+    let sign_in_link = state.link("/");
+    let mail = MailTemplate::AccountApproved { name: &account.name, sign_in_link: &sign_in_link };
+    state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
+    Ok(Json(account.into()))
+}
+
+#[utoipa::path(post, path = "/admin/registrations/{id}/reject", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Account id")), request_body = RejectRequest,
+    responses((status = 200, body = CustomerView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn reject(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<RejectRequest>,
+) -> Result<Json<CustomerView>, ApiError> {
+    staff.require(Permission::RegistrationsApprove)?;
+    let reason = request.reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(ApiError::invalid_field("reason", format!("must be 1 to {MAX_REASON_CHARS} characters")));
+    }
+    let account = decide(&state, &staff, parse_id(&id)?, Some(reason)).await?;
+    let mail = MailTemplate::AccountRejected { name: &account.name, reason };
+    state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
+    Ok(Json(account.into()))
+}
+
+/// Approves (`reason = None`) or rejects a pending customer; 404 for no such customer, 409 when
+/// it is not pending approval (already decided, or still verifying its e-mail).
+async fn decide(
+    state: &AppState,
+    staff: &Staff,
+    id: Ulid,
+    reason: Option<&str>,
+) -> Result<Account, ApiError> {
+    let approve = reason.is_none();
+    if let Some(account) = state.store.decide_approval(id, approve, reason, Utc::now()).await? {
+        tracing::info!(account_id = %id, by = %staff.0.sub, approve, "registration decided");
+        return Ok(account);
+    }
+    match state.store.account(id).await? {
+        Some(account) if account.kind == AccountKind::Customer => Err(ApiError::conflict(
+            "not_pending",
+            format!("The account is {}, not pending approval.", account.status.as_str()),
+        )),
+        _ => Err(ApiError::not_found("No such registration.")),
+    }
+}

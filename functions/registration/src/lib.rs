@@ -1,0 +1,463 @@
+//! Customer registration (SPEC §1): policy, sign-up, e-mail verification and its mailed link.
+
+mod links;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use portico::auth::keys::HashPurpose;
+use portico::auth::{password, secret};
+use portico::domain::challenge::{
+    self, Challenge, ChallengeState, EMAIL_CODE_DIGITS, EMAIL_VERIFICATION_TTL,
+};
+use portico::domain::password::check_new_password;
+use portico::domain::policy::{RegistrationStep, status_after_verification};
+use portico::domain::{
+    Account, AccountKind, AccountStatus, AccountType, ApprovalMode, Email, Locale, Permission, Phone,
+    RegistrationPolicy, VerificationMode,
+};
+use portico::error::{FieldError, Problem};
+use portico::http::ApiJson;
+use portico::notify::MailTemplate;
+use portico::store::accounts::{ChallengeProof, Registered};
+use portico::store::rate_limit::{Cooldown, RateDecision, RateLimit};
+use portico::{ApiError, AppState};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+const MAX_NAME_CHARS: usize = 200;
+
+/// Mail to one account unasked (resends, "someone tried to register") at most once a minute…
+const ACCOUNT_MAIL_COOLDOWN: Cooldown = Cooldown { scope: "account-mail", secs: 60 };
+/// …and ten times a day.
+const ACCOUNT_MAIL_PER_DAY: RateLimit = RateLimit { scope: "account-mail-1d", max: 10, window_secs: 86_400 };
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_policy))
+        .routes(routes!(register))
+        .routes(routes!(verify))
+        .routes(routes!(resend_verification))
+        .merge(links::api())
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, _) = api().split_for_parts();
+    portico::http::with_defaults(router).with_state(state)
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// Which steps registration takes under the current policy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicySummary {
+    pub email_verification: VerificationMode,
+    pub admin_approval: ApprovalMode,
+    pub device_confirmation: bool,
+    /// The steps for each account type, in order.
+    pub steps: StepsByType,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepsByType {
+    pub person: Vec<RegistrationStep>,
+    pub company: Vec<RegistrationStep>,
+}
+
+#[utoipa::path(get, path = "/registrations/policy", tag = "registration",
+    responses((status = 200, body = PolicySummary)))]
+async fn get_policy(State(state): State<AppState>) -> Result<Json<PolicySummary>, ApiError> {
+    let policy = state.store.registration_policy().await?;
+    Ok(Json(PolicySummary {
+        email_verification: policy.email_verification,
+        admin_approval: policy.admin_approval,
+        device_confirmation: policy.device_confirmation,
+        steps: StepsByType {
+            person: policy.steps(AccountType::Person),
+            company: policy.steps(AccountType::Company),
+        },
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationRequest {
+    pub email: String,
+    /// 12 to 128 characters.
+    pub password: String,
+    pub name: String,
+    pub account_type: AccountType,
+    /// Required for `company` accounts, refused for `person`.
+    pub company_name: Option<String>,
+    /// E.164, e.g. `+420601234567`.
+    pub phone: Option<String>,
+    /// BCP 47 tag; mails use de, cs, tr or en (the fallback).
+    pub locale: Option<String>,
+}
+
+/// The same answer whether the address was new or already registered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationAccepted {
+    /// Always `received`.
+    pub status: &'static str,
+    pub next: Vec<RegistrationStep>,
+}
+
+/// A registration request whose every field is valid.
+struct NewRegistration {
+    email: Email,
+    password: String,
+    name: String,
+    account_type: AccountType,
+    company_name: Option<String>,
+    phone: Option<Phone>,
+    locale: Locale,
+}
+
+fn bounded_text(field: &str, value: &str, errors: &mut Vec<FieldError>) -> String {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        errors.push(FieldError::new(field, "must not be empty"));
+    } else if trimmed.chars().count() > MAX_NAME_CHARS {
+        errors.push(FieldError::new(field, format!("must be at most {MAX_NAME_CHARS} characters")));
+    }
+    trimmed.to_owned()
+}
+
+impl TryFrom<RegistrationRequest> for NewRegistration {
+    type Error = ApiError;
+
+    fn try_from(request: RegistrationRequest) -> Result<Self, Self::Error> {
+        let mut errors = Vec::new();
+        let email = Email::parse(&request.email)
+            .map_err(|e| errors.push(FieldError::new("email", e.to_string())))
+            .ok();
+        if let Err(rule) = check_new_password(&request.password, &request.email) {
+            errors.push(FieldError::new("password", rule.to_string()));
+        }
+        let name = bounded_text("name", &request.name, &mut errors);
+        let company_name = match (request.account_type, request.company_name.as_deref()) {
+            (AccountType::Company, Some(company)) => Some(bounded_text("company_name", company, &mut errors)),
+            (AccountType::Company, None) => {
+                errors.push(FieldError::new("company_name", "is required for company accounts"));
+                None
+            }
+            (AccountType::Person, Some(_)) => {
+                errors.push(FieldError::new("company_name", "is only for company accounts"));
+                None
+            }
+            (AccountType::Person, None) => None,
+        };
+        let phone = request
+            .phone
+            .as_deref()
+            .map(Phone::parse)
+            .transpose()
+            .map_err(|e| errors.push(FieldError::new("phone", e.to_string())))
+            .ok()
+            .flatten();
+        match email {
+            Some(email) if errors.is_empty() => Ok(Self {
+                email,
+                password: request.password,
+                name,
+                account_type: request.account_type,
+                company_name,
+                phone,
+                locale: request.locale.as_deref().map(Locale::from_tag).unwrap_or_default(),
+            }),
+            _ => Err(ApiError::validation(errors)),
+        }
+    }
+}
+
+/// A fresh verification challenge and the secrets to mail (never stored).
+struct IssuedChallenge {
+    challenge: Challenge,
+    code: String,
+    link_token: String,
+}
+
+fn issue_challenge(state: &AppState, account_id: Ulid, now: DateTime<Utc>) -> IssuedChallenge {
+    let code = secret::numeric_code(EMAIL_CODE_DIGITS);
+    let link_token = challenge::link_token(account_id, &secret::random_token());
+    IssuedChallenge {
+        challenge: Challenge {
+            code_hash: state
+                .keys
+                .keyed_hash(HashPurpose::EmailVerificationCode, &code_subject(account_id, &code)),
+            link_hash: state.keys.keyed_hash(HashPurpose::EmailVerificationLink, &link_token),
+            expires_at: now + EMAIL_VERIFICATION_TTL,
+            attempts: 0,
+        },
+        code,
+        link_token,
+    }
+}
+
+/// Codes are hashed with their account: the same six digits hash differently per account.
+fn code_subject(account_id: Ulid, code: &str) -> String {
+    format!("{account_id}:{code}")
+}
+
+async fn send_verification_mail(state: &AppState, account: &Account, issued: &IssuedChallenge) {
+    let link = state.link(&format!("/links/verify-email?token={}", issued.link_token));
+    let mail = MailTemplate::VerifyEmail { name: &account.name, code: &issued.code, link: &link };
+    state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
+}
+
+/// Hashes off the async workers: argon2id takes tens of milliseconds of CPU.
+async fn hash_password(password: String) -> Result<portico::domain::account::PasswordHash, ApiError> {
+    tokio::task::spawn_blocking(move || password::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+#[utoipa::path(post, path = "/registrations", tag = "registration", request_body = RegistrationRequest,
+    responses(
+        (status = 202, body = RegistrationAccepted, description = "Received (the same for a new and an already registered address)"),
+        (status = 400, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)))]
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<RegistrationRequest>,
+) -> Result<(StatusCode, Json<RegistrationAccepted>), ApiError> {
+    let registration = NewRegistration::try_from(request)?;
+    let policy = state.store.registration_policy().await?;
+    let now = Utc::now();
+    let account = Account {
+        id: Ulid::generate(),
+        kind: AccountKind::Customer,
+        password_hash: hash_password(registration.password).await?,
+        email: registration.email,
+        name: registration.name,
+        account_type: registration.account_type,
+        company_name: registration.company_name,
+        phone: registration.phone,
+        locale: registration.locale,
+        status: policy.initial_status(registration.account_type),
+        email_verified: false,
+        requires_approval: policy.requires_approval(registration.account_type),
+        rejection_reason: None,
+        roles: Vec::new(),
+        labels: Vec::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    let issued = policy.sends_verification().then(|| issue_challenge(&state, account.id, now));
+
+    match state.store.create_account(&account, issued.as_ref().map(|issued| &issued.challenge)).await? {
+        Registered::Created => {
+            tracing::info!(account_id = %account.id, status = account.status.as_str(), "account registered");
+            announce_registration(&state, &policy, &account, issued.as_ref()).await?;
+        }
+        Registered::EmailTaken => warn_existing_owner(&state, &account.email).await?,
+    }
+    let accepted = RegistrationAccepted { status: "received", next: policy.steps(account.account_type) };
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
+/// The mails a new registration triggers under `policy`.
+async fn announce_registration(
+    state: &AppState,
+    policy: &RegistrationPolicy,
+    account: &Account,
+    issued: Option<&IssuedChallenge>,
+) -> Result<(), ApiError> {
+    if let Some(issued) = issued {
+        send_verification_mail(state, account, issued).await;
+    }
+    if policy.notify_on_registration {
+        let mail = MailTemplate::RegistrationReceived {
+            name: &account.name,
+            awaiting_approval: account.requires_approval,
+        };
+        state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
+    }
+    if account.status == AccountStatus::PendingApproval {
+        notify_approvers(state, policy, account).await?;
+    }
+    Ok(())
+}
+
+/// Tells the owner of an already registered address that someone tried to register it, at most
+/// once a minute, instead of telling the requester anything.
+async fn warn_existing_owner(state: &AppState, email: &Email) -> Result<(), ApiError> {
+    let Some(owner) = state.store.account_by_email(email).await? else { return Ok(()) };
+    if !may_mail_account(state, owner.id).await? {
+        return Ok(());
+    }
+    let mail = MailTemplate::AlreadyRegistered { name: &owner.name };
+    state.notifier.send_mail_logged(&owner.email, &mail.render(owner.locale)).await;
+    Ok(())
+}
+
+/// Counts an unasked mail to `account_id` against both limits.
+async fn may_mail_account(state: &AppState, account_id: Ulid) -> Result<bool, ApiError> {
+    let now = Utc::now();
+    let subject = account_id.to_string();
+    let allowed = state.store.start_cooldown(ACCOUNT_MAIL_COOLDOWN, &subject, now).await?
+        == RateDecision::Allowed
+        && state.store.hit_rate_limit(ACCOUNT_MAIL_PER_DAY, &subject, now).await? == RateDecision::Allowed;
+    if !allowed {
+        tracing::info!(account_id = %account_id, "unasked mail suppressed by rate limit");
+    }
+    Ok(allowed)
+}
+
+/// Mails every staff member who may approve, each in their own language (policy `notify_admins`).
+async fn notify_approvers(
+    state: &AppState,
+    policy: &RegistrationPolicy,
+    account: &Account,
+) -> Result<(), ApiError> {
+    if !policy.notify_admins {
+        return Ok(());
+    }
+    let queue_link = state.link("/admin/#registrations");
+    let customer = match &account.company_name {
+        Some(company) => format!("{} ({company})", account.name),
+        None => account.name.clone(),
+    };
+    let template = MailTemplate::ApprovalRequested {
+        customer: &customer,
+        email: account.email.as_str(),
+        queue_link: &queue_link,
+    };
+    for staff in state.store.staff().await? {
+        let may_approve = portico::domain::permission::permissions_of(staff.roles.iter().map(String::as_str))
+            .contains(&Permission::RegistrationsApprove);
+        if may_approve && staff.status == AccountStatus::Active {
+            state.notifier.send_mail_logged(&staff.email, &template.render(staff.locale)).await;
+        }
+    }
+    Ok(())
+}
+
+/// `{email, code}` as typed by the customer, or `{token}` from the mailed link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub email: Option<String>,
+    pub code: Option<String>,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verified {
+    pub status: AccountStatus,
+    pub email_verified: bool,
+}
+
+fn wrong_code() -> ApiError {
+    ApiError::bad_request("invalid_code", "The code is wrong or no longer valid.")
+}
+
+#[utoipa::path(post, path = "/registrations/verify", tag = "registration", request_body = VerifyRequest,
+    responses((status = 200, body = Verified), (status = 400, body = Problem)))]
+async fn verify(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<VerifyRequest>,
+) -> Result<Json<Verified>, ApiError> {
+    match request {
+        VerifyRequest { token: Some(token), email: None, code: None } => {
+            verify_link(&state, &token).await.map(Json)
+        }
+        VerifyRequest { token: None, email: Some(email), code: Some(code) } => {
+            verify_code(&state, &email, &code).await.map(Json)
+        }
+        _ => Err(ApiError::bad_request("invalid_request", "Send either {email, code} or {token}.")),
+    }
+}
+
+async fn verify_code(state: &AppState, email: &str, code: &str) -> Result<Verified, ApiError> {
+    let email = Email::parse(email).map_err(|e| ApiError::invalid_field("email", e.to_string()))?;
+    if code.len() != EMAIL_CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid_field("code", format!("must be {EMAIL_CODE_DIGITS} digits")));
+    }
+    let Some(account) = state.store.account_by_email(&email).await? else { return Err(wrong_code()) };
+    let challenge = open_challenge(state, &account).await?;
+    let subject = code_subject(account.id, code);
+    if !state.keys.verify_keyed_hash(HashPurpose::EmailVerificationCode, &subject, &challenge.code_hash) {
+        state.store.count_failed_code(account.id).await?;
+        return Err(wrong_code());
+    }
+    let proof = ChallengeProof::Code { hash: challenge.code_hash };
+    complete_verification(state, account, proof).await
+}
+
+pub(crate) async fn verify_link(state: &AppState, token: &str) -> Result<Verified, ApiError> {
+    let invalid = || ApiError::bad_request("invalid_token", "The link is invalid or no longer valid.");
+    let account_id = challenge::link_token_account(token).ok_or_else(invalid)?;
+    let Some(account) = state.store.account(account_id).await? else { return Err(invalid()) };
+    let challenge = open_challenge(state, &account).await.map_err(|_| invalid())?;
+    if !state.keys.verify_keyed_hash(HashPurpose::EmailVerificationLink, token, &challenge.link_hash) {
+        return Err(invalid());
+    }
+    complete_verification(state, account, ChallengeProof::Link { hash: challenge.link_hash }).await
+}
+
+/// The account's challenge if it can still be answered.
+async fn open_challenge(state: &AppState, account: &Account) -> Result<Challenge, ApiError> {
+    let Some(challenge) = state.store.email_challenge(account.id).await? else { return Err(wrong_code()) };
+    match challenge.state(Utc::now()) {
+        ChallengeState::Open => Ok(challenge),
+        ChallengeState::Expired => {
+            Err(ApiError::bad_request("code_expired", "The code has expired; ask for a new one."))
+        }
+        ChallengeState::Locked => {
+            Err(ApiError::bad_request("code_locked", "Too many wrong codes; ask for a new one."))
+        }
+    }
+}
+
+async fn complete_verification(
+    state: &AppState,
+    account: Account,
+    proof: ChallengeProof,
+) -> Result<Verified, ApiError> {
+    let next = status_after_verification(account.status, account.requires_approval);
+    if !state.store.confirm_email(&account, &proof, next, Utc::now()).await? {
+        return Err(wrong_code());
+    }
+    tracing::info!(account_id = %account.id, status = next.as_str(), "e-mail verified");
+    if next == AccountStatus::PendingApproval && account.status != next {
+        let policy = state.store.registration_policy().await?;
+        notify_approvers(state, &policy, &Account { status: next, ..account }).await?;
+    }
+    Ok(Verified { status: next, email_verified: true })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    pub email: String,
+}
+
+#[utoipa::path(post, path = "/registrations/verify/resend", tag = "registration", request_body = ResendRequest,
+    responses((status = 202, description = "Always accepted; a mail goes out only to an unverified account, at most once a minute")))]
+async fn resend_verification(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<ResendRequest>,
+) -> Result<StatusCode, ApiError> {
+    let email = Email::parse(&request.email).map_err(|e| ApiError::invalid_field("email", e.to_string()))?;
+    let Some(account) = state.store.account_by_email(&email).await? else { return Ok(StatusCode::ACCEPTED) };
+    let waiting = !account.email_verified
+        && matches!(
+            account.status,
+            AccountStatus::PendingVerification | AccountStatus::PendingApproval | AccountStatus::Active
+        );
+    if waiting && may_mail_account(&state, account.id).await? {
+        let issued = issue_challenge(&state, account.id, Utc::now());
+        state.store.put_email_challenge(account.id, &issued.challenge).await?;
+        send_verification_mail(&state, &account, &issued).await;
+    }
+    Ok(StatusCode::ACCEPTED)
+}

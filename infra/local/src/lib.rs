@@ -1,0 +1,94 @@
+//! The local stack: a moto server standing in for DynamoDB, SES and SNS, the table created from
+//! `infra/template.yaml`, and every function's router merged onto one port — the same routes
+//! API Gateway serves.
+
+pub mod moto;
+pub mod table;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use chrono::Utc;
+use portico::auth::password;
+use portico::domain::account::PasswordHash;
+use portico::domain::{Account, AccountKind, AccountStatus, AccountType, BuiltinRole, Email, Locale};
+use portico::store::accounts::Registered;
+use portico::{ApiError, AppState};
+use ulid::Ulid;
+
+/// Every function's routes on one router, plus `GET /_local/outbox` (local stack only).
+pub fn app(state: AppState, outbox: moto::Outbox) -> Router {
+    let (api, _) = portico_registration::api()
+        .merge(portico_sessions::api())
+        .merge(portico_admin::api())
+        .merge(portico_openapi::api())
+        .split_for_parts();
+    let local = Router::new().route("/_local/outbox", get(read_outbox)).with_state(outbox);
+    portico::http::with_defaults(api).with_state(state).merge(local)
+}
+
+async fn read_outbox(State(outbox): State<moto::Outbox>) -> Result<Json<Vec<moto::OutboxMessage>>, ApiError> {
+    outbox.messages().await.map(Json).map_err(ApiError::internal)
+}
+
+/// AWS settings for a moto endpoint: any static credentials work.
+pub async fn moto_sdk_config(endpoint: &str, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("local", "local", None, None, "portico-local"))
+        .load()
+        .await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("storing the administrator failed")]
+    Store(#[from] portico::store::StoreError),
+}
+
+/// Creates an active, verified staff account with the Administrator role. `Ok(false)` when the
+/// address already has an account (nothing is changed then).
+pub async fn create_admin(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> Result<bool, SeedError> {
+    let email = Email::parse(email).map_err(|e| SeedError::Invalid(format!("e-mail {e}")))?;
+    portico::domain::password::check_new_password(password, email.as_str())
+        .map_err(|e| SeedError::Invalid(format!("password {e}")))?;
+    let password_hash: PasswordHash =
+        password::hash_password(password).map_err(|e| SeedError::Invalid(e.to_string()))?;
+    let now = Utc::now();
+    let admin = Account {
+        id: Ulid::generate(),
+        kind: AccountKind::Staff,
+        email,
+        password_hash,
+        name: name.to_owned(),
+        account_type: AccountType::Person,
+        company_name: None,
+        phone: None,
+        locale: Locale::En,
+        status: AccountStatus::Active,
+        email_verified: true,
+        requires_approval: false,
+        rejection_reason: None,
+        roles: vec![BuiltinRole::Administrator.id().to_owned()],
+        labels: Vec::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    Ok(state.store.create_account(&admin, None).await? == Registered::Created)
+}
+
+/// A random password that passes the password rules, for seeded accounts.
+pub fn random_password() -> String {
+    portico::auth::secret::random_token()[..20].to_owned()
+}

@@ -1,0 +1,159 @@
+//! `portico-local`: run the whole system on this machine, or create an administrator.
+//!
+//! ```text
+//! portico-local                      start moto, the table, the API on http://127.0.0.1:3000
+//! portico-local create-admin EMAIL   create an administrator in the configured table (AWS too)
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use portico::{AppState, Config};
+use portico_local::{app, create_admin, moto, moto_sdk_config, random_password, table};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Settings of the local stack, each with a default that works on a fresh checkout.
+struct LocalSettings {
+    port: u16,
+    moto_port: u16,
+    /// The Python with moto installed (the Makefile's venv).
+    python: PathBuf,
+    admin_email: String,
+    admin_password: Option<String>,
+}
+
+impl LocalSettings {
+    fn from_env() -> Result<Self, Error> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Ok(Self {
+            port: var("PORT").map(|p| p.parse()).transpose()?.unwrap_or(3000),
+            moto_port: var("MOTO_PORT").map(|p| p.parse()).transpose()?.unwrap_or(4566),
+            python: var("MOTO_PYTHON")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".venv/bin/python")),
+            admin_email: var("PORTICO_ADMIN_EMAIL").unwrap_or_else(|| "admin@portico.local".into()),
+            admin_password: var("PORTICO_ADMIN_PASSWORD"),
+        })
+    }
+
+    /// Portico's configuration for the local stack: environment first, local defaults after.
+    fn portico_config(&self) -> Result<Config, Error> {
+        let endpoint = format!("http://127.0.0.1:{}", self.moto_port);
+        let public_url = format!("http://127.0.0.1:{}", self.port);
+        Ok(Config::from_lookup(|name| {
+            std::env::var(name).ok().filter(|v| !v.is_empty()).or_else(|| {
+                Some(match name {
+                    "TABLE_NAME" => "portico-local".to_owned(),
+                    "AWS_ENDPOINT_URL" => endpoint.clone(),
+                    "MAIL_SENDER" => "no-reply@portico.local".to_owned(),
+                    "PUBLIC_BASE_URL" => public_url.clone(),
+                    // Local only: AWS deployments read theirs from Secrets Manager.
+                    "PORTICO_SECRET" => "local-development-secret-not-for-aws-use".to_owned(),
+                    _ => return None,
+                })
+            })
+        })?)
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,aws_config=warn,aws_smithy_runtime=warn".into()),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] | ["run"] => run(LocalSettings::from_env()?).await,
+        ["create-admin", email] => create_admin_in_configured_table(email).await,
+        _ => {
+            eprintln!("usage: portico-local [run] | portico-local create-admin EMAIL");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// For AWS (or any configured endpoint): reads Portico's usual environment (TABLE_NAME, …) and
+/// AWS credentials from the default chain.
+async fn create_admin_in_configured_table(email: &str) -> Result<(), Error> {
+    let settings = LocalSettings::from_env()?;
+    let state = AppState::new(Config::from_env()?).await;
+    let password = settings.admin_password.clone().unwrap_or_else(random_password);
+    if create_admin(&state, email, "Administrator", &password).await? {
+        println!("administrator {email} created; password: {password}");
+    } else {
+        println!("{email} already has an account; nothing changed");
+    }
+    Ok(())
+}
+
+async fn run(settings: LocalSettings) -> Result<(), Error> {
+    let config = settings.portico_config()?;
+    let endpoint = format!("http://127.0.0.1:{}", settings.moto_port);
+    let _moto = moto::ensure_running(&settings.python, settings.moto_port).await?;
+    let sdk = moto_sdk_config(&endpoint, &config.region).await;
+
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    match dynamodb.describe_table().table_name(&config.table_name).send().await {
+        Ok(_) => println!("table {} exists", config.table_name),
+        Err(error) if error.code() == Some("ResourceNotFoundException") => {
+            let definition = table::table_definition(table::TEMPLATE)?;
+            table::create_table(&dynamodb, &config.table_name, &definition).await?;
+            println!("table {} created from infra/template.yaml", config.table_name);
+        }
+        Err(error) => return Err(error.into()),
+    }
+    aws_sdk_ses::Client::new(&sdk).verify_email_identity().email_address(&config.mail_sender).send().await?;
+
+    let state = AppState::with_sdk_config(config, &sdk);
+    let password = settings.admin_password.clone().unwrap_or_else(random_password);
+    if create_admin(&state, &settings.admin_email, "Administrator", &password).await? {
+        println!("seeded administrator: {}  password: {password}", settings.admin_email);
+    } else {
+        println!("administrator {} exists (password as printed when it was seeded)", settings.admin_email);
+    }
+
+    let outbox = moto::Outbox::new(endpoint);
+    tokio::spawn(print_outbox(outbox.clone()));
+    let address = SocketAddr::from(([127, 0, 0, 1], settings.port));
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    println!("Portico API on http://{address}  (OpenAPI: /openapi.json, sent messages: /_local/outbox)");
+    axum::serve(listener, app(state, outbox))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// Prints each new mail and SMS, so a person can follow a code or a link.
+async fn print_outbox(outbox: moto::Outbox) {
+    // Counted per channel: the outbox lists all mail before all SMS.
+    let mut printed = std::collections::HashMap::<String, usize>::new();
+    loop {
+        if let Ok(messages) = outbox.messages().await {
+            let mut position = std::collections::HashMap::<&str, usize>::new();
+            for message in &messages {
+                let index = position.entry(message.channel.as_str()).or_default();
+                *index += 1;
+                let done = printed.entry(message.channel.clone()).or_default();
+                if *index > *done {
+                    *done = *index;
+                    println!(
+                        "\n──── {} to {} ────\n{}{}\n",
+                        message.channel,
+                        message.to.join(", "),
+                        message.subject.as_deref().map(|s| format!("Subject: {s}\n\n")).unwrap_or_default(),
+                        message.body
+                    );
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

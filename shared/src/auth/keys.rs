@@ -1,0 +1,142 @@
+//! Every key Portico uses, derived from the one master secret with HKDF-SHA256, so a deployment
+//! has one secret to store and rotate, and no key serves two purposes.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hkdf::Hkdf;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use super::jwt::JwtKeys;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// What a keyed hash is for; part of the hashed input, so a hash made for one purpose never
+/// verifies for another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashPurpose {
+    EmailVerificationCode,
+    EmailVerificationLink,
+    RefreshToken,
+    DeviceId,
+}
+
+impl HashPurpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Self::EmailVerificationCode => b"email-verification-code",
+            Self::EmailVerificationLink => b"email-verification-link",
+            Self::RefreshToken => b"refresh-token",
+            Self::DeviceId => b"device-id",
+        }
+    }
+}
+
+pub struct Keys {
+    pub jwt: JwtKeys,
+    token_hash_key: [u8; 32],
+    cursor_key: [u8; 32],
+}
+
+impl Keys {
+    pub fn derive(master_secret: &[u8], issuer: &str, audience: &str) -> Self {
+        let hkdf = Hkdf::<Sha256>::new(Some(b"portico/v1"), master_secret);
+        let expand = |info: &[u8]| {
+            let mut key = [0u8; 32];
+            // 32 bytes is far below HKDF-SHA256's 8160-byte output limit, so this cannot fail.
+            let _ = hkdf.expand(info, &mut key);
+            key
+        };
+        Self {
+            jwt: JwtKeys::new(&expand(b"jwt-hs256"), issuer, audience),
+            token_hash_key: expand(b"token-hash"),
+            cursor_key: expand(b"cursor-signing"),
+        }
+    }
+
+    /// HMAC-SHA256 of `value` for `purpose`, base64url: what the store keeps instead of a code or token.
+    pub fn keyed_hash(&self, purpose: HashPurpose, value: &str) -> String {
+        URL_SAFE_NO_PAD.encode(Self::mac(&self.token_hash_key, &[purpose.label(), b"\0", value.as_bytes()]))
+    }
+
+    /// Constant-time check of `value` against a stored keyed hash.
+    pub fn verify_keyed_hash(&self, purpose: HashPurpose, value: &str, stored: &str) -> bool {
+        let Ok(expected) = URL_SAFE_NO_PAD.decode(stored) else { return false };
+        let mut mac = Self::keyed(&self.token_hash_key);
+        for part in [purpose.label(), b"\0", value.as_bytes()] {
+            mac.update(part);
+        }
+        mac.verify_slice(&expected).is_ok()
+    }
+
+    /// Signs an opaque pagination cursor: `payload.tag`.
+    pub fn sign_cursor(&self, payload: &[u8]) -> String {
+        let tag = Self::mac(&self.cursor_key, &[payload]);
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
+    }
+
+    /// The payload of a cursor made by `sign_cursor`, or `None` if it was altered.
+    pub fn open_cursor(&self, cursor: &str) -> Option<Vec<u8>> {
+        let (payload, tag) = cursor.split_once('.')?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+        let mut mac = Self::keyed(&self.cursor_key);
+        mac.update(&payload);
+        mac.verify_slice(&tag).ok()?;
+        Some(payload)
+    }
+
+    fn keyed(key: &[u8; 32]) -> HmacSha256 {
+        // HMAC accepts keys of any length.
+        <HmacSha256 as KeyInit>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+    }
+
+    fn mac(key: &[u8; 32], parts: &[&[u8]]) -> Vec<u8> {
+        let mut mac = Self::keyed(key);
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Keys {
+        Keys::derive(b"0123456789abcdef0123456789abcdef", "portico", "portico-api")
+    }
+
+    #[test]
+    fn keyed_hash_verifies_only_same_purpose_and_value() {
+        let keys = keys();
+        let hash = keys.keyed_hash(HashPurpose::EmailVerificationCode, "123456");
+        assert!(keys.verify_keyed_hash(HashPurpose::EmailVerificationCode, "123456", &hash));
+        assert!(!keys.verify_keyed_hash(HashPurpose::EmailVerificationCode, "123457", &hash));
+        assert!(!keys.verify_keyed_hash(HashPurpose::RefreshToken, "123456", &hash));
+        assert!(!keys.verify_keyed_hash(HashPurpose::EmailVerificationCode, "123456", "not base64!"));
+    }
+
+    #[test]
+    fn different_secrets_give_different_hashes() {
+        let other = Keys::derive(b"fedcba9876543210fedcba9876543210", "portico", "portico-api");
+        assert_ne!(
+            keys().keyed_hash(HashPurpose::DeviceId, "device"),
+            other.keyed_hash(HashPurpose::DeviceId, "device")
+        );
+    }
+
+    #[test]
+    fn cursor_round_trip_and_tamper() {
+        let keys = keys();
+        let cursor = keys.sign_cursor(br#"{"PK":"A"}"#);
+        assert_eq!(keys.open_cursor(&cursor).as_deref(), Some(&br#"{"PK":"A"}"#[..]));
+        let (payload, tag) = cursor.split_once('.').unwrap_or_default();
+        let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(br#"{"PK":"B"}"#));
+        assert_ne!(payload, URL_SAFE_NO_PAD.encode(br#"{"PK":"B"}"#));
+        assert_eq!(keys.open_cursor(&forged), None);
+        assert_eq!(keys.open_cursor("garbage"), None);
+    }
+}

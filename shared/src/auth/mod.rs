@@ -1,0 +1,9 @@
+//! Credentials: JWT access tokens, argon2id passwords, random tokens and their keyed hashes.
+
+pub mod jwt;
+pub mod keys;
+pub mod password;
+pub mod secret;
+
+pub use jwt::{AccessClaims, JwtError};
+pub use keys::Keys;

@@ -1,0 +1,144 @@
+//! E-mail addresses and phone numbers, validated once.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// RFC 5321 caps a forward path at 254 characters.
+const MAX_EMAIL_LEN: usize = 254;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EmailError {
+    #[error("is not a valid e-mail address")]
+    Invalid,
+    #[error("is longer than {MAX_EMAIL_LEN} characters")]
+    TooLong,
+}
+
+/// A syntactically valid e-mail address, normalised to lower case so that one mailbox is one
+/// account (the uniqueness guard is keyed by this form).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Self, EmailError> {
+        let trimmed = input.trim();
+        if trimmed.len() > MAX_EMAIL_LEN {
+            return Err(EmailError::TooLong);
+        }
+        let address = email_address::EmailAddress::from_str(trimmed).map_err(|_| EmailError::Invalid)?;
+        // Display names ("Ann <ann@x>") and dotless domains are not addresses a customer types.
+        if address.display_part() != "" || !address.domain().contains('.') {
+            return Err(EmailError::Invalid);
+        }
+        Ok(Self(address.email().to_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `a***@example.com`: enough for a person to recognise, too little to harvest.
+    pub fn masked(&self) -> String {
+        let (local, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
+        let first: String = local.chars().take(1).collect();
+        format!("{first}***@{domain}")
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = EmailError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Email> for String {
+    fn from(email: Email) -> Self {
+        email.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("is not a phone number in E.164 form (+ and 8 to 15 digits)")]
+pub struct PhoneError;
+
+/// A phone number in E.164 form (`+420601234567`), the form SNS sends SMS to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(input: &str) -> Result<Self, PhoneError> {
+        // People type spaces, dashes and brackets; E.164 has none of them.
+        let compact: String = input.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
+        let digits = compact.strip_prefix('+').ok_or(PhoneError)?;
+        let valid = (8..=15).contains(&digits.len())
+            && digits.chars().all(|c| c.is_ascii_digit())
+            && !digits.starts_with('0');
+        if valid { Ok(Self(compact)) } else { Err(PhoneError) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Phone {
+    type Error = PhoneError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Phone> for String {
+    fn from(phone: Phone) -> Self {
+        phone.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised() {
+        assert_eq!(
+            Email::parse("  Ann.Lee@Example.COM ").map(String::from),
+            Ok("ann.lee@example.com".into())
+        );
+    }
+
+    #[test]
+    fn bad_emails_are_refused() {
+        for input in
+            ["", "ann", "ann@", "@example.com", "ann@localhost", "Ann <ann@example.com>", "a b@example.com"]
+        {
+            assert!(Email::parse(input).is_err(), "{input:?} should be refused");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(Email::parse(&long), Err(EmailError::TooLong));
+    }
+
+    #[test]
+    fn masks_email() {
+        assert_eq!(Email::parse("ann@example.com").map(|e| e.masked()), Ok("a***@example.com".into()));
+    }
+
+    #[test]
+    fn phones_in_e164() {
+        assert_eq!(Phone::parse("+420 601 234-567").map(String::from), Ok("+420601234567".into()));
+        for input in ["601234567", "+0601234567", "+42", "+4206012345678901", "+42060123456a"] {
+            assert!(Phone::parse(input).is_err(), "{input:?} should be refused");
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Pure types and decisions: no I/O, no AWS SDK, no axum. Values are parsed at the edge into
+//! these types, so inner code never sees unchecked input.
+
+pub mod account;
+pub mod challenge;
+pub mod contact;
+pub mod label;
+pub mod locale;
+pub mod password;
+pub mod permission;
+pub mod policy;
+
+pub use account::{Account, AccountKind, AccountStatus, AccountType};
+pub use contact::{Email, Phone};
+pub use label::{Colour, Label};
+pub use locale::Locale;
+pub use permission::{BuiltinRole, Permission};
+pub use policy::{ApprovalMode, RegistrationPolicy, VerificationMode};

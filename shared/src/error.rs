@@ -1,0 +1,230 @@
+//! `ApiError`: the one error every handler returns, rendered as RFC 9457 problem+json.
+//!
+//! Client errors carry a safe message and a stable `code`; server errors keep their cause as
+//! `source` for the log and render a generic body, so nothing internal reaches a client.
+
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One invalid input field: a JSON path (`company_name`, `rows[3].email`) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// The problem+json body (RFC 9457) with Portico's extension members `code` and `errors`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:portico:problem:<code>`
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable error code.
+    pub code: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: Cow<'static, str>,
+    fields: Vec<FieldError>,
+    retry_after_secs: Option<u64>,
+    #[source]
+    source: Option<BoxError>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+            retry_after_secs: None,
+            source: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 400 `validation_failed` with the list of offending fields.
+    pub fn validation(fields: Vec<FieldError>) -> Self {
+        Self { fields, ..Self::bad_request("validation_failed", "The request has invalid fields.") }
+    }
+
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; try again later.")
+        }
+    }
+
+    /// 503: a dependency is throttling or unreachable; the client may retry.
+    pub fn unavailable(source: impl Into<BoxError>) -> Self {
+        Self {
+            source: Some(source.into()),
+            retry_after_secs: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The service is busy; try again shortly.",
+            )
+        }
+    }
+
+    /// 500: the cause goes to the log only.
+    pub fn internal(source: impl Into<BoxError>) -> Self {
+        Self {
+            source: Some(source.into()),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "An internal error occurred.")
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn fields(&self) -> &[FieldError] {
+        &self.fields
+    }
+
+    fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("urn:portico:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.message.to_string(),
+            code: self.code.to_owned(),
+            errors: self.fields.clone(),
+        }
+    }
+
+    fn log(&self) {
+        if self.status.is_server_error() {
+            tracing::error!(status = self.status.as_u16(), code = self.code, cause = %CauseChain(self), "request failed");
+        } else {
+            tracing::warn!(status = self.status.as_u16(), code = self.code, detail = %self.message, "request refused");
+        }
+    }
+}
+
+/// Displays an error with every `source()` below it, for the log.
+struct CauseChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for CauseChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            write!(f, ": {cause}")?;
+            next = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// Fallback for unknown routes, so even a typo in a path gets problem+json.
+pub async fn route_not_found() -> ApiError {
+    ApiError::not_found("No such route.")
+}
+
+/// Fallback for a known path with a method it does not serve.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This route does not accept that method.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let error = ApiError::internal(std::io::Error::other("table secret-table missing"));
+        let problem = error.problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("secret-table"));
+        assert!(CauseChain(&error).to_string().contains("secret-table"));
+    }
+
+    #[test]
+    fn validation_lists_fields() {
+        let problem = ApiError::invalid_field("email", "is not an e-mail address").problem();
+        assert_eq!(problem.code, "validation_failed");
+        assert_eq!(problem.kind, "urn:portico:problem:validation_failed");
+        assert_eq!(problem.errors, vec![FieldError::new("email", "is not an e-mail address")]);
+    }
+
+    #[test]
+    fn rate_limit_sets_retry_after() {
+        let response = ApiError::too_many_requests(30).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "30");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+    }
+}

@@ -1,0 +1,35 @@
+//! The HTTP edge shared by every function: extractors that turn requests into validated values
+//! or problem+json refusals, signed cursors, router defaults, and the Lambda entry point.
+
+pub mod auth;
+pub mod cursor;
+pub mod json;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+pub use auth::{Authenticated, Staff};
+pub use cursor::{PageQuery, PagedResponse};
+pub use json::{ApiJson, ApiQuery};
+
+use crate::AppState;
+use crate::error::{method_not_allowed, route_not_found};
+
+/// Bodies above 256 KiB are refused with 413 (imports have their own, larger limit).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What every Portico router has: problem+json for unknown routes and methods, and the body cap.
+pub fn with_defaults(router: Router<AppState>) -> Router<AppState> {
+    router
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// The whole `main` of an HTTP function: JSON logs, state from the environment, and the router
+/// served through the Lambda runtime. Configuration errors fail the cold start.
+pub async fn run_on_lambda(router: fn(AppState) -> Router) -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let state = AppState::from_env().await?;
+    lambda_http::run(router(state)).await
+}

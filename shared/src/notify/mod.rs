@@ -1,0 +1,78 @@
+//! Outgoing messages: e-mail through SES, SMS through SNS. Logs name the masked recipient and
+//! the subject, never the body: bodies carry codes and links.
+
+pub mod templates;
+
+use std::sync::Arc;
+
+use aws_sdk_ses::types::{Body, Content, Destination, Message};
+
+use crate::domain::{Email, Phone};
+pub use templates::{Mail, MailTemplate};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("sending e-mail failed")]
+    Mail(#[source] BoxError),
+    #[error("sending SMS failed")]
+    Sms(#[source] BoxError),
+}
+
+#[derive(Clone, Debug)]
+pub struct Notifier {
+    ses: aws_sdk_ses::Client,
+    sns: aws_sdk_sns::Client,
+    sender: Arc<str>,
+}
+
+impl Notifier {
+    pub fn new(ses: aws_sdk_ses::Client, sns: aws_sdk_sns::Client, sender: impl Into<Arc<str>>) -> Self {
+        Self { ses, sns, sender: sender.into() }
+    }
+
+    #[tracing::instrument(skip_all, fields(to = %to.masked(), subject = %mail.subject))]
+    pub async fn send_mail(&self, to: &Email, mail: &Mail) -> Result<(), NotifyError> {
+        let content = |text: &str| Content::builder().data(text).charset("UTF-8").build();
+        let message = Message::builder()
+            .subject(content(&mail.subject).map_err(|e| NotifyError::Mail(e.into()))?)
+            .body(Body::builder().text(content(&mail.text).map_err(|e| NotifyError::Mail(e.into()))?).build())
+            .build();
+        self.ses
+            .send_email()
+            .source(self.sender.as_ref())
+            .destination(Destination::builder().to_addresses(to.as_str()).build())
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| NotifyError::Mail(e.into()))?;
+        tracing::info!("mail sent");
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn send_sms(&self, to: &Phone, text: &str) -> Result<(), NotifyError> {
+        self.sns
+            .publish()
+            .phone_number(to.as_str())
+            .message(text)
+            .send()
+            .await
+            .map_err(|e| NotifyError::Sms(e.into()))?;
+        tracing::info!("sms sent");
+        Ok(())
+    }
+
+    /// Sends a mail whose failure must not fail the request (the customer can ask again);
+    /// returns whether it went out.
+    pub async fn send_mail_logged(&self, to: &Email, mail: &Mail) -> bool {
+        match self.send_mail(to, mail).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(error = %error, cause = ?std::error::Error::source(&error), "mail not sent");
+                false
+            }
+        }
+    }
+}

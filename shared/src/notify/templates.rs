@@ -1,0 +1,276 @@
+//! Mail texts in English, German, Czech and Turkish. The recipient's locale picks the language;
+//! anything else reads English.
+
+use crate::domain::Locale;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub subject: String,
+    pub text: String,
+}
+
+/// Every mail Portico sends, with what it needs to say.
+#[derive(Debug, Clone)]
+pub enum MailTemplate<'a> {
+    /// The code to type and the link to open to confirm an address.
+    VerifyEmail {
+        name: &'a str,
+        code: &'a str,
+        link: &'a str,
+    },
+    /// `notify_on_registration`: the registration arrived.
+    RegistrationReceived {
+        name: &'a str,
+        awaiting_approval: bool,
+    },
+    /// Someone tried to register an address that already has an account.
+    AlreadyRegistered {
+        name: &'a str,
+    },
+    /// To staff who may approve: an account waits.
+    ApprovalRequested {
+        customer: &'a str,
+        email: &'a str,
+        queue_link: &'a str,
+    },
+    AccountApproved {
+        name: &'a str,
+        sign_in_link: &'a str,
+    },
+    AccountRejected {
+        name: &'a str,
+        reason: &'a str,
+    },
+}
+
+impl MailTemplate<'_> {
+    pub fn render(&self, locale: Locale) -> Mail {
+        let (subject, text) = match self {
+            Self::VerifyEmail { name, code, link } => verify_email(locale, name, code, link),
+            Self::RegistrationReceived { name, awaiting_approval } => {
+                registration_received(locale, name, *awaiting_approval)
+            }
+            Self::AlreadyRegistered { name } => already_registered(locale, name),
+            Self::ApprovalRequested { customer, email, queue_link } => {
+                approval_requested(locale, customer, email, queue_link)
+            }
+            Self::AccountApproved { name, sign_in_link } => account_approved(locale, name, sign_in_link),
+            Self::AccountRejected { name, reason } => account_rejected(locale, name, reason),
+        };
+        Mail { subject, text }
+    }
+}
+
+fn verify_email(locale: Locale, name: &str, code: &str, link: &str) -> (String, String) {
+    match locale {
+        Locale::En => (
+            "Confirm your e-mail address".into(),
+            format!(
+                "Hello {name},\n\nyour confirmation code is {code}\n\nEnter it where you registered, or open this link:\n{link}\n\nThe code is valid for 24 hours. If you did not register, ignore this mail."
+            ),
+        ),
+        Locale::De => (
+            "Bestätigen Sie Ihre E-Mail-Adresse".into(),
+            format!(
+                "Hallo {name},\n\nIhr Bestätigungscode lautet {code}\n\nGeben Sie ihn bei der Registrierung ein oder öffnen Sie diesen Link:\n{link}\n\nDer Code gilt 24 Stunden. Wenn Sie sich nicht registriert haben, ignorieren Sie diese E-Mail."
+            ),
+        ),
+        Locale::Cs => (
+            "Potvrďte svou e-mailovou adresu".into(),
+            format!(
+                "Dobrý den, {name},\n\nváš potvrzovací kód je {code}\n\nZadejte jej tam, kde jste se registrovali, nebo otevřete tento odkaz:\n{link}\n\nKód platí 24 hodin. Pokud jste se neregistrovali, tento e-mail ignorujte."
+            ),
+        ),
+        Locale::Tr => (
+            "E-posta adresinizi doğrulayın".into(),
+            format!(
+                "Merhaba {name},\n\ndoğrulama kodunuz {code}\n\nKodu kayıt olduğunuz yere girin veya bu bağlantıyı açın:\n{link}\n\nKod 24 saat geçerlidir. Kayıt olmadıysanız bu e-postayı dikkate almayın."
+            ),
+        ),
+    }
+}
+
+fn registration_received(locale: Locale, name: &str, awaiting_approval: bool) -> (String, String) {
+    match (locale, awaiting_approval) {
+        (Locale::En, false) => (
+            "Your registration".into(),
+            format!(
+                "Hello {name},\n\nthank you for registering. You can sign in once your e-mail address is confirmed (where we asked for it)."
+            ),
+        ),
+        (Locale::En, true) => (
+            "Your registration".into(),
+            format!(
+                "Hello {name},\n\nthank you for registering. An administrator will review your account; we will write to you when it is approved."
+            ),
+        ),
+        (Locale::De, false) => (
+            "Ihre Registrierung".into(),
+            format!(
+                "Hallo {name},\n\nvielen Dank für Ihre Registrierung. Sie können sich anmelden, sobald Ihre E-Mail-Adresse bestätigt ist (sofern wir darum gebeten haben)."
+            ),
+        ),
+        (Locale::De, true) => (
+            "Ihre Registrierung".into(),
+            format!(
+                "Hallo {name},\n\nvielen Dank für Ihre Registrierung. Ein Administrator prüft Ihr Konto; wir schreiben Ihnen, sobald es freigegeben ist."
+            ),
+        ),
+        (Locale::Cs, false) => (
+            "Vaše registrace".into(),
+            format!(
+                "Dobrý den, {name},\n\nděkujeme za registraci. Přihlásit se můžete, jakmile bude vaše e-mailová adresa potvrzena (pokud jsme o to žádali)."
+            ),
+        ),
+        (Locale::Cs, true) => (
+            "Vaše registrace".into(),
+            format!(
+                "Dobrý den, {name},\n\nděkujeme za registraci. Váš účet zkontroluje administrátor; napíšeme vám, jakmile bude schválen."
+            ),
+        ),
+        (Locale::Tr, false) => (
+            "Kaydınız".into(),
+            format!(
+                "Merhaba {name},\n\nkaydınız için teşekkür ederiz. E-posta adresiniz doğrulandıktan sonra (istendiyse) giriş yapabilirsiniz."
+            ),
+        ),
+        (Locale::Tr, true) => (
+            "Kaydınız".into(),
+            format!(
+                "Merhaba {name},\n\nkaydınız için teşekkür ederiz. Hesabınızı bir yönetici inceleyecek; onaylandığında size yazacağız."
+            ),
+        ),
+    }
+}
+
+fn already_registered(locale: Locale, name: &str) -> (String, String) {
+    match locale {
+        Locale::En => (
+            "Someone tried to register with your address".into(),
+            format!(
+                "Hello {name},\n\nsomeone just tried to register a new account with this e-mail address, which already has an account. If it was you, sign in instead, or reset your password if you forgot it. If it was not you, you need not do anything."
+            ),
+        ),
+        Locale::De => (
+            "Registrierungsversuch mit Ihrer Adresse".into(),
+            format!(
+                "Hallo {name},\n\njemand hat gerade versucht, mit dieser E-Mail-Adresse ein neues Konto anzulegen; für sie besteht bereits ein Konto. Waren Sie das, melden Sie sich stattdessen an oder setzen Sie Ihr Passwort zurück. Andernfalls müssen Sie nichts tun."
+            ),
+        ),
+        Locale::Cs => (
+            "Pokus o registraci s vaší adresou".into(),
+            format!(
+                "Dobrý den, {name},\n\nněkdo se právě pokusil založit nový účet s touto e-mailovou adresou, ke které již účet existuje. Pokud jste to byli vy, přihlaste se, případně si obnovte heslo. Pokud ne, nemusíte nic dělat."
+            ),
+        ),
+        Locale::Tr => (
+            "Adresinizle kayıt denemesi".into(),
+            format!(
+                "Merhaba {name},\n\nbirisi az önce bu e-posta adresiyle yeni bir hesap oluşturmayı denedi; bu adresin zaten bir hesabı var. Siz iseniz bunun yerine giriş yapın veya şifrenizi sıfırlayın. Siz değilseniz bir şey yapmanıza gerek yok."
+            ),
+        ),
+    }
+}
+
+fn approval_requested(locale: Locale, customer: &str, email: &str, queue_link: &str) -> (String, String) {
+    match locale {
+        Locale::En => (
+            "A registration waits for approval".into(),
+            format!(
+                "{customer} <{email}> registered and waits for approval.\n\nApproval queue: {queue_link}"
+            ),
+        ),
+        Locale::De => (
+            "Eine Registrierung wartet auf Freigabe".into(),
+            format!(
+                "{customer} <{email}> hat sich registriert und wartet auf Freigabe.\n\nFreigabeliste: {queue_link}"
+            ),
+        ),
+        Locale::Cs => (
+            "Registrace čeká na schválení".into(),
+            format!(
+                "{customer} <{email}> se zaregistroval(a) a čeká na schválení.\n\nFronta ke schválení: {queue_link}"
+            ),
+        ),
+        Locale::Tr => (
+            "Bir kayıt onay bekliyor".into(),
+            format!("{customer} <{email}> kayıt oldu ve onay bekliyor.\n\nOnay kuyruğu: {queue_link}"),
+        ),
+    }
+}
+
+fn account_approved(locale: Locale, name: &str, sign_in_link: &str) -> (String, String) {
+    match locale {
+        Locale::En => (
+            "Your account is approved".into(),
+            format!("Hello {name},\n\nyour account has been approved. You can sign in now:\n{sign_in_link}"),
+        ),
+        Locale::De => (
+            "Ihr Konto ist freigegeben".into(),
+            format!(
+                "Hallo {name},\n\nIhr Konto wurde freigegeben. Sie können sich jetzt anmelden:\n{sign_in_link}"
+            ),
+        ),
+        Locale::Cs => (
+            "Váš účet byl schválen".into(),
+            format!("Dobrý den, {name},\n\nváš účet byl schválen. Nyní se můžete přihlásit:\n{sign_in_link}"),
+        ),
+        Locale::Tr => (
+            "Hesabınız onaylandı".into(),
+            format!("Merhaba {name},\n\nhesabınız onaylandı. Artık giriş yapabilirsiniz:\n{sign_in_link}"),
+        ),
+    }
+}
+
+fn account_rejected(locale: Locale, name: &str, reason: &str) -> (String, String) {
+    match locale {
+        Locale::En => (
+            "Your registration was not approved".into(),
+            format!("Hello {name},\n\nyour registration was not approved.\n\nReason: {reason}"),
+        ),
+        Locale::De => (
+            "Ihre Registrierung wurde nicht freigegeben".into(),
+            format!("Hallo {name},\n\nIhre Registrierung wurde nicht freigegeben.\n\nBegründung: {reason}"),
+        ),
+        Locale::Cs => (
+            "Vaše registrace nebyla schválena".into(),
+            format!("Dobrý den, {name},\n\nvaše registrace nebyla schválena.\n\nDůvod: {reason}"),
+        ),
+        Locale::Tr => (
+            "Kaydınız onaylanmadı".into(),
+            format!("Merhaba {name},\n\nkaydınız onaylanmadı.\n\nGerekçe: {reason}"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCALES: [Locale; 4] = [Locale::En, Locale::De, Locale::Cs, Locale::Tr];
+
+    #[test]
+    fn verification_mail_carries_code_and_link_in_every_language() {
+        let template =
+            MailTemplate::VerifyEmail { name: "Ann", code: "123456", link: "https://x/links/verify?token=t" };
+        let subjects: std::collections::BTreeSet<String> =
+            LOCALES.iter().map(|&locale| template.render(locale).subject).collect();
+        assert_eq!(subjects.len(), 4, "each language has its own subject");
+        for locale in LOCALES {
+            let mail = template.render(locale);
+            assert!(
+                mail.text.contains("123456") && mail.text.contains("https://x/links/verify?token=t"),
+                "{locale:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejection_carries_reason() {
+        for locale in LOCALES {
+            let mail =
+                MailTemplate::AccountRejected { name: "Ann", reason: "unknown company" }.render(locale);
+            assert!(mail.text.contains("unknown company"));
+        }
+    }
+}

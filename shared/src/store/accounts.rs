@@ -1,0 +1,436 @@
+//! Accounts, their e-mail uniqueness guards and e-mail verification challenges.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use super::keys::{self, GSI1, GSI1PK, PK, SK, TTL};
+use super::{Item, Page, PageKey, Store, StoreError, n, page_key_from_item, page_key_to_item, s};
+use crate::domain::account::PasswordHash;
+use crate::domain::challenge::{Challenge, MAX_CODE_ATTEMPTS};
+use crate::domain::{Account, AccountKind, AccountStatus, AccountType, Email, Locale, Phone};
+
+#[derive(Serialize, Deserialize)]
+struct AccountItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    entity: String,
+    id: Ulid,
+    kind: AccountKind,
+    email: Email,
+    password_hash: PasswordHash,
+    name: String,
+    account_type: AccountType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    company_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    phone: Option<Phone>,
+    locale: Locale,
+    status: AccountStatus,
+    email_verified: bool,
+    requires_approval: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rejection_reason: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+    /// A string set kept by atomic ADD/DELETE (see `labels.rs`); never written by a put.
+    #[serde(default, skip_serializing)]
+    labels: Vec<Ulid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// GSI1 partition of an account: customers by state (the approval queue), staff together.
+fn account_partition(kind: AccountKind, status: AccountStatus) -> String {
+    match kind {
+        AccountKind::Customer => keys::customers_in(status),
+        AccountKind::Staff => keys::STAFF_PARTITION.to_owned(),
+    }
+}
+
+impl From<&Account> for AccountItem {
+    fn from(account: &Account) -> Self {
+        let (pk, sk) = keys::account(account.id);
+        Self {
+            pk,
+            sk,
+            gsi1pk: account_partition(account.kind, account.status),
+            gsi1sk: account.id.to_string(),
+            entity: "account".into(),
+            id: account.id,
+            kind: account.kind,
+            email: account.email.clone(),
+            password_hash: account.password_hash.clone(),
+            name: account.name.clone(),
+            account_type: account.account_type,
+            company_name: account.company_name.clone(),
+            phone: account.phone.clone(),
+            locale: account.locale,
+            status: account.status,
+            email_verified: account.email_verified,
+            requires_approval: account.requires_approval,
+            rejection_reason: account.rejection_reason.clone(),
+            roles: account.roles.clone(),
+            labels: Vec::new(),
+            created_at: account.created_at,
+            updated_at: account.updated_at,
+        }
+    }
+}
+
+impl From<AccountItem> for Account {
+    fn from(item: AccountItem) -> Self {
+        Self {
+            id: item.id,
+            kind: item.kind,
+            email: item.email,
+            password_hash: item.password_hash,
+            name: item.name,
+            account_type: item.account_type,
+            company_name: item.company_name,
+            phone: item.phone,
+            locale: item.locale,
+            status: item.status,
+            email_verified: item.email_verified,
+            requires_approval: item.requires_approval,
+            rejection_reason: item.rejection_reason,
+            roles: item.roles,
+            labels: item.labels,
+            created_at: item.created_at,
+            updated_at: item.updated_at,
+        }
+    }
+}
+
+fn decode_account(item: Item) -> Result<Account, StoreError> {
+    Ok(serde_dynamo::from_item::<_, AccountItem>(item)?.into())
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChallengeItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    code_hash: String,
+    link_hash: String,
+    expires_at: DateTime<Utc>,
+    attempts: u32,
+    ttl: i64,
+}
+
+/// How a customer proves they read the mail: the typed code or the link, as keyed hashes.
+#[derive(Debug, Clone)]
+pub enum ChallengeProof {
+    Code { hash: String },
+    Link { hash: String },
+}
+
+/// The outcome of storing a new registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    Created,
+    /// Another account holds the address; nothing was written.
+    EmailTaken,
+}
+
+impl Store {
+    /// Creates the account, its e-mail guard and (optionally) its verification challenge in one
+    /// transaction: two registrations racing for one address create exactly one account.
+    #[tracing::instrument(skip_all, fields(account_id = %account.id))]
+    pub async fn create_account(
+        &self,
+        account: &Account,
+        challenge: Option<&Challenge>,
+    ) -> Result<Registered, StoreError> {
+        let (guard_pk, guard_sk) = keys::email_guard(&account.email);
+        let guard = Item::from([
+            (PK.into(), s(guard_pk)),
+            (SK.into(), s(guard_sk)),
+            ("entity".into(), s("email_guard")),
+            ("account_id".into(), s(account.id.to_string())),
+        ]);
+        let mut items = vec![
+            self.put_if_absent(guard)?,
+            self.put_if_absent(serde_dynamo::to_item(AccountItem::from(account))?)?,
+        ];
+        if let Some(challenge) = challenge {
+            let put = Put::builder()
+                .table_name(self.table())
+                .set_item(Some(Self::challenge_item(account.id, challenge)?))
+                .build()?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(Registered::Created),
+            Err(error) if error.failed_condition_at(0) => Ok(Registered::EmailTaken),
+            Err(error) => Err(error),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(account_id = %id))]
+    pub async fn account(&self, id: Ulid) -> Result<Option<Account>, StoreError> {
+        let (pk, sk) = keys::account(id);
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.map(decode_account).transpose()
+    }
+
+    /// The id of the account holding `email`, read from its guard item.
+    #[tracing::instrument(skip_all)]
+    pub async fn account_id_by_email(&self, email: &Email) -> Result<Option<Ulid>, StoreError> {
+        let (pk, sk) = keys::email_guard(email);
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .projection_expression("account_id")
+            .send()
+            .await?;
+        let Some(item) = output.item else { return Ok(None) };
+        match item.get("account_id") {
+            Some(AttributeValue::S(id)) => {
+                Ulid::from_string(id).map(Some).map_err(|_| StoreError::Malformed("email guard account_id"))
+            }
+            _ => Err(StoreError::Malformed("email guard without account_id")),
+        }
+    }
+
+    pub async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError> {
+        match self.account_id_by_email(email).await? {
+            Some(id) => self.account(id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Customers in `status`, oldest first (ULIDs sort by time).
+    #[tracing::instrument(skip(self, start))]
+    pub async fn customers_by_status(
+        &self,
+        status: AccountStatus,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<Account>, StoreError> {
+        let output = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", GSI1PK)
+            .expression_attribute_values(":pk", s(keys::customers_in(status)))
+            .limit(limit)
+            .set_exclusive_start_key(start.map(page_key_to_item))
+            .send()
+            .await?;
+        let items =
+            output.items.unwrap_or_default().into_iter().map(decode_account).collect::<Result<_, _>>()?;
+        Ok(Page { items, next: page_key_from_item(output.last_evaluated_key)? })
+    }
+
+    /// Every staff account (a small set: one GSI1 partition), for notifications.
+    #[tracing::instrument(skip(self))]
+    pub async fn staff(&self) -> Result<Vec<Account>, StoreError> {
+        let mut pages = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(GSI1)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", GSI1PK)
+            .expression_attribute_values(":pk", s(keys::STAFF_PARTITION))
+            .into_paginator()
+            .items()
+            .send();
+        let mut staff = Vec::new();
+        while let Some(item) = pages.next().await {
+            staff.push(decode_account(item?)?);
+        }
+        Ok(staff)
+    }
+
+    /// Moves a pending account to `active` (approve) or `rejected` (reject, with a reason).
+    /// `None` when the account is not (or no longer) pending approval.
+    #[tracing::instrument(skip(self, reason), fields(account_id = %id))]
+    pub async fn decide_approval(
+        &self,
+        id: Ulid,
+        approve: bool,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Account>, StoreError> {
+        let next = if approve { AccountStatus::Active } else { AccountStatus::Rejected };
+        let (pk, sk) = keys::account(id);
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("attribute_exists(PK) AND #status = :pending AND kind = :customer")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#gsi1pk", GSI1PK)
+            .expression_attribute_values(":pending", s(AccountStatus::PendingApproval.as_str()))
+            .expression_attribute_values(":customer", s("customer"))
+            .expression_attribute_values(":next", s(next.as_str()))
+            .expression_attribute_values(":partition", s(keys::customers_in(next)))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .return_values(ReturnValue::AllNew);
+        update = match reason {
+            Some(reason) => update
+                .update_expression(
+                    "SET #status = :next, #gsi1pk = :partition, updated_at = :now, rejection_reason = :reason",
+                )
+                .expression_attribute_values(":reason", s(reason)),
+            None => update.update_expression("SET #status = :next, #gsi1pk = :partition, updated_at = :now"),
+        };
+        match update.send().await.map_err(StoreError::from) {
+            Ok(output) => output.attributes.map(decode_account).transpose(),
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn challenge_item(account_id: Ulid, challenge: &Challenge) -> Result<Item, StoreError> {
+        let (pk, sk) = keys::email_verification(account_id);
+        let item = ChallengeItem {
+            pk,
+            sk,
+            code_hash: challenge.code_hash.clone(),
+            link_hash: challenge.link_hash.clone(),
+            expires_at: challenge.expires_at,
+            attempts: challenge.attempts,
+            ttl: challenge.expires_at.timestamp(),
+        };
+        Ok(serde_dynamo::to_item(item)?)
+    }
+
+    /// Replaces the account's verification challenge (a resend invalidates the previous code).
+    pub async fn put_email_challenge(
+        &self,
+        account_id: Ulid,
+        challenge: &Challenge,
+    ) -> Result<(), StoreError> {
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(Self::challenge_item(account_id, challenge)?))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn email_challenge(&self, account_id: Ulid) -> Result<Option<Challenge>, StoreError> {
+        let (pk, sk) = keys::email_verification(account_id);
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(item) = output.item else { return Ok(None) };
+        let item: ChallengeItem = serde_dynamo::from_item(item)?;
+        Ok(Some(Challenge {
+            code_hash: item.code_hash,
+            link_hash: item.link_hash,
+            expires_at: item.expires_at,
+            attempts: item.attempts,
+        }))
+    }
+
+    /// Counts a wrong code. The condition caps the counter, so concurrent guesses can't exceed it.
+    pub async fn count_failed_code(&self, account_id: Ulid) -> Result<(), StoreError> {
+        let (pk, sk) = keys::email_verification(account_id);
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("ADD attempts :one")
+            .condition_expression("attribute_exists(PK) AND attempts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
+            .send()
+            .await;
+        match result.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Spends the challenge and marks the e-mail verified, moving the account from `from` to `to`,
+    /// in one transaction. `false` when the proof no longer matches (spent, replaced, locked) or
+    /// the account changed meanwhile: exactly one of several concurrent confirmations wins.
+    #[tracing::instrument(skip_all, fields(account_id = %account.id))]
+    pub async fn confirm_email(
+        &self,
+        account: &Account,
+        proof: &ChallengeProof,
+        to: AccountStatus,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (challenge_pk, challenge_sk) = keys::email_verification(account.id);
+        let (attribute, hash) = match proof {
+            ChallengeProof::Code { hash } => ("code_hash", hash),
+            ChallengeProof::Link { hash } => ("link_hash", hash),
+        };
+        let spend = Delete::builder()
+            .table_name(self.table())
+            .key(PK, s(challenge_pk))
+            .key(SK, s(challenge_sk))
+            .condition_expression("#proof = :hash AND attempts < :max AND #ttl > :now_epoch")
+            .expression_attribute_names("#proof", attribute)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":hash", s(hash.as_str()))
+            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
+            .expression_attribute_values(":now_epoch", n(now.timestamp()))
+            .build()?;
+        let (pk, sk) = keys::account(account.id);
+        let verify = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression(
+                "SET email_verified = :true, #status = :to, #gsi1pk = :partition, updated_at = :now",
+            )
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#gsi1pk", GSI1PK)
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":from", s(account.status.as_str()))
+            .expression_attribute_values(":partition", s(account_partition(account.kind, to)))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .build()?;
+        let items = vec![
+            TransactWriteItem::builder().delete(spend).build(),
+            TransactWriteItem::builder().update(verify).build(),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::TransactionCancelled { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Single-table keys. Every key is built here, never by formatting strings in handlers.
+//!
+//! | item                  | PK                       | SK                    | GSI1PK                 | GSI1SK |
+//! |-----------------------|--------------------------|-----------------------|------------------------|--------|
+//! | account               | `ACCOUNT#<id>`           | `ACCOUNT`             | `CUSTOMERS#<status>` or `STAFF` | `<id>` |
+//! | e-mail guard          | `EMAIL#<email>`          | `EMAIL`               |                        |        |
+//! | e-mail verification   | `ACCOUNT#<id>`           | `VERIFICATION#EMAIL`  |                        |        |
+//! | session               | `ACCOUNT#<id>`           | `SESSION#<sid>`       |                        |        |
+//! | registration policy   | `SETTINGS`               | `REGISTRATION_POLICY` |                        |        |
+//! | label                 | `LABELS`                 | `LABEL#<id>`          |                        |        |
+//! | label-name guard      | `LABEL_NAME#<lower name>`| `LABEL_NAME`          |                        |        |
+//! | rate-limit window     | `RATE#<scope>#<subject>` | `WINDOW#<start>`      |                        |        |
+//! | cooldown              | `COOLDOWN#<scope>#<subject>` | `COOLDOWN`        |                        |        |
+
+use ulid::Ulid;
+
+use crate::domain::{AccountStatus, Email};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+/// Epoch seconds after which DynamoDB may delete the item (it deletes late: code checks expiry too).
+pub const TTL: &str = "ttl";
+
+pub type Key = (String, String);
+
+pub fn account(id: Ulid) -> Key {
+    (format!("ACCOUNT#{id}"), "ACCOUNT".into())
+}
+
+pub fn email_guard(email: &Email) -> Key {
+    (format!("EMAIL#{}", email.as_str()), "EMAIL".into())
+}
+
+pub fn email_verification(account_id: Ulid) -> Key {
+    (format!("ACCOUNT#{account_id}"), "VERIFICATION#EMAIL".into())
+}
+
+pub fn session(account_id: Ulid, session_id: Ulid) -> Key {
+    (format!("ACCOUNT#{account_id}"), format!("SESSION#{session_id}"))
+}
+
+pub fn registration_policy() -> Key {
+    ("SETTINGS".into(), "REGISTRATION_POLICY".into())
+}
+
+pub const LABELS_PK: &str = "LABELS";
+pub const LABEL_SK_PREFIX: &str = "LABEL#";
+
+pub fn label(id: Ulid) -> Key {
+    (LABELS_PK.into(), format!("{LABEL_SK_PREFIX}{id}"))
+}
+
+pub fn label_name_guard(name: &str) -> Key {
+    (format!("LABEL_NAME#{}", name.to_lowercase()), "LABEL_NAME".into())
+}
+
+pub fn cooldown(scope: &str, subject: &str) -> Key {
+    (format!("COOLDOWN#{scope}#{subject}"), "COOLDOWN".into())
+}
+
+pub fn rate_window(scope: &str, subject: &str, window_start: i64) -> Key {
+    (format!("RATE#{scope}#{subject}"), format!("WINDOW#{window_start}"))
+}
+
+/// GSI1 partition of customers in a state: the approval queue is `CUSTOMERS#pending_approval`.
+pub fn customers_in(status: AccountStatus) -> String {
+    format!("CUSTOMERS#{}", status.as_str())
+}
+
+pub const STAFF_PARTITION: &str = "STAFF";

@@ -1,0 +1,187 @@
+//! The only code that speaks DynamoDB: keys, item codecs, one repository per aggregate.
+//!
+//! Invariants live in conditional writes and transactions, never in read-then-write: Lambda
+//! runs many copies at once.
+
+pub mod accounts;
+pub mod keys;
+pub mod labels;
+pub mod rate_limit;
+pub mod sessions;
+pub mod settings;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a condition of the write did not hold")]
+    ConditionFailed,
+    /// One reason per transaction item, in order: `None`, `ConditionalCheckFailed`, ….
+    #[error("transaction cancelled: {reasons:?}")]
+    TransactionCancelled { reasons: Vec<String> },
+    #[error("DynamoDB is throttling or unreachable")]
+    Unavailable(#[source] BoxError),
+    #[error("DynamoDB request failed")]
+    Request(#[source] BoxError),
+    #[error("a stored item does not decode")]
+    Codec(#[from] serde_dynamo::Error),
+    #[error("a stored item is malformed: {0}")]
+    Malformed(&'static str),
+}
+
+impl StoreError {
+    /// Whether the transaction item at `index` failed its condition.
+    pub fn failed_condition_at(&self, index: usize) -> bool {
+        matches!(self, Self::TransactionCancelled { reasons }
+            if reasons.get(index).is_some_and(|reason| reason == "ConditionalCheckFailed"))
+    }
+}
+
+const UNAVAILABLE_CODES: [&str; 5] = [
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+];
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn from(error: SdkError<E, R>) -> Self {
+        match &error {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Self::Unavailable(error.into()),
+            SdkError::ServiceError(service) => match service.err().code() {
+                Some("ConditionalCheckFailedException") => Self::ConditionFailed,
+                Some(code) if UNAVAILABLE_CODES.contains(&code) => Self::Unavailable(error.into()),
+                _ => Self::Request(error.into()),
+            },
+            _ => Self::Request(error.into()),
+        }
+    }
+}
+
+impl From<aws_sdk_dynamodb::error::BuildError> for StoreError {
+    fn from(error: aws_sdk_dynamodb::error::BuildError) -> Self {
+        Self::Request(error.into())
+    }
+}
+
+impl From<StoreError> for crate::ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => Self::unavailable(error),
+            StoreError::ConditionFailed | StoreError::TransactionCancelled { .. } => {
+                tracing::warn!(%error, "write lost a race");
+                Self::conflict("conflict", "The resource was changed concurrently; retry the request.")
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+/// A page of results and the key to continue from. The key is internal; the HTTP layer signs it
+/// into an opaque cursor.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<PageKey>,
+}
+
+/// A `LastEvaluatedKey`: every key attribute of Portico's table is a string.
+pub type PageKey = BTreeMap<String, String>;
+
+fn page_key_from_item(key: Option<Item>) -> Result<Option<PageKey>, StoreError> {
+    key.map(|key| {
+        key.into_iter()
+            .map(|(name, value)| match value {
+                AttributeValue::S(text) => Ok((name, text)),
+                _ => Err(StoreError::Malformed("non-string key attribute")),
+            })
+            .collect()
+    })
+    .transpose()
+}
+
+fn page_key_to_item(key: PageKey) -> Item {
+    key.into_iter().map(|(name, value)| (name, AttributeValue::S(value))).collect()
+}
+
+/// Handle on the one table; cheap to clone (the SDK client is reference-counted).
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: Arc<str>,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// A transaction item that creates `item` only if no item has its key.
+    fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs a transaction, turning a cancellation into its per-item reasons.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => match error.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                    let reasons = cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|reason| reason.code().unwrap_or("None").to_owned())
+                        .collect();
+                    Err(StoreError::TransactionCancelled { reasons })
+                }
+                other => Err(classify_service_error(other)),
+            },
+        }
+    }
+}
+
+fn classify_service_error<E>(error: E) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match error.code() {
+        Some(code) if UNAVAILABLE_CODES.contains(&code) => StoreError::Unavailable(error.into()),
+        _ => StoreError::Request(error.into()),
+    }
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}

@@ -1,0 +1,54 @@
+//! Configuration documents: the registration policy.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use super::keys::{self, PK, SK};
+use super::{Store, StoreError, s};
+use crate::domain::RegistrationPolicy;
+
+#[derive(Serialize, Deserialize)]
+struct PolicyItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    policy: RegistrationPolicy,
+    updated_at: DateTime<Utc>,
+    updated_by: Ulid,
+}
+
+impl Store {
+    /// The registration policy; the defaults until an admin saved one.
+    #[tracing::instrument(skip(self))]
+    pub async fn registration_policy(&self) -> Result<RegistrationPolicy, StoreError> {
+        let (pk, sk) = keys::registration_policy();
+        let output =
+            self.client().get_item().table_name(self.table()).key(PK, s(pk)).key(SK, s(sk)).send().await?;
+        match output.item {
+            Some(item) => Ok(serde_dynamo::from_item::<_, PolicyItem>(item)?.policy),
+            None => Ok(RegistrationPolicy::default()),
+        }
+    }
+
+    /// Replaces the whole policy document (PUT semantics: the last complete write wins).
+    #[tracing::instrument(skip(self, policy))]
+    pub async fn put_registration_policy(
+        &self,
+        policy: &RegistrationPolicy,
+        updated_by: Ulid,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = keys::registration_policy();
+        let item = PolicyItem { pk, sk, policy: *policy, updated_at: now, updated_by };
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .send()
+            .await?;
+        Ok(())
+    }
+}

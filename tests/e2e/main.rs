@@ -1,0 +1,12 @@
+//! End-to-end tests: each test gets its own DynamoDB table in a shared moto server and the
+//! merged routers on a random port, and walks a flow over HTTP as a client would.
+//! Run through `make test` (which starts moto and sets PORTICO_TEST_MOTO_ENDPOINT).
+
+mod admin;
+mod bad_input;
+mod contract;
+mod labels;
+mod registration;
+mod runtime_protocol;
+mod sign_in;
+mod support;

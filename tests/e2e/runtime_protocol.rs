@@ -1,0 +1,173 @@
+//! Each function binary, built as Lambda runs it, answers the `events/` fixtures through the
+//! Lambda runtime API (a small local implementation of its four endpoints).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::support::{REGION, SENDER, moto_endpoint, spawn_app};
+
+/// (function, fixture, expected status, expected problem code)
+const CASES: [(&str, &str, u16, Option<&str>); 5] = [
+    ("registration", "get-policy.json", 200, None),
+    ("registration", "register-invalid.json", 400, Some("validation_failed")),
+    ("sessions", "sign-in-unknown.json", 401, Some("invalid_credentials")),
+    ("admin", "list-registrations-unauthenticated.json", 401, Some("missing_token")),
+    ("openapi", "get-openapi.json", 200, None),
+];
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `target/debug/<name>`, next to this test binary's `deps/` folder.
+fn binary(name: &str) -> PathBuf {
+    let test_binary = std::env::current_exe().expect("test binary path");
+    test_binary.parent().and_then(Path::parent).expect("target dir").join(name)
+}
+
+#[derive(Clone)]
+struct RuntimeApi {
+    pending_event: Arc<Mutex<Option<String>>>,
+    outcomes: mpsc::UnboundedSender<(&'static str, String)>,
+}
+
+async fn next_invocation(State(api): State<RuntimeApi>) -> (HeaderMap, String) {
+    let event = api.pending_event.lock().ok().and_then(|mut slot| slot.take());
+    let Some(event) = event else {
+        // One invocation per test: later polls wait until the process is killed.
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    let mut headers = HeaderMap::new();
+    let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
+    headers.insert(
+        "lambda-runtime-aws-request-id",
+        HeaderValue::from_static("8476a536-e9f4-11e8-9739-2dfe598c3fcd"),
+    );
+    headers.insert("lambda-runtime-deadline-ms", HeaderValue::from(deadline));
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        HeaderValue::from_static("arn:aws:lambda:us-east-1:123456789012:function:portico-test"),
+    );
+    headers.insert(
+        "lambda-runtime-trace-id",
+        HeaderValue::from_static(
+            "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
+        ),
+    );
+    (headers, event)
+}
+
+fn outcome(kind: &'static str) -> impl Fn(State<RuntimeApi>, String) -> std::future::Ready<()> + Clone {
+    move |State(api): State<RuntimeApi>, body: String| {
+        let _ = api.outcomes.send((kind, body));
+        std::future::ready(())
+    }
+}
+
+/// Serves the runtime API on a random port with `event` as the one invocation; returns its
+/// address and the channel of the calls that end an invocation.
+async fn start_runtime_api(
+    event: Option<String>,
+) -> (String, mpsc::UnboundedReceiver<(&'static str, String)>) {
+    let (outcomes, received) = mpsc::unbounded_channel();
+    let api = RuntimeApi { pending_event: Arc::new(Mutex::new(event)), outcomes };
+    let router = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
+        .route("/2018-06-01/runtime/invocation/{id}/response", post(outcome("response")))
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(outcome("error")))
+        .route("/2018-06-01/runtime/init/error", post(outcome("init_error")))
+        .with_state(api);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (address, received)
+}
+
+/// The function binary with the environment Lambda gives every function, and nothing else.
+fn lambda_process(function: &str, runtime_api: &str) -> tokio::process::Command {
+    let path = binary(function);
+    assert!(path.exists(), "{} is not built: `make test` builds every binary first", path.display());
+    let mut command = tokio::process::Command::new(path);
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", format!("portico-{function}"))
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/portico-{function}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]test")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_REGION", REGION)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs `function` once on `event` and returns the runtime API call it ended with.
+async fn invoke(function: &str, event: String, table: &str) -> (&'static str, String) {
+    let (runtime_api, mut received) = start_runtime_api(Some(event)).await;
+    let _process = lambda_process(function, &runtime_api)
+        .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ENDPOINT_URL", moto_endpoint())
+        .env("TABLE_NAME", table)
+        .env("MAIL_SENDER", SENDER)
+        .env("PUBLIC_BASE_URL", "https://api.example.com")
+        .env("PORTICO_SECRET", "runtime-test-secret-0123456789abcdef0123")
+        .spawn()
+        .expect("start the function binary");
+    tokio::time::timeout(Duration::from_secs(30), received.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{function} did not answer within 30 s"))
+        .expect("an outcome")
+}
+
+#[tokio::test]
+async fn every_function_binary_answers_its_fixtures_through_the_runtime_api() {
+    let app = spawn_app().await;
+    for (function, fixture, status, code) in CASES {
+        let event = std::fs::read_to_string(workspace().join("events").join(function).join(fixture))
+            .expect("fixture");
+        let (kind, body) = invoke(function, event, app.state.store.table()).await;
+        assert_eq!(kind, "response", "{function}/{fixture}: {body}");
+        let response: Value = serde_json::from_str(&body).expect("an API Gateway response");
+        assert_eq!(response["statusCode"], status, "{function}/{fixture}: {response}");
+        let payload: Value =
+            serde_json::from_str(response["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+        if let Some(code) = code {
+            assert_eq!(payload["code"], code, "{function}/{fixture}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_function_has_fixtures() {
+    for entry in std::fs::read_dir(workspace().join("functions")).expect("functions/") {
+        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        assert!(
+            CASES.iter().any(|(function, ..)| *function == name),
+            "no runtime fixture runs for functions/{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_function_without_configuration_fails_its_cold_start() {
+    let (runtime_api, _received) = start_runtime_api(None).await;
+    let mut process = lambda_process("sessions", &runtime_api).spawn().expect("start");
+    let status =
+        tokio::time::timeout(Duration::from_secs(30), process.wait()).await.expect("exits").expect("status");
+    assert!(!status.success(), "a missing TABLE_NAME must fail the cold start");
+}

@@ -1,0 +1,222 @@
+//! `spawn_app()` and the client helpers every test uses.
+
+use std::sync::OnceLock;
+
+use portico::{AppState, Config};
+use portico_local::moto::{Outbox, OutboxMessage};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use ulid::Ulid;
+
+pub const DEVICE: &str = "test-device-0123456789abcdef";
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const SENDER: &str = "no-reply@portico.test";
+pub const REGION: &str = "us-east-1";
+
+pub fn moto_endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        std::env::var("PORTICO_TEST_MOTO_ENDPOINT")
+            .expect("PORTICO_TEST_MOTO_ENDPOINT is not set: run the tests with `make test` (it starts moto)")
+    })
+}
+
+/// A unique address per call, so tests sharing moto's outbox read only their own mail.
+pub fn unique_email(name: &str) -> String {
+    format!("{name}-{}@example.com", Ulid::generate().to_string().to_lowercase())
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    pub outbox: Outbox,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+pub fn test_config(table: &str) -> Config {
+    Config::from_lookup(|name| {
+        Some(match name {
+            "TABLE_NAME" => table.to_owned(),
+            "AWS_ENDPOINT_URL" => moto_endpoint().to_owned(),
+            "AWS_REGION" => REGION.to_owned(),
+            "MAIL_SENDER" => SENDER.to_owned(),
+            "PUBLIC_BASE_URL" => "http://portico.test".to_owned(),
+            "PORTICO_SECRET" => "test-secret-0123456789abcdef0123456789".to_owned(),
+            _ => return None,
+        })
+    })
+    .expect("test config is valid")
+}
+
+/// Logs go to the test output only with TEST_LOG set (e.g. `TEST_LOG=debug make test`).
+fn init_tracing() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().init();
+        }
+    });
+}
+
+/// A fresh table (from infra/template.yaml) and the whole API on a random port.
+pub async fn spawn_app() -> TestApp {
+    init_tracing();
+    let table = format!("t-{}", Ulid::generate());
+    let sdk = portico_local::moto_sdk_config(moto_endpoint(), REGION).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let definition =
+        portico_local::table::table_definition(portico_local::table::TEMPLATE).expect("template");
+    portico_local::table::create_table(&dynamodb, &table, &definition).await.expect("create table");
+    aws_sdk_ses::Client::new(&sdk)
+        .verify_email_identity()
+        .email_address(SENDER)
+        .send()
+        .await
+        .expect("verify sender");
+
+    let state = AppState::with_sdk_config(test_config(&table), &sdk);
+    let outbox = Outbox::new(moto_endpoint());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let app = portico_local::app(state.clone(), outbox.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    TestApp { base, http: reqwest::Client::new(), state, outbox, dynamodb }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Response {
+        let mut request =
+            self.http.request(method, format!("{}{path}", self.base)).header("x-device-id", DEVICE);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Response { status, body, headers }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, None, token).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value, token: Option<&str>) -> Response {
+        self.request(Method::POST, path, Some(body), token).await
+    }
+
+    /// Sends raw bytes with a given content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Response {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Response { status, body, headers }
+    }
+
+    /// Creates an administrator and signs in; returns the access token.
+    pub async fn admin_token(&self) -> (String, String) {
+        let email = unique_email("admin");
+        assert!(
+            portico_local::create_admin(&self.state, &email, "Admin", PASSWORD).await.expect("seed admin")
+        );
+        let token = self.sign_in(&email, PASSWORD).await;
+        assert_eq!(token.status, StatusCode::OK, "admin sign-in: {:?}", token.body);
+        (token.body["access_token"].as_str().expect("token").to_owned(), email)
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Response {
+        self.post("/sessions", json!({"email": email, "password": password}), None).await
+    }
+
+    pub async fn set_policy(&self, token: &str, policy: Value) {
+        let response =
+            self.request(Method::PUT, "/admin/settings/registration", Some(policy), Some(token)).await;
+        assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+    }
+
+    pub async fn register(&self, email: &str, account_type: &str) -> Response {
+        let mut body =
+            json!({"email": email, "password": PASSWORD, "name": "Ann Lee", "account_type": account_type});
+        if account_type == "company" {
+            body["company_name"] = json!("Lee Logistics s.r.o.");
+        }
+        self.post("/registrations", body, None).await
+    }
+
+    pub async fn mails_to(&self, email: &str) -> Vec<OutboxMessage> {
+        self.outbox
+            .messages()
+            .await
+            .expect("outbox")
+            .into_iter()
+            .filter(|message| message.channel == "email" && message.to.iter().any(|to| to == email))
+            .collect()
+    }
+
+    /// The six-digit code of the latest verification mail to `email`.
+    pub async fn verification_code(&self, email: &str) -> String {
+        let mail = self.latest_mail(email, "Confirm your e-mail address").await;
+        let code = mail
+            .body
+            .split_whitespace()
+            .find(|word| word.len() == 6 && word.bytes().all(|b| b.is_ascii_digit()));
+        code.expect("a code in the mail").to_owned()
+    }
+
+    /// The link token of the latest verification mail to `email`.
+    pub async fn verification_token(&self, email: &str) -> String {
+        let mail = self.latest_mail(email, "Confirm your e-mail address").await;
+        let start = mail.body.find("token=").expect("a link in the mail") + "token=".len();
+        mail.body[start..].split_whitespace().next().expect("token").to_owned()
+    }
+
+    pub async fn latest_mail(&self, email: &str, subject: &str) -> OutboxMessage {
+        self.mails_to(email)
+            .await
+            .into_iter()
+            .rev()
+            .find(|mail| mail.subject.as_deref() == Some(subject))
+            .unwrap_or_else(|| panic!("no mail {subject:?} to {email}"))
+    }
+
+    /// Every item in this test's table (tests may scan; request paths never do).
+    pub async fn item_count(&self) -> usize {
+        let output = self.dynamodb.scan().table_name(self.state.store.table()).send().await.expect("scan");
+        output.items.unwrap_or_default().len()
+    }
+
+    /// The id of the customer registered with `email`.
+    pub async fn account_id(&self, email: &str) -> String {
+        let email = portico::domain::Email::parse(email).expect("email");
+        self.state.store.account_id_by_email(&email).await.expect("read").expect("account exists").to_string()
+    }
+}
