@@ -36,8 +36,10 @@ run: venv
 test: venv
 	cargo fmt --all -- --check
 	cargo build --workspace --bins
-	tests/with-moto.sh cargo test --workspace
+	set -o pipefail; tests/with-moto.sh cargo test --workspace 2>&1 | tee $(CARGO_TARGET_DIR)/test-output.log
 	$(VENV)/bin/cfn-lint infra/template.yaml
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' \
+		$(CARGO_TARGET_DIR)/test-output.log
 
 lint: venv
 	cargo fmt --all -- --check

@@ -1,8 +1,12 @@
 //! `AppState`: built once per cold start and shared by every request of a function.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::domain::RegistrationPolicy;
+use crate::store::StoreError;
 
 use crate::auth::Keys;
 use crate::config::{Config, ConfigError};
@@ -15,7 +19,12 @@ pub struct AppState {
     pub store: Store,
     pub notifier: Notifier,
     pub keys: Arc<Keys>,
+    policy_cache: Arc<Mutex<Option<(Instant, RegistrationPolicy)>>>,
 }
+
+/// How long a function keeps the registration policy before reading it again: a saved change
+/// reaches every running copy within this time (at once in the copy that saved it).
+const POLICY_CACHE_TTL: Duration = Duration::from_secs(30);
 
 impl AppState {
     /// Reads the environment and builds the AWS clients; a bad setting fails the cold start,
@@ -47,7 +56,33 @@ impl AppState {
             ),
             keys: Arc::new(keys),
             config: Arc::new(config),
+            policy_cache: Arc::default(),
         }
+    }
+
+    /// The registration policy, from a short-lived cache: most requests need it, few change it.
+    pub async fn registration_policy(&self) -> Result<RegistrationPolicy, StoreError> {
+        let cached = self.policy_cache.lock().ok().and_then(|cache| *cache);
+        if let Some((read_at, policy)) = cached
+            && read_at.elapsed() < POLICY_CACHE_TTL
+        {
+            return Ok(policy);
+        }
+        let policy = self.store.registration_policy().await?;
+        self.remember_policy(policy);
+        Ok(policy)
+    }
+
+    /// Caches a policy just read or saved.
+    pub fn remember_policy(&self, policy: RegistrationPolicy) {
+        if let Ok(mut cache) = self.policy_cache.lock() {
+            *cache = Some((Instant::now(), policy));
+        }
+    }
+
+    /// The same state on another store handle (tests count its requests).
+    pub fn with_store(self, store: Store) -> Self {
+        Self { store, ..self }
     }
 
     /// An absolute link into Portico's public API, for mails.

@@ -8,5 +8,6 @@ mod contract;
 mod labels;
 mod registration;
 mod runtime_protocol;
+mod sessions;
 mod sign_in;
 mod support;

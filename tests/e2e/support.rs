@@ -83,11 +83,17 @@ pub async fn spawn_app() -> TestApp {
 
     let state = AppState::with_sdk_config(test_config(&table), &sdk);
     let outbox = Outbox::new(moto_endpoint());
+    let base = serve(state.clone(), outbox.clone()).await;
+    TestApp { base, http: reqwest::Client::new(), state, outbox, dynamodb }
+}
+
+/// Serves the whole API with `state` on a random port; returns its base URL.
+pub async fn serve(state: AppState, outbox: Outbox) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
-    let app = portico_local::app(state.clone(), outbox.clone());
+    let app = portico_local::app(state, outbox).into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    TestApp { base, http: reqwest::Client::new(), state, outbox, dynamodb }
+    base
 }
 
 impl TestApp {
@@ -155,6 +161,37 @@ impl TestApp {
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Response {
         self.post("/sessions", json!({"email": email, "password": password}), None).await
+    }
+
+    /// Sends `body` to `path` from the device `device`.
+    pub async fn post_from(&self, device: &str, path: &str, body: Value, token: Option<&str>) -> Response {
+        let mut request =
+            self.http.post(format!("{}{path}", self.base)).header("x-device-id", device).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Response { status, body, headers }
+    }
+
+    pub async fn sign_in_from(&self, device: &str, email: &str, password: &str) -> Response {
+        self.post_from(device, "/sessions", json!({"email": email, "password": password}), None).await
+    }
+
+    /// Registers an active, verified customer (no approval, no verification) from `DEVICE`.
+    pub async fn active_customer(&self, admin: &str, device_confirmation: bool) -> String {
+        self.set_policy(
+            admin,
+            json!({"notify_on_registration": false, "admin_approval": "none",
+                   "device_confirmation": device_confirmation, "email_verification": "none"}),
+        )
+        .await;
+        let email = unique_email("customer");
+        assert_eq!(self.register(&email, "person").await.status, StatusCode::ACCEPTED);
+        email
     }
 
     pub async fn set_policy(&self, token: &str, policy: Value) {

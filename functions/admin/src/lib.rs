@@ -50,6 +50,7 @@ async fn put_registration_settings(
 ) -> Result<Json<RegistrationPolicy>, ApiError> {
     staff.require(Permission::SettingsManage)?;
     state.store.put_registration_policy(&policy, staff.0.sub, Utc::now()).await?;
+    state.remember_policy(policy);
     tracing::info!(by = %staff.0.sub, ?policy, "registration policy changed");
     Ok(Json(policy))
 }

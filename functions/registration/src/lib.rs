@@ -5,7 +5,7 @@ mod links;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use portico::auth::keys::HashPurpose;
 use portico::auth::{password, secret};
@@ -19,10 +19,12 @@ use portico::domain::{
     RegistrationPolicy, VerificationMode,
 };
 use portico::error::{FieldError, Problem};
-use portico::http::ApiJson;
+use portico::http::device::device_label;
+use portico::http::{ApiJson, DeviceId};
 use portico::notify::MailTemplate;
 use portico::store::accounts::{ChallengeProof, Registered};
 use portico::store::rate_limit::{Cooldown, RateDecision, RateLimit};
+use portico::store::sessions::TrustedDevice;
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -74,7 +76,7 @@ pub struct StepsByType {
 #[utoipa::path(get, path = "/registrations/policy", tag = "registration",
     responses((status = 200, body = PolicySummary)))]
 async fn get_policy(State(state): State<AppState>) -> Result<Json<PolicySummary>, ApiError> {
-    let policy = state.store.registration_policy().await?;
+    let policy = state.registration_policy().await?;
     Ok(Json(PolicySummary {
         email_verification: policy.email_verification,
         admin_approval: policy.admin_approval,
@@ -222,15 +224,18 @@ async fn hash_password(password: String) -> Result<portico::domain::account::Pas
 }
 
 #[utoipa::path(post, path = "/registrations", tag = "registration", request_body = RegistrationRequest,
+    params(("X-Device-Id" = Option<String>, Header, description = "The registering client's device id; that device is trusted for sign-in")),
     responses(
         (status = 202, body = RegistrationAccepted, description = "Received (the same for a new and an already registered address)"),
         (status = 400, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)))]
 async fn register(
     State(state): State<AppState>,
+    device: Option<DeviceId>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<RegistrationRequest>,
 ) -> Result<(StatusCode, Json<RegistrationAccepted>), ApiError> {
     let registration = NewRegistration::try_from(request)?;
-    let policy = state.store.registration_policy().await?;
+    let policy = state.registration_policy().await?;
     let now = Utc::now();
     let account = Account {
         id: Ulid::generate(),
@@ -248,12 +253,21 @@ async fn register(
         rejection_reason: None,
         roles: Vec::new(),
         labels: Vec::new(),
+        trust_version: 0,
         created_at: now,
         updated_at: now,
     };
     let issued = policy.sends_verification().then(|| issue_challenge(&state, account.id, now));
-
-    match state.store.create_account(&account, issued.as_ref().map(|issued| &issued.challenge)).await? {
+    // The device that registers is the account's first trusted device.
+    let first_device = device.map(|DeviceId(device)| TrustedDevice {
+        device_hash: state.keys.device_hash(account.id, &device),
+        label: device_label(&headers),
+        trust_version: account.trust_version,
+        first_seen: now,
+        last_seen: now,
+    });
+    let challenge = issued.as_ref().map(|issued| &issued.challenge);
+    match state.store.create_account(&account, challenge, first_device.as_ref()).await? {
         Registered::Created => {
             tracing::info!(account_id = %account.id, status = account.status.as_str(), "account registered");
             announce_registration(&state, &policy, &account, issued.as_ref()).await?;
@@ -395,7 +409,7 @@ async fn verify_code(state: &AppState, email: &str, code: &str) -> Result<Verifi
 
 pub(crate) async fn verify_link(state: &AppState, token: &str) -> Result<Verified, ApiError> {
     let invalid = || ApiError::bad_request("invalid_token", "The link is invalid or no longer valid.");
-    let account_id = challenge::link_token_account(token).ok_or_else(invalid)?;
+    let account_id = challenge::link_token_id(token).ok_or_else(invalid)?;
     let Some(account) = state.store.account(account_id).await? else { return Err(invalid()) };
     let challenge = open_challenge(state, &account).await.map_err(|_| invalid())?;
     if !state.keys.verify_keyed_hash(HashPurpose::EmailVerificationLink, token, &challenge.link_hash) {
@@ -429,7 +443,7 @@ async fn complete_verification(
     }
     tracing::info!(account_id = %account.id, status = next.as_str(), "e-mail verified");
     if next == AccountStatus::PendingApproval && account.status != next {
-        let policy = state.store.registration_policy().await?;
+        let policy = state.registration_policy().await?;
         notify_approvers(state, &policy, &Account { status: next, ..account }).await?;
     }
     Ok(Verified { status: next, email_verified: true })

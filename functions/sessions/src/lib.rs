@@ -1,29 +1,47 @@
-//! Sign-in (SPEC §2): e-mail and password, from a client-chosen device id, to tokens.
+//! Sign-in and sessions (SPEC §2): e-mail and password from a device the client names, device
+//! confirmation by mailed code or link when the policy asks for it, rotating refresh tokens,
+//! sign-out, and the signed-in user's profile and trusted devices.
+
+mod confirmations;
+mod me;
+mod tokens;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use chrono::{Duration, Utc};
-use portico::auth::keys::HashPurpose;
-use portico::auth::{password, secret};
-use portico::domain::permission::permissions_of;
-use portico::domain::{AccountKind, Email};
+use chrono::Utc;
+use portico::auth::password;
+use portico::domain::account::Login;
+use portico::domain::signin::{FAILURE_WINDOW_SECS, MAX_FAILURES_PER_IP_PER_HOUR, Throttle};
+use portico::domain::{AccountStatus, Email};
 use portico::error::Problem;
-use portico::http::ApiJson;
-use portico::store::sessions::NewSession;
+use portico::http::device::device_label;
+use portico::http::{ApiJson, Authenticated, ClientIp, DeviceId};
+use portico::store::rate_limit::RateLimit;
+use portico::store::sessions::SessionStart;
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
-use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Refresh tokens (and so sessions) last 30 days.
-const SESSION_TTL: Duration = Duration::days(30);
-const DEVICE_ID_HEADER: &str = "x-device-id";
+pub use tokens::Tokens;
+
+/// Failed sign-ins counted per source IP (read before each attempt).
+pub(crate) const FAILURES_PER_IP: RateLimit = RateLimit {
+    scope: "sign-in-failures-ip",
+    max: MAX_FAILURES_PER_IP_PER_HOUR,
+    window_secs: FAILURE_WINDOW_SECS,
+};
 
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(sign_in))
+    OpenApiRouter::new()
+        .routes(routes!(sign_in))
+        .routes(routes!(tokens::refresh))
+        .routes(routes!(sign_out))
+        .merge(confirmations::api())
+        .merge(me::api())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -42,92 +60,136 @@ pub struct SignInRequest {
     pub password: String,
 }
 
+/// 202: the password was right, but this device must be confirmed first.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Tokens {
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    pub refresh_token: String,
-}
-
-/// The client's stable random device id: 22–64 URL-safe characters.
-fn device_id(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let invalid = || {
-        ApiError::bad_request(
-            "invalid_device_id",
-            "Send X-Device-Id: a random id of 22 to 64 URL-safe characters.",
-        )
-    };
-    let value = headers.get(DEVICE_ID_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(invalid)?;
-    let valid = (22..=64).contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if valid { Ok(value) } else { Err(invalid()) }
+pub struct ConfirmationRequired {
+    /// Always `device_confirmation_required`.
+    pub status: &'static str,
+    /// Post the mailed code to `/sessions/device-confirmations/{confirmation_id}` from this device.
+    pub confirmation_id: String,
+    pub expires_at: chrono::DateTime<Utc>,
 }
 
 fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid_credentials", "The e-mail address or password is wrong.")
 }
 
+fn throttled(throttle: Throttle) -> Result<(), ApiError> {
+    match throttle {
+        Throttle::Allowed => Ok(()),
+        Throttle::Wait { retry_after_secs } => Err(ApiError::too_many_requests(retry_after_secs)),
+    }
+}
+
 #[utoipa::path(post, path = "/sessions", tag = "sessions", request_body = SignInRequest,
     params(("X-Device-Id" = String, Header, description = "The client's stable random device id (22–64 URL-safe characters)")),
     responses(
         (status = 200, body = Tokens),
+        (status = 202, body = ConfirmationRequired, description = "A code and a link were mailed; the device is not trusted yet"),
         (status = 400, body = Problem),
         (status = 401, body = Problem, description = "`invalid_credentials`, for an unknown address and a wrong password alike"),
-        (status = 403, body = Problem, description = "Correct password, but `email_not_verified`, `approval_pending`, `account_rejected` or `account_disabled`")))]
+        (status = 403, body = Problem, description = "Correct password, but `email_not_verified`, `approval_pending`, `account_rejected` or `account_disabled`"),
+        (status = 429, body = Problem, description = "Too many failed sign-ins or confirmation mails; see Retry-After")))]
 async fn sign_in(
     State(state): State<AppState>,
+    DeviceId(device): DeviceId,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(request): ApiJson<SignInRequest>,
-) -> Result<Json<Tokens>, ApiError> {
-    let device = device_id(&headers)?.to_owned();
-    // A malformed address has no account: answer as for any unknown one.
-    let account = match Email::parse(&request.email) {
-        Ok(email) => state.store.account_by_email(&email).await?,
-        Err(_) => None,
+) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    // A malformed address has no account: it is answered like any unknown one.
+    let email = Email::parse(&request.email).ok();
+    let (login, ip_failures) = match &email {
+        Some(email) => state.store.sign_in_facts(email, FAILURES_PER_IP, &ip, now).await?,
+        None => (None, 0),
     };
-    let stored_hash = account.as_ref().map(|account| account.password_hash.clone());
+    if ip_failures >= FAILURES_PER_IP.max {
+        return Err(ApiError::too_many_requests(u64::try_from(FAILURES_PER_IP.window_secs).unwrap_or(3600)));
+    }
+    if let Some(login) = &login {
+        throttled(login.failures.throttle(now.timestamp()))?;
+    }
+
+    let stored_hash = login.as_ref().map(|login| login.password_hash.clone());
     let password_matches = tokio::task::spawn_blocking(move || {
         password::verify_password(&request.password, stored_hash.as_ref())
     })
     .await
     .map_err(ApiError::internal)?;
-    let Some(account) = account.filter(|_| password_matches) else {
-        tracing::info!("sign-in refused: invalid credentials");
+    let (Some(email), Some(login)) = (email, login.filter(|_| password_matches)) else {
+        record_failure(&state, &request.email, &ip, now).await?;
         return Err(invalid_credentials());
     };
-    if let Some(refusal) = account.status.sign_in_refusal() {
-        tracing::info!(account_id = %account.id, code = refusal.code(), "sign-in refused");
+    if let Some(refusal) = login.status.sign_in_refusal() {
+        tracing::info!(account_id = %login.account_id, code = refusal.code(), "sign-in refused");
         return Err(ApiError::forbidden(refusal.code(), refusal.message()));
     }
 
+    let (session, tokens) = tokens::new_session(&state, &login, &device, now)?;
+    let clear_failures = login.failures.count > 0;
+    match state.store.start_session_on_trusted_device(&session, &email, clear_failures, now).await? {
+        SessionStart::Started => {
+            tracing::info!(account_id = %login.account_id, session_id = %session.session_id, "signed in");
+            Ok(Json(tokens).into_response())
+        }
+        SessionStart::UntrustedDevice => {
+            new_device(&state, &login, &device, device_label(&headers), &ip).await
+        }
+    }
+}
+
+/// Counts a failed sign-in against the account (if the address has one) and the source IP.
+async fn record_failure(
+    state: &AppState,
+    address: &str,
+    ip: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ApiError> {
+    tracing::info!("sign-in refused: invalid credentials");
+    if let Ok(email) = Email::parse(address)
+        && let Some(login) = state.store.login(&email).await?
+    {
+        state.store.record_sign_in_failure(&email, &login.failures, now).await?;
+    }
+    state.store.count_event(FAILURES_PER_IP, ip, now).await?;
+    Ok(())
+}
+
+/// A correct password from a device the account does not trust yet: ask for confirmation when
+/// the policy says so; otherwise trust it now. Either way the owner is told by mail.
+async fn new_device(
+    state: &AppState,
+    login: &Login,
+    device: &str,
+    label: String,
+    ip: &str,
+) -> Result<Response, ApiError> {
+    let policy = state.registration_policy().await?;
+    if policy.device_confirmation {
+        let required = confirmations::request(state, login, device, label, ip).await?;
+        return Ok((StatusCode::ACCEPTED, Json(required)).into_response());
+    }
     let now = Utc::now();
-    let session_id = Ulid::generate();
-    let refresh_token = format!("{}.{session_id}.{}", account.id, secret::random_token());
-    let refresh_hash = state.keys.keyed_hash(HashPurpose::RefreshToken, &refresh_token);
-    let device_hash = state.keys.keyed_hash(HashPurpose::DeviceId, &format!("{}:{device}", account.id));
-    state
-        .store
-        .create_session(&NewSession {
-            account_id: account.id,
-            session_id,
-            refresh_hash: &refresh_hash,
-            device_hash: &device_hash,
-            created_at: now,
-            expires_at: now + SESSION_TTL,
-        })
-        .await?;
-    let permissions = match account.kind {
-        AccountKind::Staff => permissions_of(account.roles.iter().map(String::as_str)),
-        AccountKind::Customer => Vec::new(),
-    };
-    let (access_token, expires_in) = state
-        .keys
-        .jwt
-        .issue_access(account.id, account.kind, permissions, session_id, now)
-        .map_err(ApiError::internal)?;
-    tracing::info!(account_id = %account.id, session_id = %session_id, "signed in");
-    Ok(Json(Tokens { access_token, token_type: "Bearer", expires_in, refresh_token }))
+    let tokens = confirmations::trust_and_sign_in(state, login, device, label, now).await?;
+    Ok(Json(tokens).into_response())
+}
+
+#[utoipa::path(delete, path = "/sessions/current", tag = "sessions", security(("bearer" = [])),
+    responses((status = 204, description = "Signed out: the session's refresh token no longer works"), (status = 401, body = Problem)))]
+async fn sign_out(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+) -> Result<StatusCode, ApiError> {
+    state.store.end_session(claims.sub, claims.sid).await?;
+    tracing::info!(account_id = %claims.sub, session_id = %claims.sid, "signed out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Only active accounts get tokens.
+pub(crate) fn ensure_active(status: AccountStatus) -> Result<(), ApiError> {
+    match status.sign_in_refusal() {
+        None => Ok(()),
+        Some(refusal) => Err(ApiError::forbidden(refusal.code(), refusal.message())),
+    }
 }

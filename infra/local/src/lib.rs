@@ -82,10 +82,11 @@ pub async fn create_admin(
         rejection_reason: None,
         roles: vec![BuiltinRole::Administrator.id().to_owned()],
         labels: Vec::new(),
+        trust_version: 0,
         created_at: now,
         updated_at: now,
     };
-    Ok(state.store.create_account(&admin, None).await? == Registered::Created)
+    Ok(state.store.create_account(&admin, None, None).await? == Registered::Created)
 }
 
 /// A random password that passes the password rules, for seeded accounts.

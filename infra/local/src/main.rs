@@ -123,7 +123,7 @@ async fn run(settings: LocalSettings) -> Result<(), Error> {
     let address = SocketAddr::from(([127, 0, 0, 1], settings.port));
     let listener = tokio::net::TcpListener::bind(address).await?;
     println!("Portico API on http://{address}  (OpenAPI: /openapi.json, sent messages: /_local/outbox)");
-    axum::serve(listener, app(state, outbox))
+    axum::serve(listener, app(state, outbox).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -19,6 +19,8 @@ pub enum HashPurpose {
     EmailVerificationLink,
     RefreshToken,
     DeviceId,
+    DeviceConfirmationCode,
+    DeviceConfirmationLink,
 }
 
 impl HashPurpose {
@@ -28,6 +30,8 @@ impl HashPurpose {
             Self::EmailVerificationLink => b"email-verification-link",
             Self::RefreshToken => b"refresh-token",
             Self::DeviceId => b"device-id",
+            Self::DeviceConfirmationCode => b"device-confirmation-code",
+            Self::DeviceConfirmationLink => b"device-confirmation-link",
         }
     }
 }
@@ -57,6 +61,12 @@ impl Keys {
     /// HMAC-SHA256 of `value` for `purpose`, base64url: what the store keeps instead of a code or token.
     pub fn keyed_hash(&self, purpose: HashPurpose, value: &str) -> String {
         URL_SAFE_NO_PAD.encode(Self::mac(&self.token_hash_key, &[purpose.label(), b"\0", value.as_bytes()]))
+    }
+
+    /// The stored form of a client's device id: keyed, and bound to the account, so the same
+    /// device shows up under different ids in different accounts.
+    pub fn device_hash(&self, account_id: ulid::Ulid, device_id: &str) -> String {
+        self.keyed_hash(HashPurpose::DeviceId, &format!("{account_id}:{device_id}"))
     }
 
     /// Constant-time check of `value` against a stored keyed hash.

@@ -137,6 +137,22 @@ pub struct Account {
     pub roles: Vec<String>,
     /// Ids of labels attached to this customer.
     pub labels: Vec<Ulid>,
+    /// Raised by every credential change; trusted devices and sessions of older versions stop working.
+    pub trust_version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What sign-in needs about an account, kept under its e-mail address so that one read by
+/// address finds it. Every write that changes these fields changes them on the account too,
+/// in the same transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Login {
+    pub account_id: Ulid,
+    pub kind: AccountKind,
+    pub status: AccountStatus,
+    pub password_hash: PasswordHash,
+    pub roles: Vec<String>,
+    pub trust_version: u64,
+    pub failures: super::signin::FailureRecord,
 }

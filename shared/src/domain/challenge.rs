@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 pub const MAX_CODE_ATTEMPTS: u32 = 5;
 pub const EMAIL_VERIFICATION_TTL: Duration = Duration::hours(24);
 pub const EMAIL_CODE_DIGITS: usize = 6;
+pub const DEVICE_CONFIRMATION_TTL: Duration = Duration::minutes(15);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
@@ -35,13 +36,14 @@ impl Challenge {
     }
 }
 
-/// A link token names its account so it can be looked up without an index: `<account id>.<random>`.
-pub fn link_token(account_id: ulid::Ulid, random: &str) -> String {
-    format!("{account_id}.{random}")
+/// A link token names what it confirms (an account, a device confirmation) so it can be looked
+/// up without an index: `<id>.<random>`.
+pub fn link_token(id: ulid::Ulid, random: &str) -> String {
+    format!("{id}.{random}")
 }
 
-/// The account a link token names, if it has the right shape.
-pub fn link_token_account(token: &str) -> Option<ulid::Ulid> {
+/// The id a link token names, if it has the right shape.
+pub fn link_token_id(token: &str) -> Option<ulid::Ulid> {
     let (account, random) = token.split_once('.')?;
     if random.is_empty() {
         return None;
@@ -74,9 +76,9 @@ mod tests {
     #[test]
     fn link_tokens_name_their_account() {
         let id = ulid::Ulid::generate();
-        assert_eq!(link_token_account(&link_token(id, "abc")), Some(id));
-        assert_eq!(link_token_account("nonsense"), None);
-        assert_eq!(link_token_account(&format!("{id}.")), None);
-        assert_eq!(link_token_account("01ARZ3NDEKTSV4RRFFQ69G5FA?.abc"), None);
+        assert_eq!(link_token_id(&link_token(id, "abc")), Some(id));
+        assert_eq!(link_token_id("nonsense"), None);
+        assert_eq!(link_token_id(&format!("{id}.")), None);
+        assert_eq!(link_token_id("01ARZ3NDEKTSV4RRFFQ69G5FA?.abc"), None);
     }
 }

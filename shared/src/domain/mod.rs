@@ -9,6 +9,7 @@ pub mod locale;
 pub mod password;
 pub mod permission;
 pub mod policy;
+pub mod signin;
 
 pub use account::{Account, AccountKind, AccountStatus, AccountType};
 pub use contact::{Email, Phone};

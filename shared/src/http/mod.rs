@@ -2,14 +2,19 @@
 //! or problem+json refusals, signed cursors, router defaults, and the Lambda entry point.
 
 pub mod auth;
+pub mod client_ip;
 pub mod cursor;
+pub mod device;
 pub mod json;
+pub mod page;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
 pub use auth::{Authenticated, Staff};
+pub use client_ip::ClientIp;
 pub use cursor::{PageQuery, PagedResponse};
+pub use device::DeviceId;
 pub use json::{ApiJson, ApiQuery};
 
 use crate::AppState;

@@ -41,6 +41,19 @@ pub enum MailTemplate<'a> {
         name: &'a str,
         reason: &'a str,
     },
+    /// A sign-in from an unknown device waits for this code or link.
+    ConfirmDevice {
+        name: &'a str,
+        device: &'a str,
+        code: &'a str,
+        link: &'a str,
+    },
+    /// A device was trusted: always told, so an unexpected sign-in does not go unnoticed.
+    NewDeviceSignIn {
+        name: &'a str,
+        device: &'a str,
+        when: &'a str,
+    },
 }
 
 impl MailTemplate<'_> {
@@ -56,6 +69,10 @@ impl MailTemplate<'_> {
             }
             Self::AccountApproved { name, sign_in_link } => account_approved(locale, name, sign_in_link),
             Self::AccountRejected { name, reason } => account_rejected(locale, name, reason),
+            Self::ConfirmDevice { name, device, code, link } => {
+                confirm_device(locale, name, device, code, link)
+            }
+            Self::NewDeviceSignIn { name, device, when } => new_device_sign_in(locale, name, device, when),
         };
         Mail { subject, text }
     }
@@ -239,6 +256,64 @@ fn account_rejected(locale: Locale, name: &str, reason: &str) -> (String, String
         Locale::Tr => (
             "Kaydınız onaylanmadı".into(),
             format!("Merhaba {name},\n\nkaydınız onaylanmadı.\n\nGerekçe: {reason}"),
+        ),
+    }
+}
+
+fn confirm_device(locale: Locale, name: &str, device: &str, code: &str, link: &str) -> (String, String) {
+    match locale {
+        Locale::En => (
+            "Confirm the sign-in from a new device".into(),
+            format!(
+                "Hello {name},\n\nsomeone signed in to your account with the right password from a device we do not know yet:\n{device}\n\nIf that was you, enter this code on that device: {code}\nor confirm here: {link}\n\nThe code is valid for 15 minutes. If it was not you, change your password."
+            ),
+        ),
+        Locale::De => (
+            "Anmeldung von einem neuen Gerät bestätigen".into(),
+            format!(
+                "Hallo {name},\n\njemand hat sich mit dem richtigen Passwort von einem uns noch unbekannten Gerät angemeldet:\n{device}\n\nWaren Sie das, geben Sie auf diesem Gerät den Code {code} ein\noder bestätigen Sie hier: {link}\n\nDer Code gilt 15 Minuten. Waren Sie es nicht, ändern Sie Ihr Passwort."
+            ),
+        ),
+        Locale::Cs => (
+            "Potvrďte přihlášení z nového zařízení".into(),
+            format!(
+                "Dobrý den, {name},\n\nněkdo se přihlásil správným heslem z zařízení, které zatím neznáme:\n{device}\n\nPokud jste to byli vy, zadejte na tomto zařízení kód {code}\nnebo potvrďte zde: {link}\n\nKód platí 15 minut. Pokud jste to nebyli vy, změňte si heslo."
+            ),
+        ),
+        Locale::Tr => (
+            "Yeni bir cihazdan girişi onaylayın".into(),
+            format!(
+                "Merhaba {name},\n\nbiri hesabınıza doğru şifreyle henüz tanımadığımız bir cihazdan giriş yaptı:\n{device}\n\nSiz iseniz o cihazda şu kodu girin: {code}\nveya buradan onaylayın: {link}\n\nKod 15 dakika geçerlidir. Siz değilseniz şifrenizi değiştirin."
+            ),
+        ),
+    }
+}
+
+fn new_device_sign_in(locale: Locale, name: &str, device: &str, when: &str) -> (String, String) {
+    match locale {
+        Locale::En => (
+            "New sign-in to your account".into(),
+            format!(
+                "Hello {name},\n\nyour account was signed in to from a new device:\n{device}\nat {when}.\n\nIf that was not you, change your password and remove the device under your account's devices."
+            ),
+        ),
+        Locale::De => (
+            "Neue Anmeldung bei Ihrem Konto".into(),
+            format!(
+                "Hallo {name},\n\nbei Ihrem Konto wurde sich von einem neuen Gerät angemeldet:\n{device}\num {when}.\n\nWaren Sie das nicht, ändern Sie Ihr Passwort und entfernen Sie das Gerät in Ihrer Geräteliste."
+            ),
+        ),
+        Locale::Cs => (
+            "Nové přihlášení k vašemu účtu".into(),
+            format!(
+                "Dobrý den, {name},\n\nk vašemu účtu se přihlásilo nové zařízení:\n{device}\nv {when}.\n\nPokud jste to nebyli vy, změňte si heslo a zařízení odeberte ze seznamu zařízení."
+            ),
+        ),
+        Locale::Tr => (
+            "Hesabınıza yeni giriş".into(),
+            format!(
+                "Merhaba {name},\n\nhesabınıza yeni bir cihazdan giriş yapıldı:\n{device}\nzaman: {when}.\n\nSiz değilseniz şifrenizi değiştirin ve cihazı cihaz listenizden kaldırın."
+            ),
         ),
     }
 }

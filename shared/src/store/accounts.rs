@@ -1,14 +1,17 @@
 //! Accounts, their e-mail uniqueness guards and e-mail verification challenges.
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::keys::{self, GSI1, GSI1PK, PK, SK, TTL};
+use super::sessions::TrustedDevice;
 use super::{Item, Page, PageKey, Store, StoreError, n, page_key_from_item, page_key_to_item, s};
+use crate::domain::account::Login;
 use crate::domain::account::PasswordHash;
 use crate::domain::challenge::{Challenge, MAX_CODE_ATTEMPTS};
+use crate::domain::signin::FailureRecord;
 use crate::domain::{Account, AccountKind, AccountStatus, AccountType, Email, Locale, Phone};
 
 #[derive(Serialize, Deserialize)]
@@ -43,6 +46,8 @@ struct AccountItem {
     /// A string set kept by atomic ADD/DELETE (see `labels.rs`); never written by a put.
     #[serde(default, skip_serializing)]
     labels: Vec<Ulid>,
+    #[serde(default)]
+    trust_version: u64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -79,6 +84,7 @@ impl From<&Account> for AccountItem {
             rejection_reason: account.rejection_reason.clone(),
             roles: account.roles.clone(),
             labels: Vec::new(),
+            trust_version: account.trust_version,
             created_at: account.created_at,
             updated_at: account.updated_at,
         }
@@ -103,14 +109,76 @@ impl From<AccountItem> for Account {
             rejection_reason: item.rejection_reason,
             roles: item.roles,
             labels: item.labels,
+            trust_version: item.trust_version,
             created_at: item.created_at,
             updated_at: item.updated_at,
         }
     }
 }
 
-fn decode_account(item: Item) -> Result<Account, StoreError> {
+pub(super) fn decode_account(item: Item) -> Result<Account, StoreError> {
     Ok(serde_dynamo::from_item::<_, AccountItem>(item)?.into())
+}
+
+/// The login item (see `Login`): the e-mail guard, holding a copy of the sign-in fields.
+#[derive(Serialize, Deserialize)]
+struct LoginItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    account_id: Ulid,
+    kind: AccountKind,
+    status: AccountStatus,
+    password_hash: PasswordHash,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    trust_version: u64,
+    #[serde(default)]
+    fail_window_start: i64,
+    #[serde(default)]
+    fail_count: u32,
+    #[serde(default)]
+    fail_last_at: i64,
+}
+
+impl From<&Account> for LoginItem {
+    fn from(account: &Account) -> Self {
+        let (pk, sk) = keys::login(&account.email);
+        Self {
+            pk,
+            sk,
+            entity: "login".into(),
+            account_id: account.id,
+            kind: account.kind,
+            status: account.status,
+            password_hash: account.password_hash.clone(),
+            roles: account.roles.clone(),
+            trust_version: account.trust_version,
+            fail_window_start: 0,
+            fail_count: 0,
+            fail_last_at: 0,
+        }
+    }
+}
+
+pub(super) fn decode_login(item: Item) -> Result<Login, StoreError> {
+    let item: LoginItem = serde_dynamo::from_item(item)?;
+    Ok(Login {
+        account_id: item.account_id,
+        kind: item.kind,
+        status: item.status,
+        password_hash: item.password_hash,
+        roles: item.roles,
+        trust_version: item.trust_version,
+        failures: FailureRecord {
+            window_start: item.fail_window_start,
+            count: item.fail_count,
+            last_at: item.fail_last_at,
+        },
+    })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -142,23 +210,18 @@ pub enum Registered {
 }
 
 impl Store {
-    /// Creates the account, its e-mail guard and (optionally) its verification challenge in one
-    /// transaction: two registrations racing for one address create exactly one account.
+    /// Creates the account, its login item (the e-mail guard), and optionally its verification
+    /// challenge and the device it registered from, in one transaction: two registrations racing
+    /// for one address create exactly one account.
     #[tracing::instrument(skip_all, fields(account_id = %account.id))]
     pub async fn create_account(
         &self,
         account: &Account,
         challenge: Option<&Challenge>,
+        device: Option<&TrustedDevice>,
     ) -> Result<Registered, StoreError> {
-        let (guard_pk, guard_sk) = keys::email_guard(&account.email);
-        let guard = Item::from([
-            (PK.into(), s(guard_pk)),
-            (SK.into(), s(guard_sk)),
-            ("entity".into(), s("email_guard")),
-            ("account_id".into(), s(account.id.to_string())),
-        ]);
         let mut items = vec![
-            self.put_if_absent(guard)?,
+            self.put_if_absent(serde_dynamo::to_item(LoginItem::from(account))?)?,
             self.put_if_absent(serde_dynamo::to_item(AccountItem::from(account))?)?,
         ];
         if let Some(challenge) = challenge {
@@ -167,6 +230,9 @@ impl Store {
                 .set_item(Some(Self::challenge_item(account.id, challenge)?))
                 .build()?;
             items.push(TransactWriteItem::builder().put(put).build());
+        }
+        if let Some(device) = device {
+            items.push(self.device_put(account.id, device)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(Registered::Created),
@@ -190,10 +256,10 @@ impl Store {
         output.item.map(decode_account).transpose()
     }
 
-    /// The id of the account holding `email`, read from its guard item.
+    /// The sign-in facts of the account holding `email`.
     #[tracing::instrument(skip_all)]
-    pub async fn account_id_by_email(&self, email: &Email) -> Result<Option<Ulid>, StoreError> {
-        let (pk, sk) = keys::email_guard(email);
+    pub async fn login(&self, email: &Email) -> Result<Option<Login>, StoreError> {
+        let (pk, sk) = keys::login(email);
         let output = self
             .client()
             .get_item()
@@ -201,22 +267,78 @@ impl Store {
             .key(PK, s(pk))
             .key(SK, s(sk))
             .consistent_read(true)
-            .projection_expression("account_id")
             .send()
             .await?;
-        let Some(item) = output.item else { return Ok(None) };
-        match item.get("account_id") {
-            Some(AttributeValue::S(id)) => {
-                Ulid::from_string(id).map(Some).map_err(|_| StoreError::Malformed("email guard account_id"))
-            }
-            _ => Err(StoreError::Malformed("email guard without account_id")),
-        }
+        output.item.map(decode_login).transpose()
+    }
+
+    /// The id of the account holding `email`.
+    pub async fn account_id_by_email(&self, email: &Email) -> Result<Option<Ulid>, StoreError> {
+        Ok(self.login(email).await?.map(|login| login.account_id))
     }
 
     pub async fn account_by_email(&self, email: &Email) -> Result<Option<Account>, StoreError> {
         match self.account_id_by_email(email).await? {
             Some(id) => self.account(id).await,
             None => Ok(None),
+        }
+    }
+
+    /// A transaction item that copies a new status to the login item of `email`.
+    fn login_status_update(
+        &self,
+        email: &Email,
+        status: AccountStatus,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = keys::login(email);
+        let update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET #status = :status")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .build()?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Records a failed sign-in on the login item. `before` is the record as read; a concurrent
+    /// failure that moved the window first wins, and this one is then not counted (the
+    /// throttle is a brake, not an exact count).
+    #[tracing::instrument(skip_all)]
+    pub async fn record_sign_in_failure(
+        &self,
+        email: &Email,
+        before: &FailureRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let after = before.after_failure(now.timestamp());
+        let (pk, sk) = keys::login(email);
+        let request = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .expression_attribute_values(":last", n(after.last_at));
+        let request = if after.window_start == before.window_start {
+            request
+                .update_expression("ADD fail_count :one SET fail_last_at = :last")
+                .condition_expression("attribute_exists(PK) AND fail_window_start = :start")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":start", n(after.window_start))
+        } else {
+            request
+                .update_expression("SET fail_count = :one, fail_window_start = :start, fail_last_at = :last")
+                .condition_expression("attribute_exists(PK) AND (attribute_not_exists(fail_window_start) OR fail_window_start = :previous)")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":start", n(after.window_start))
+                .expression_attribute_values(":previous", n(before.window_start))
+        };
+        match request.send().await.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(error) => Err(error),
         }
     }
 
@@ -266,8 +388,8 @@ impl Store {
         Ok(staff)
     }
 
-    /// Moves a pending account to `active` (approve) or `rejected` (reject, with a reason).
-    /// `None` when the account is not (or no longer) pending approval.
+    /// Moves a pending customer to `active` (approve) or `rejected` (reject, with a reason).
+    /// `None` when there is no such customer or it is not (or no longer) pending approval.
     #[tracing::instrument(skip(self, reason), fields(account_id = %id))]
     pub async fn decide_approval(
         &self,
@@ -276,23 +398,23 @@ impl Store {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<Account>, StoreError> {
+        let Some(account) = self.account(id).await? else { return Ok(None) };
+        if account.kind != AccountKind::Customer || account.status != AccountStatus::PendingApproval {
+            return Ok(None);
+        }
         let next = if approve { AccountStatus::Active } else { AccountStatus::Rejected };
         let (pk, sk) = keys::account(id);
-        let mut update = self
-            .client()
-            .update_item()
+        let mut update = Update::builder()
             .table_name(self.table())
             .key(PK, s(pk))
             .key(SK, s(sk))
-            .condition_expression("attribute_exists(PK) AND #status = :pending AND kind = :customer")
+            .condition_expression("#status = :pending")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#gsi1pk", GSI1PK)
             .expression_attribute_values(":pending", s(AccountStatus::PendingApproval.as_str()))
-            .expression_attribute_values(":customer", s("customer"))
             .expression_attribute_values(":next", s(next.as_str()))
             .expression_attribute_values(":partition", s(keys::customers_in(next)))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .return_values(ReturnValue::AllNew);
+            .expression_attribute_values(":now", s(now.to_rfc3339()));
         update = match reason {
             Some(reason) => update
                 .update_expression(
@@ -301,9 +423,18 @@ impl Store {
                 .expression_attribute_values(":reason", s(reason)),
             None => update.update_expression("SET #status = :next, #gsi1pk = :partition, updated_at = :now"),
         };
-        match update.send().await.map_err(StoreError::from) {
-            Ok(output) => output.attributes.map(decode_account).transpose(),
-            Err(StoreError::ConditionFailed) => Ok(None),
+        let items = vec![
+            TransactWriteItem::builder().update(update.build()?).build(),
+            self.login_status_update(&account.email, next)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(Some(Account {
+                status: next,
+                rejection_reason: reason.map(str::to_owned),
+                updated_at: now,
+                ..account
+            })),
+            Err(StoreError::TransactionCancelled { .. }) => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -426,6 +557,7 @@ impl Store {
         let items = vec![
             TransactWriteItem::builder().delete(spend).build(),
             TransactWriteItem::builder().update(verify).build(),
+            self.login_status_update(&account.email, to)?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(true),

@@ -3,9 +3,11 @@
 //! | item                  | PK                       | SK                    | GSI1PK                 | GSI1SK |
 //! |-----------------------|--------------------------|-----------------------|------------------------|--------|
 //! | account               | `ACCOUNT#<id>`           | `ACCOUNT`             | `CUSTOMERS#<status>` or `STAFF` | `<id>` |
-//! | e-mail guard          | `EMAIL#<email>`          | `EMAIL`               |                        |        |
+//! | login (e-mail guard)  | `EMAIL#<email>`          | `LOGIN`               |                        |        |
 //! | e-mail verification   | `ACCOUNT#<id>`           | `VERIFICATION#EMAIL`  |                        |        |
 //! | session               | `ACCOUNT#<id>`           | `SESSION#<sid>`       |                        |        |
+//! | trusted device        | `ACCOUNT#<id>`           | `DEVICE#<hash>`       |                        |        |
+//! | device confirmation   | `DEVICE_CONFIRMATION#<id>` | `DEVICE_CONFIRMATION` |                      |        |
 //! | registration policy   | `SETTINGS`               | `REGISTRATION_POLICY` |                        |        |
 //! | label                 | `LABELS`                 | `LABEL#<id>`          |                        |        |
 //! | label-name guard      | `LABEL_NAME#<lower name>`| `LABEL_NAME`          |                        |        |
@@ -27,19 +29,35 @@ pub const TTL: &str = "ttl";
 pub type Key = (String, String);
 
 pub fn account(id: Ulid) -> Key {
-    (format!("ACCOUNT#{id}"), "ACCOUNT".into())
+    (account_partition(id), "ACCOUNT".into())
 }
 
-pub fn email_guard(email: &Email) -> Key {
-    (format!("EMAIL#{}", email.as_str()), "EMAIL".into())
+/// The login item: the address's uniqueness guard, holding what sign-in needs.
+pub fn login(email: &Email) -> Key {
+    (format!("EMAIL#{}", email.as_str()), "LOGIN".into())
 }
 
 pub fn email_verification(account_id: Ulid) -> Key {
-    (format!("ACCOUNT#{account_id}"), "VERIFICATION#EMAIL".into())
+    (account_partition(account_id), "VERIFICATION#EMAIL".into())
 }
 
 pub fn session(account_id: Ulid, session_id: Ulid) -> Key {
-    (format!("ACCOUNT#{account_id}"), format!("SESSION#{session_id}"))
+    (account_partition(account_id), format!("{SESSION_SK_PREFIX}{session_id}"))
+}
+
+pub const SESSION_SK_PREFIX: &str = "SESSION#";
+pub const DEVICE_SK_PREFIX: &str = "DEVICE#";
+
+pub fn account_partition(account_id: Ulid) -> String {
+    format!("ACCOUNT#{account_id}")
+}
+
+pub fn device(account_id: Ulid, device_hash: &str) -> Key {
+    (account_partition(account_id), format!("{DEVICE_SK_PREFIX}{device_hash}"))
+}
+
+pub fn device_confirmation(id: Ulid) -> Key {
+    (format!("DEVICE_CONFIRMATION#{id}"), "DEVICE_CONFIRMATION".into())
 }
 
 pub fn registration_policy() -> Key {

@@ -4,6 +4,7 @@
 //! runs many copies at once.
 
 pub mod accounts;
+pub mod confirmations;
 pub mod keys;
 pub mod labels;
 pub mod rate_limit;

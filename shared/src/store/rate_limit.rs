@@ -34,9 +34,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<RateDecision, StoreError> {
         let now_secs = now.timestamp();
-        let window_start = now_secs - now_secs.rem_euclid(limit.window_secs);
-        let window_end = window_start + limit.window_secs;
-        let (pk, sk) = keys::rate_window(limit.scope, subject, window_start);
+        let (pk, sk, window_end) = window_key(limit, subject, now);
         let result = self
             .client()
             .update_item()
@@ -102,5 +100,39 @@ impl Store {
             }
             Err(error) => Err(error),
         }
+    }
+}
+
+/// The key of the window `limit` is counting in at `now` for `subject`.
+pub(super) fn window_key(limit: RateLimit, subject: &str, now: DateTime<Utc>) -> (String, String, i64) {
+    let now_secs = now.timestamp();
+    let window_start = now_secs - now_secs.rem_euclid(limit.window_secs);
+    let (pk, sk) = keys::rate_window(limit.scope, subject, window_start);
+    (pk, sk, window_start + limit.window_secs)
+}
+
+impl Store {
+    /// Counts an event in `limit`'s current window without refusing it (for counters that are
+    /// read before an attempt, such as failed sign-ins per source IP).
+    #[tracing::instrument(skip(self, subject), fields(scope = limit.scope))]
+    pub async fn count_event(
+        &self,
+        limit: RateLimit,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (pk, sk, window_end) = window_key(limit, subject, now);
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("ADD hits :one SET #ttl = :ttl")
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(window_end))
+            .send()
+            .await?;
+        Ok(())
     }
 }

@@ -1,62 +1,318 @@
-//! Sign-in sessions: one item per session, holding the keyed hash of its refresh token.
+//! Sessions (one per sign-in, holding the keyed hash of the current refresh token and its
+//! generation) and trusted devices (keyed hashes of client device ids, per account).
 
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use super::keys::{self};
-use super::{Store, StoreError};
+use super::accounts::{decode_account, decode_login};
+use super::keys::{self, DEVICE_SK_PREFIX, PK, SESSION_SK_PREFIX, SK};
+use super::rate_limit::{RateLimit, window_key};
+use super::{Item, Store, StoreError, n, s};
+use crate::domain::account::Login;
+use crate::domain::{Account, Email};
 
-#[derive(Serialize)]
-struct SessionItem<'a> {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity: &'static str,
-    account_id: Ulid,
-    session_id: Ulid,
-    refresh_hash: &'a str,
-    device_hash: &'a str,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    ttl: i64,
-}
-
-/// A new session's stored facts; tokens are never stored, only their keyed hashes.
-#[derive(Debug, Clone)]
-pub struct NewSession<'a> {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
     pub account_id: Ulid,
     pub session_id: Ulid,
-    pub refresh_hash: &'a str,
-    pub device_hash: &'a str,
+    pub device_hash: String,
+    pub refresh_hash: String,
+    pub generation: u64,
+    /// The account's trust version when the session began.
+    pub trust_version: u64,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
+#[derive(Serialize, Deserialize)]
+struct SessionItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    #[serde(flatten)]
+    session: Session,
+    ttl: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrustedDevice {
+    /// Keyed hash of the client's device id: the id never stored or shown.
+    pub device_hash: String,
+    /// The user agent it signed in with, shortened: for people to recognise it.
+    pub label: String,
+    pub trust_version: u64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DeviceItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    #[serde(flatten)]
+    device: TrustedDevice,
+}
+
+/// The outcome of starting a session on a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStart {
+    Started,
+    /// The device is not trusted at the account's trust version; nothing was written.
+    UntrustedDevice,
+}
+
 impl Store {
-    #[tracing::instrument(skip_all, fields(account_id = %session.account_id, session_id = %session.session_id))]
-    pub async fn create_session(&self, session: &NewSession<'_>) -> Result<(), StoreError> {
+    pub(super) fn session_put(&self, session: &Session) -> Result<TransactWriteItem, StoreError> {
         let (pk, sk) = keys::session(session.account_id, session.session_id);
         let item = SessionItem {
             pk,
             sk,
-            entity: "session",
-            account_id: session.account_id,
-            session_id: session.session_id,
-            refresh_hash: session.refresh_hash,
-            device_hash: session.device_hash,
-            created_at: session.created_at,
-            expires_at: session.expires_at,
+            entity: "session".into(),
+            session: session.clone(),
             ttl: session.expires_at.timestamp(),
         };
-        self.client()
-            .put_item()
+        let put = Put::builder()
             .table_name(self.table())
             .set_item(Some(serde_dynamo::to_item(item)?))
             .condition_expression("attribute_not_exists(PK)")
+            .build()?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    pub(super) fn device_put(
+        &self,
+        account_id: Ulid,
+        device: &TrustedDevice,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = keys::device(account_id, &device.device_hash);
+        let item = DeviceItem { pk, sk, entity: "device".into(), device: device.clone() };
+        let put =
+            Put::builder().table_name(self.table()).set_item(Some(serde_dynamo::to_item(item)?)).build()?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Starts `session` if its device is trusted at the account's current trust version, in one
+    /// transaction that also marks the device seen and clears the sign-in failure count: the
+    /// whole write side of a sign-in from a known device is this one round trip.
+    #[tracing::instrument(skip_all, fields(account_id = %session.account_id, session_id = %session.session_id))]
+    pub async fn start_session_on_trusted_device(
+        &self,
+        session: &Session,
+        email: &Email,
+        clear_failures: bool,
+        now: DateTime<Utc>,
+    ) -> Result<SessionStart, StoreError> {
+        let (pk, sk) = keys::device(session.account_id, &session.device_hash);
+        let seen = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET last_seen = :now")
+            .condition_expression("attribute_exists(PK) AND trust_version = :version")
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":version", n(session.trust_version))
+            .build()?;
+        let mut items = vec![TransactWriteItem::builder().update(seen).build(), self.session_put(session)?];
+        if clear_failures {
+            let (pk, sk) = keys::login(email);
+            let clear = Update::builder()
+                .table_name(self.table())
+                .key(PK, s(pk))
+                .key(SK, s(sk))
+                .update_expression("SET fail_count = :zero")
+                .expression_attribute_values(":zero", n(0))
+                .build()?;
+            items.push(TransactWriteItem::builder().update(clear).build());
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(SessionStart::Started),
+            Err(error) if error.failed_condition_at(0) => Ok(SessionStart::UntrustedDevice),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Trusts `device` and starts `session` on it, together.
+    #[tracing::instrument(skip_all, fields(account_id = %session.account_id))]
+    pub async fn trust_device_and_start_session(
+        &self,
+        device: &TrustedDevice,
+        session: &Session,
+    ) -> Result<(), StoreError> {
+        self.transact(vec![self.device_put(session.account_id, device)?, self.session_put(session)?]).await
+    }
+
+    /// What a sign-in attempt needs before checking the password, in one round trip: the login
+    /// of `email` and the failed sign-ins of `ip` counted by `ip_limit` in its current window.
+    #[tracing::instrument(skip_all)]
+    pub async fn sign_in_facts(
+        &self,
+        email: &Email,
+        ip_limit: RateLimit,
+        ip: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<Login>, u32), StoreError> {
+        let (login_pk, login_sk) = keys::login(email);
+        let (window_pk, window_sk, _) = window_key(ip_limit, ip, now);
+        let keys = KeysAndAttributes::builder()
+            .keys(Item::from([(PK.into(), s(login_pk.clone())), (SK.into(), s(login_sk))]))
+            .keys(Item::from([(PK.into(), s(window_pk)), (SK.into(), s(window_sk))]))
+            .consistent_read(true)
+            .build()?;
+        let mut login = None;
+        let mut ip_failures = 0;
+        for item in self.batch_get(keys).await? {
+            if item.get(PK) == Some(&AttributeValue::S(login_pk.clone())) {
+                login = Some(decode_login(item)?);
+            } else if let Some(AttributeValue::N(hits)) = item.get("hits") {
+                ip_failures = hits.parse().map_err(|_| StoreError::Malformed("rate window hits"))?;
+            }
+        }
+        Ok((login, ip_failures))
+    }
+
+    /// One BatchGetItem on this table; unprocessed keys (throttling) fail the read.
+    async fn batch_get(&self, keys: KeysAndAttributes) -> Result<Vec<Item>, StoreError> {
+        let output = self.client().batch_get_item().request_items(self.table(), keys).send().await?;
+        if output.unprocessed_keys.as_ref().is_some_and(|unprocessed| !unprocessed.is_empty()) {
+            return Err(StoreError::Unavailable("batch read left keys unprocessed".into()));
+        }
+        Ok(output.responses.and_then(|mut responses| responses.remove(self.table())).unwrap_or_default())
+    }
+
+    /// A session and its account, read together (one round trip).
+    #[tracing::instrument(skip(self))]
+    pub async fn session_with_account(
+        &self,
+        account_id: Ulid,
+        session_id: Ulid,
+    ) -> Result<Option<(Session, Account)>, StoreError> {
+        let (session_pk, session_sk) = keys::session(account_id, session_id);
+        let (account_pk, account_sk) = keys::account(account_id);
+        let keys = KeysAndAttributes::builder()
+            .keys(Item::from([(PK.into(), s(session_pk)), (SK.into(), s(session_sk))]))
+            .keys(Item::from([(PK.into(), s(account_pk)), (SK.into(), s(account_sk))]))
+            .consistent_read(true)
+            .build()?;
+        let mut session = None;
+        let mut account = None;
+        for item in self.batch_get(keys).await? {
+            match item.get(SK) {
+                Some(AttributeValue::S(sk)) if sk.starts_with(SESSION_SK_PREFIX) => {
+                    session = Some(serde_dynamo::from_item::<_, SessionItem>(item)?.session);
+                }
+                _ => account = Some(decode_account(item)?),
+            }
+        }
+        Ok(session.zip(account))
+    }
+
+    /// Replaces the refresh token of generation `session.generation` by `new_hash`; `false`
+    /// when another request rotated it first (its token is then spent).
+    #[tracing::instrument(skip_all, fields(session_id = %session.session_id))]
+    pub async fn rotate_refresh(
+        &self,
+        session: &Session,
+        new_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::session(session.account_id, session.session_id);
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET refresh_hash = :new, generation = :next, last_used_at = :now")
+            .condition_expression("refresh_hash = :old AND generation = :generation")
+            .expression_attribute_values(":new", s(new_hash))
+            .expression_attribute_values(":next", n(session.generation + 1))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":old", s(session.refresh_hash.as_str()))
+            .expression_attribute_values(":generation", n(session.generation))
             .send()
-            .await?;
+            .await;
+        match result.map_err(StoreError::from) {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    pub async fn end_session(&self, account_id: Ulid, session_id: Ulid) -> Result<(), StoreError> {
+        let (pk, sk) = keys::session(account_id, session_id);
+        self.client().delete_item().table_name(self.table()).key(PK, s(pk)).key(SK, s(sk)).send().await?;
         Ok(())
+    }
+
+    /// Every item of an account's partition whose sort key starts with `prefix`.
+    async fn account_items(&self, account_id: Ulid, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut pages = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::account_partition(account_id)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .into_paginator()
+            .items()
+            .send();
+        let mut items = Vec::new();
+        while let Some(item) = pages.next().await {
+            items.push(item?);
+        }
+        Ok(items)
+    }
+
+    pub async fn sessions(&self, account_id: Ulid) -> Result<Vec<Session>, StoreError> {
+        self.account_items(account_id, SESSION_SK_PREFIX)
+            .await?
+            .into_iter()
+            .map(|item| Ok(serde_dynamo::from_item::<_, SessionItem>(item)?.session))
+            .collect()
+    }
+
+    pub async fn devices(&self, account_id: Ulid) -> Result<Vec<TrustedDevice>, StoreError> {
+        self.account_items(account_id, DEVICE_SK_PREFIX)
+            .await?
+            .into_iter()
+            .map(|item| Ok(serde_dynamo::from_item::<_, DeviceItem>(item)?.device))
+            .collect()
+    }
+
+    /// Forgets a trusted device and ends the sessions begun on it. `false` if it was not trusted.
+    #[tracing::instrument(skip(self, device_hash), fields(account_id = %account_id))]
+    pub async fn revoke_device(&self, account_id: Ulid, device_hash: &str) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::device(account_id, device_hash);
+        let deleted = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await?
+            .attributes
+            .is_some();
+        for session in self.sessions(account_id).await? {
+            if session.device_hash == device_hash {
+                self.end_session(account_id, session.session_id).await?;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Login and account of `email` (for paths that need both; sign-in itself reads the login only).
+    pub async fn login_and_account(&self, email: &Email) -> Result<Option<(Login, Account)>, StoreError> {
+        let Some(login) = self.login(email).await? else { return Ok(None) };
+        Ok(self.account(login.account_id).await?.map(|account| (login, account)))
     }
 }

@@ -1,0 +1,318 @@
+//! Device confirmation (SPEC §2): a correct password from an unknown device, with the policy on,
+//! mails a code (typed on that device) and a link (opened anywhere). E-mail is not an
+//! authenticator here: this is a step on top of the password, never instead of it.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use chrono::{DateTime, Utc};
+use portico::auth::keys::HashPurpose;
+use portico::auth::secret;
+use portico::domain::Account;
+use portico::domain::account::Login;
+use portico::domain::challenge::{
+    self, Challenge, ChallengeState, DEVICE_CONFIRMATION_TTL, EMAIL_CODE_DIGITS,
+};
+use portico::error::Problem;
+use portico::http::page::{confirm_page, invalid_link_page, is_well_formed_token, page};
+use portico::http::{ApiJson, ApiQuery, DeviceId};
+use portico::notify::MailTemplate;
+use portico::store::accounts::ChallengeProof;
+use portico::store::confirmations::DeviceConfirmation;
+use portico::store::rate_limit::{Cooldown, RateDecision, RateLimit};
+use portico::store::sessions::TrustedDevice;
+use portico::{ApiError, AppState};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::tokens::{self, Tokens};
+use crate::{ConfirmationRequired, ensure_active};
+
+/// At most one new-device mail a minute per account…
+const DEVICE_MAIL_COOLDOWN: Cooldown = Cooldown { scope: "device-mail", secs: 60 };
+/// …and thirty an hour per source IP.
+const DEVICE_MAILS_PER_IP: RateLimit = RateLimit { scope: "device-mail-ip", max: 30, window_secs: 3600 };
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(confirm_by_code))
+        .routes(routes!(confirm_by_link))
+        .routes(routes!(show_link, submit_link))
+}
+
+fn code_subject(confirmation_id: Ulid, code: &str) -> String {
+    format!("{confirmation_id}:{code}")
+}
+
+fn limited(decision: RateDecision) -> Result<(), ApiError> {
+    match decision {
+        RateDecision::Allowed => Ok(()),
+        RateDecision::Limited { retry_after_secs } => Err(ApiError::too_many_requests(retry_after_secs)),
+    }
+}
+
+/// Stores a confirmation for `device` and mails its code and link.
+pub(crate) async fn request(
+    state: &AppState,
+    login: &Login,
+    device: &str,
+    label: String,
+    ip: &str,
+) -> Result<ConfirmationRequired, ApiError> {
+    let now = Utc::now();
+    limited(state.store.start_cooldown(DEVICE_MAIL_COOLDOWN, &login.account_id.to_string(), now).await?)?;
+    limited(state.store.hit_rate_limit(DEVICE_MAILS_PER_IP, ip, now).await?)?;
+    let account = state
+        .store
+        .account(login.account_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("login without account"))?;
+
+    let id = Ulid::generate();
+    let code = secret::numeric_code(EMAIL_CODE_DIGITS);
+    let link_token = challenge::link_token(id, &secret::random_token());
+    let confirmation = DeviceConfirmation {
+        id,
+        account_id: login.account_id,
+        device_hash: state.keys.device_hash(login.account_id, device),
+        label,
+        trust_version: login.trust_version,
+        challenge: Challenge {
+            code_hash: state.keys.keyed_hash(HashPurpose::DeviceConfirmationCode, &code_subject(id, &code)),
+            link_hash: state.keys.keyed_hash(HashPurpose::DeviceConfirmationLink, &link_token),
+            expires_at: now + DEVICE_CONFIRMATION_TTL,
+            attempts: 0,
+        },
+    };
+    state.store.create_device_confirmation(&confirmation).await?;
+    let link = state.link(&format!("/links/confirm-device?token={link_token}"));
+    let mail = MailTemplate::ConfirmDevice {
+        name: &account.name,
+        device: &confirmation.label,
+        code: &code,
+        link: &link,
+    };
+    state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
+    tracing::info!(account_id = %login.account_id, confirmation_id = %id, "device confirmation requested");
+    Ok(ConfirmationRequired {
+        status: "device_confirmation_required",
+        confirmation_id: id.to_string(),
+        expires_at: confirmation.challenge.expires_at,
+    })
+}
+
+fn trusted(hash: String, label: String, trust_version: u64, now: DateTime<Utc>) -> TrustedDevice {
+    TrustedDevice { device_hash: hash, label, trust_version, first_seen: now, last_seen: now }
+}
+
+async fn notify_new_device(state: &AppState, account: &Account, label: &str, now: DateTime<Utc>) {
+    let when = now.format("%Y-%m-%d %H:%M UTC").to_string();
+    let mail = MailTemplate::NewDeviceSignIn { name: &account.name, device: label, when: &when };
+    state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
+}
+
+/// With device confirmation off: trust the device at once, sign in, and tell the owner.
+pub(crate) async fn trust_and_sign_in(
+    state: &AppState,
+    login: &Login,
+    device: &str,
+    label: String,
+    now: DateTime<Utc>,
+) -> Result<Tokens, ApiError> {
+    let (session, tokens) = tokens::new_session(state, login, device, now)?;
+    let trusted = trusted(session.device_hash.clone(), label, login.trust_version, now);
+    state.store.trust_device_and_start_session(&trusted, &session).await?;
+    if let Some(account) = state.store.account(login.account_id).await? {
+        notify_new_device(state, &account, &trusted.label, now).await;
+    }
+    tracing::info!(account_id = %login.account_id, "new device trusted on sign-in");
+    Ok(tokens)
+}
+
+fn wrong_code() -> ApiError {
+    ApiError::bad_request("invalid_code", "The code is wrong or no longer valid.")
+}
+
+/// The confirmation if it can still be answered, and its account if that may still sign in at
+/// the same trust version.
+async fn open_confirmation(state: &AppState, id: Ulid) -> Result<(DeviceConfirmation, Account), ApiError> {
+    let confirmation = state
+        .store
+        .device_confirmation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such confirmation."))?;
+    match confirmation.challenge.state(Utc::now()) {
+        ChallengeState::Open => {}
+        ChallengeState::Expired => {
+            return Err(ApiError::bad_request(
+                "code_expired",
+                "The confirmation has expired; sign in again.",
+            ));
+        }
+        ChallengeState::Locked => {
+            return Err(ApiError::bad_request(
+                "code_locked",
+                "Too many wrong codes; sign in again for a new one.",
+            ));
+        }
+    }
+    let account = state.store.account(confirmation.account_id).await?.ok_or_else(wrong_code)?;
+    ensure_active(account.status)?;
+    if account.trust_version != confirmation.trust_version {
+        return Err(wrong_code());
+    }
+    Ok((confirmation, account))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    pub code: String,
+}
+
+#[utoipa::path(post, path = "/sessions/device-confirmations/{id}", tag = "sessions", request_body = CodeRequest,
+    params(("id" = String, Path, description = "The `confirmation_id` of the 202 answer"),
+           ("X-Device-Id" = String, Header, description = "The device that signed in")),
+    responses(
+        (status = 200, body = Tokens, description = "The device is trusted and signed in"),
+        (status = 400, body = Problem, description = "`invalid_code`, `device_mismatch`, `code_expired`, `code_locked`"),
+        (status = 404, body = Problem)))]
+async fn confirm_by_code(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    DeviceId(device): DeviceId,
+    ApiJson(request): ApiJson<CodeRequest>,
+) -> Result<Json<Tokens>, ApiError> {
+    let id = Ulid::from_string(&id).map_err(|_| ApiError::not_found("No such confirmation."))?;
+    if request.code.len() != EMAIL_CODE_DIGITS || !request.code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid_field("code", format!("must be {EMAIL_CODE_DIGITS} digits")));
+    }
+    let (confirmation, account) = open_confirmation(&state, id).await?;
+    let now = Utc::now();
+    // The code is typed on the device that signed in; from any other it counts as a wrong try.
+    if state.keys.device_hash(account.id, &device) != confirmation.device_hash {
+        state.store.count_failed_confirmation_code(id).await?;
+        return Err(ApiError::bad_request("device_mismatch", "Enter the code on the device that signed in."));
+    }
+    let subject = code_subject(id, &request.code);
+    if !state.keys.verify_keyed_hash(
+        HashPurpose::DeviceConfirmationCode,
+        &subject,
+        &confirmation.challenge.code_hash,
+    ) {
+        state.store.count_failed_confirmation_code(id).await?;
+        return Err(wrong_code());
+    }
+    let login = login_of(&account);
+    let (session, tokens) = tokens::new_session(&state, &login, &device, now)?;
+    let device = trusted(
+        confirmation.device_hash.clone(),
+        confirmation.label.clone(),
+        confirmation.trust_version,
+        now,
+    );
+    let proof = ChallengeProof::Code { hash: confirmation.challenge.code_hash.clone() };
+    if !state.store.confirm_device(&confirmation, &proof, &device, Some(&session), now).await? {
+        return Err(wrong_code());
+    }
+    notify_new_device(&state, &account, &device.label, now).await;
+    tracing::info!(account_id = %account.id, confirmation_id = %id, "device confirmed by code");
+    Ok(Json(tokens))
+}
+
+/// The sign-in facts of `account` (the confirmation paths read the account, not the login item).
+fn login_of(account: &Account) -> Login {
+    Login {
+        account_id: account.id,
+        kind: account.kind,
+        status: account.status,
+        password_hash: account.password_hash.clone(),
+        roles: account.roles.clone(),
+        trust_version: account.trust_version,
+        failures: Default::default(),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// The token of the mailed link.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceTrusted {
+    /// Always `device_trusted`: the device that signed in can now sign in again without a mail.
+    pub status: &'static str,
+}
+
+async fn confirm_link(state: &AppState, token: &str) -> Result<DeviceTrusted, ApiError> {
+    let invalid = || ApiError::bad_request("invalid_token", "The link is invalid or no longer valid.");
+    let id = challenge::link_token_id(token).ok_or_else(invalid)?;
+    let (confirmation, account) =
+        open_confirmation(state, id).await.map_err(|error| match error.status().as_u16() {
+            400..=499 => invalid(),
+            _ => error,
+        })?;
+    if !state.keys.verify_keyed_hash(
+        HashPurpose::DeviceConfirmationLink,
+        token,
+        &confirmation.challenge.link_hash,
+    ) {
+        return Err(invalid());
+    }
+    let now = Utc::now();
+    let device = trusted(
+        confirmation.device_hash.clone(),
+        confirmation.label.clone(),
+        confirmation.trust_version,
+        now,
+    );
+    let proof = ChallengeProof::Link { hash: confirmation.challenge.link_hash.clone() };
+    if !state.store.confirm_device(&confirmation, &proof, &device, None, now).await? {
+        return Err(invalid());
+    }
+    notify_new_device(state, &account, &device.label, now).await;
+    tracing::info!(account_id = %account.id, confirmation_id = %id, "device confirmed by link");
+    Ok(DeviceTrusted { status: "device_trusted" })
+}
+
+#[utoipa::path(post, path = "/sessions/device-confirmations/link", tag = "sessions", request_body = LinkRequest,
+    responses((status = 200, body = DeviceTrusted), (status = 400, body = Problem, description = "`invalid_token`")))]
+async fn confirm_by_link(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<LinkRequest>,
+) -> Result<Json<DeviceTrusted>, ApiError> {
+    confirm_link(&state, &request.token).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/links/confirm-device", tag = "links", params(LinkRequest),
+    responses((status = 200, content_type = "text/html", description = "A page with a confirm button; changes nothing")))]
+async fn show_link(ApiQuery(LinkRequest { token }): ApiQuery<LinkRequest>) -> Response {
+    confirm_page(
+        "Confirm the new device",
+        "Someone signed in to your account with your password from a new device. If that was you, press the button.",
+        "/links/confirm-device",
+        "Yes, it was me",
+        &token,
+    )
+}
+
+#[utoipa::path(post, path = "/links/confirm-device", tag = "links",
+    request_body(content = LinkRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, content_type = "text/html", description = "The outcome, as a page")))]
+async fn submit_link(State(state): State<AppState>, Form(form): Form<LinkRequest>) -> Response {
+    if !is_well_formed_token(&form.token) {
+        return invalid_link_page();
+    }
+    match confirm_link(&state, &form.token).await {
+        Ok(_) => {
+            page("Device confirmed", "<p>Thank you. Sign in again on that device; it will not ask again.</p>")
+        }
+        Err(error) if error.status().is_client_error() => invalid_link_page(),
+        Err(error) => error.into_response(),
+    }
+}

@@ -1,0 +1,116 @@
+//! The signed-in account: its profile and its trusted devices.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use portico::domain::{AccountKind, AccountStatus, AccountType, Locale};
+use portico::error::Problem;
+use portico::http::{Authenticated, DeviceId};
+use portico::{ApiError, AppState};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(profile)).routes(routes!(devices)).routes(routes!(revoke_device))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Profile {
+    pub id: String,
+    pub kind: AccountKind,
+    pub email: String,
+    pub name: String,
+    pub account_type: AccountType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub company_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub locale: Locale,
+    pub status: AccountStatus,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[utoipa::path(get, path = "/me", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = Profile), (status = 401, body = Problem)))]
+async fn profile(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+) -> Result<Json<Profile>, ApiError> {
+    let account = state
+        .store
+        .account(claims.sub)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "The account no longer exists."))?;
+    Ok(Json(Profile {
+        id: account.id.to_string(),
+        kind: account.kind,
+        email: account.email.into(),
+        name: account.name,
+        account_type: account.account_type,
+        company_name: account.company_name,
+        phone: account.phone.map(String::from),
+        locale: account.locale,
+        status: account.status,
+        email_verified: account.email_verified,
+        created_at: account.created_at,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceView {
+    /// Pass to `DELETE /me/devices/{id}` to revoke it.
+    pub id: String,
+    pub label: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Whether this is the device making the request (by its `X-Device-Id`).
+    pub current: bool,
+}
+
+#[utoipa::path(get, path = "/me/devices", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = Vec<DeviceView>), (status = 401, body = Problem)))]
+async fn devices(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+    device: Option<DeviceId>,
+) -> Result<Json<Vec<DeviceView>>, ApiError> {
+    let current = device.map(|DeviceId(id)| state.keys.device_hash(claims.sub, &id));
+    let account = state.store.account(claims.sub).await?;
+    let trust_version = account.map(|account| account.trust_version).unwrap_or_default();
+    let devices = state
+        .store
+        .devices(claims.sub)
+        .await?
+        .into_iter()
+        .filter(|device| device.trust_version == trust_version)
+        .map(|device| DeviceView {
+            current: current.as_deref() == Some(device.device_hash.as_str()),
+            id: device.device_hash,
+            label: device.label,
+            first_seen: device.first_seen,
+            last_seen: device.last_seen,
+        })
+        .collect();
+    Ok(Json(devices))
+}
+
+#[utoipa::path(delete, path = "/me/devices/{id}", tag = "me", security(("bearer" = [])),
+    params(("id" = String, Path, description = "A device `id` from `GET /me/devices`")),
+    responses((status = 204, description = "Revoked; its sessions are ended"), (status = 404, body = Problem)))]
+async fn revoke_device(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let well_formed =
+        id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed || !state.store.revoke_device(claims.sub, &id).await? {
+        return Err(ApiError::not_found("No such device."));
+    }
+    tracing::info!(account_id = %claims.sub, "device revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

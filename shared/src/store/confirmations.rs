@@ -1,0 +1,167 @@
+//! Device confirmations: a sign-in from an unknown device waits for the mailed code (typed on
+//! that device) or link (opened anywhere) before the device is trusted.
+
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use super::accounts::ChallengeProof;
+use super::keys::{self, PK, SK, TTL};
+use super::sessions::{Session, TrustedDevice};
+use super::{Store, StoreError, n, s};
+use crate::domain::challenge::{Challenge, MAX_CODE_ATTEMPTS};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceConfirmation {
+    pub id: Ulid,
+    pub account_id: Ulid,
+    pub device_hash: String,
+    pub label: String,
+    /// The account's trust version when the confirmation was asked for.
+    pub trust_version: u64,
+    pub challenge: Challenge,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConfirmationItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    id: Ulid,
+    account_id: Ulid,
+    device_hash: String,
+    label: String,
+    trust_version: u64,
+    code_hash: String,
+    link_hash: String,
+    expires_at: DateTime<Utc>,
+    attempts: u32,
+    ttl: i64,
+}
+
+impl Store {
+    #[tracing::instrument(skip_all, fields(confirmation_id = %confirmation.id))]
+    pub async fn create_device_confirmation(
+        &self,
+        confirmation: &DeviceConfirmation,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = keys::device_confirmation(confirmation.id);
+        let item = ConfirmationItem {
+            pk,
+            sk,
+            entity: "device_confirmation".into(),
+            id: confirmation.id,
+            account_id: confirmation.account_id,
+            device_hash: confirmation.device_hash.clone(),
+            label: confirmation.label.clone(),
+            trust_version: confirmation.trust_version,
+            code_hash: confirmation.challenge.code_hash.clone(),
+            link_hash: confirmation.challenge.link_hash.clone(),
+            expires_at: confirmation.challenge.expires_at,
+            attempts: confirmation.challenge.attempts,
+            ttl: confirmation.challenge.expires_at.timestamp(),
+        };
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn device_confirmation(&self, id: Ulid) -> Result<Option<DeviceConfirmation>, StoreError> {
+        let (pk, sk) = keys::device_confirmation(id);
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(item) = output.item else { return Ok(None) };
+        let item: ConfirmationItem = serde_dynamo::from_item(item)?;
+        Ok(Some(DeviceConfirmation {
+            id: item.id,
+            account_id: item.account_id,
+            device_hash: item.device_hash,
+            label: item.label,
+            trust_version: item.trust_version,
+            challenge: Challenge {
+                code_hash: item.code_hash,
+                link_hash: item.link_hash,
+                expires_at: item.expires_at,
+                attempts: item.attempts,
+            },
+        }))
+    }
+
+    /// Counts a wrong code, capped at the maximum.
+    pub async fn count_failed_confirmation_code(&self, id: Ulid) -> Result<(), StoreError> {
+        let (pk, sk) = keys::device_confirmation(id);
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("ADD attempts :one")
+            .condition_expression("attribute_exists(PK) AND attempts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
+            .send()
+            .await;
+        match result.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Spends the confirmation and trusts its device (and, when confirmed by code on that
+    /// device, starts `session`) in one transaction: of concurrent confirmations exactly one
+    /// succeeds. `false` when the proof no longer holds (spent, locked, expired).
+    #[tracing::instrument(skip_all, fields(confirmation_id = %confirmation.id))]
+    pub async fn confirm_device(
+        &self,
+        confirmation: &DeviceConfirmation,
+        proof: &ChallengeProof,
+        device: &TrustedDevice,
+        session: Option<&Session>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::device_confirmation(confirmation.id);
+        let (attribute, hash) = match proof {
+            ChallengeProof::Code { hash } => ("code_hash", hash),
+            ChallengeProof::Link { hash } => ("link_hash", hash),
+        };
+        let spend = Delete::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("#proof = :hash AND attempts < :max AND #ttl > :now")
+            .expression_attribute_names("#proof", attribute)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":hash", s(hash.as_str()))
+            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .build()?;
+        let mut items = vec![
+            TransactWriteItem::builder().delete(spend).build(),
+            self.device_put(confirmation.account_id, device)?,
+        ];
+        if let Some(session) = session {
+            items.push(self.session_put(session)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(error) if error.failed_condition_at(0) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+}

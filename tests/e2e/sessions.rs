@@ -1,0 +1,347 @@
+//! Sessions: device confirmation by code and by link, its limits, refresh rotation and reuse
+//! detection, sign-out, device revocation, throttling, and the round trips of a sign-in.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::future::join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{DEVICE, PASSWORD, TestApp, serve, spawn_app};
+
+const LAPTOP: &str = "laptop-device-id-0123456789";
+const PHONE: &str = "phone-device-id-abcdefghijk";
+const CONFIRM_SUBJECT: &str = "Confirm the sign-in from a new device";
+const NEW_SIGN_IN_SUBJECT: &str = "New sign-in to your account";
+
+async fn count_mails(app: &TestApp, email: &str, subject: &str) -> usize {
+    app.mails_to(email).await.iter().filter(|m| m.subject.as_deref() == Some(subject)).count()
+}
+
+async fn confirmation_code(app: &TestApp, email: &str) -> String {
+    let mail = app.latest_mail(email, CONFIRM_SUBJECT).await;
+    let code = mail.body.split_whitespace().find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()));
+    code.expect("a code").to_owned()
+}
+
+async fn confirmation_token(app: &TestApp, email: &str) -> String {
+    let mail = app.latest_mail(email, CONFIRM_SUBJECT).await;
+    let start = mail.body.find("token=").expect("a link") + "token=".len();
+    mail.body[start..].split_whitespace().next().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn a_new_device_is_confirmed_by_the_mailed_code_on_that_device() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, true).await;
+
+    // The registering device is trusted; a new one has to confirm.
+    assert_eq!(app.sign_in_from(DEVICE, &email, PASSWORD).await.status, StatusCode::OK);
+    let pending = app.sign_in_from(LAPTOP, &email, PASSWORD).await;
+    assert_eq!(pending.status, StatusCode::ACCEPTED, "{:?}", pending.body);
+    assert_eq!(pending.body["status"], "device_confirmation_required");
+    let id = pending.body["confirmation_id"].as_str().expect("confirmation id").to_owned();
+    let code = confirmation_code(&app, &email).await;
+    let path = format!("/sessions/device-confirmations/{id}");
+
+    let elsewhere = app.post_from(PHONE, &path, json!({"code": code}), None).await;
+    assert_eq!(elsewhere.body["code"], "device_mismatch", "the code only works on the device that signed in");
+
+    let confirmed = app.post_from(LAPTOP, &path, json!({"code": code}), None).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
+    assert!(confirmed.body["access_token"].is_string());
+    assert_eq!(
+        count_mails(&app, &email, NEW_SIGN_IN_SUBJECT).await,
+        1,
+        "the owner is told of the new device"
+    );
+
+    let replay = app.post_from(LAPTOP, &path, json!({"code": code}), None).await;
+    assert_ne!(replay.status, StatusCode::OK, "a code works once");
+    let again = app.sign_in_from(LAPTOP, &email, PASSWORD).await;
+    assert_eq!(again.status, StatusCode::OK, "a confirmed device signs in without another mail");
+    assert_eq!(count_mails(&app, &email, CONFIRM_SUBJECT).await, 1);
+}
+
+#[tokio::test]
+async fn a_new_device_is_confirmed_by_the_link_opened_anywhere() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, true).await;
+    assert_eq!(app.sign_in_from(LAPTOP, &email, PASSWORD).await.status, StatusCode::ACCEPTED);
+    let token = confirmation_token(&app, &email).await;
+
+    for _ in 0..2 {
+        let page = app
+            .http
+            .get(format!("{}/links/confirm-device?token={token}", app.base))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(page.status(), StatusCode::OK);
+    }
+    let still_pending = app.sign_in_from(LAPTOP, &email, PASSWORD).await;
+    assert_eq!(
+        still_pending.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a GET trusts nothing; a second mail within a minute is refused"
+    );
+    assert!(still_pending.headers.contains_key("retry-after"));
+
+    let page = app
+        .http
+        .post(format!("{}/links/confirm-device", app.base))
+        .form(&[("token", &token)])
+        .send()
+        .await
+        .expect("post");
+    assert!(page.text().await.unwrap_or_default().contains("Device confirmed"));
+    let signed_in = app.sign_in_from(LAPTOP, &email, PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
+    assert_eq!(count_mails(&app, &email, CONFIRM_SUBJECT).await, 1);
+
+    let replay = app.post("/sessions/device-confirmations/link", json!({"token": token}), None).await;
+    assert_eq!(
+        (replay.status, replay.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_token"))
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_codes_lock_and_an_expired_confirmation_is_refused() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, true).await;
+    let pending = app.sign_in_from(LAPTOP, &email, PASSWORD).await;
+    let id = pending.body["confirmation_id"].as_str().expect("id").to_owned();
+    let code = confirmation_code(&app, &email).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let path = format!("/sessions/device-confirmations/{id}");
+    for _ in 0..5 {
+        assert_eq!(
+            app.post_from(LAPTOP, &path, json!({"code": wrong}), None).await.body["code"],
+            "invalid_code"
+        );
+    }
+    let locked = app.post_from(LAPTOP, &path, json!({"code": code}), None).await;
+    assert_eq!(locked.body["code"], "code_locked");
+
+    // A fresh confirmation a minute later (cooldown passed: moved back in the table), then expired.
+    let cooldown_key = format!("COOLDOWN#device-mail#{}", app.account_id(&email).await);
+    app.dynamodb
+        .delete_item()
+        .table_name(app.state.store.table())
+        .key("PK", AttributeValue::S(cooldown_key))
+        .key("SK", AttributeValue::S("COOLDOWN".into()))
+        .send()
+        .await
+        .expect("clear cooldown");
+    let pending = app.sign_in_from(LAPTOP, &email, PASSWORD).await;
+    let id = pending.body["confirmation_id"].as_str().expect("id").to_owned();
+    let code = confirmation_code(&app, &email).await;
+    app.dynamodb
+        .update_item()
+        .table_name(app.state.store.table())
+        .key("PK", AttributeValue::S(format!("DEVICE_CONFIRMATION#{id}")))
+        .key("SK", AttributeValue::S("DEVICE_CONFIRMATION".into()))
+        .update_expression("SET expires_at = :past, #ttl = :past_epoch")
+        .expression_attribute_names("#ttl", "ttl")
+        .expression_attribute_values(":past", AttributeValue::S("2020-01-01T00:00:00Z".into()))
+        .expression_attribute_values(":past_epoch", AttributeValue::N("1577836800".into()))
+        .send()
+        .await
+        .expect("expire");
+    let expired = app
+        .post_from(LAPTOP, &format!("/sessions/device-confirmations/{id}"), json!({"code": code}), None)
+        .await;
+    assert_eq!(expired.body["code"], "code_expired");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_confirmations_with_the_right_code_succeed_once() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, true).await;
+    let pending = app.sign_in_from(LAPTOP, &email, PASSWORD).await;
+    let path =
+        format!("/sessions/device-confirmations/{}", pending.body["confirmation_id"].as_str().expect("id"));
+    let code = confirmation_code(&app, &email).await;
+    let attempts = join_all((0..20).map(|_| app.post_from(LAPTOP, &path, json!({"code": code}), None))).await;
+    let successes = attempts.iter().filter(|r| r.status == StatusCode::OK).count();
+    assert_eq!(successes, 1, "{:?}", attempts.iter().map(|r| r.status).collect::<Vec<_>>());
+    let sessions =
+        app.state.store.sessions(app.account_id(&email).await.parse().expect("id")).await.expect("sessions");
+    assert_eq!(sessions.len(), 1, "one session from the confirmations");
+}
+
+#[tokio::test]
+async fn with_the_policy_off_a_new_device_signs_in_and_the_owner_is_told() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    let signed_in = app.sign_in_from(LAPTOP, &email, PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK);
+    assert_eq!(count_mails(&app, &email, NEW_SIGN_IN_SUBJECT).await, 1);
+    app.sign_in_from(LAPTOP, &email, PASSWORD).await;
+    assert_eq!(
+        count_mails(&app, &email, NEW_SIGN_IN_SUBJECT).await,
+        1,
+        "a known device is not announced again"
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_ends_the_session() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    let first =
+        app.sign_in(&email, PASSWORD).await.body["refresh_token"].as_str().expect("refresh").to_owned();
+
+    let rotated = app.post("/sessions/refresh", json!({"refresh_token": first}), None).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{:?}", rotated.body);
+    let second = rotated.body["refresh_token"].as_str().expect("new refresh").to_owned();
+    assert_ne!(first, second);
+    let access = rotated.body["access_token"].as_str().expect("access");
+    assert_eq!(app.get("/me", Some(access)).await.body["email"], email.as_str());
+
+    let reused = app.post("/sessions/refresh", json!({"refresh_token": first}), None).await;
+    assert_eq!(
+        (reused.status, reused.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("refresh_token_reused"))
+    );
+    let after = app.post("/sessions/refresh", json!({"refresh_token": second}), None).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED, "reuse ended the whole session");
+
+    for garbage in ["", "x.y.z.w", &format!("{}x", &second[..second.len() - 1])] {
+        let response = app.post("/sessions/refresh", json!({"refresh_token": garbage}), None).await;
+        assert_eq!(response.body["code"], "invalid_refresh_token", "{garbage}");
+    }
+}
+
+#[tokio::test]
+async fn sign_out_and_device_revocation_end_sessions() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    let on_laptop = app.sign_in_from(LAPTOP, &email, PASSWORD).await.body;
+    let on_phone = app.sign_in_from(PHONE, &email, PASSWORD).await.body;
+    let laptop_access = on_laptop["access_token"].as_str().expect("access");
+
+    let devices = app.request(Method::GET, "/me/devices", None, Some(laptop_access)).await;
+    let listed = devices.body.as_array().expect("devices").clone();
+    assert_eq!(listed.len(), 3, "registration device, laptop, phone: {listed:?}");
+
+    // Revoke the phone (identified from its own session's device list).
+    let phone_access = on_phone["access_token"].as_str().expect("access");
+    let request = app
+        .http
+        .get(format!("{}/me/devices", app.base))
+        .bearer_auth(phone_access)
+        .header("x-device-id", PHONE);
+    let from_phone: serde_json::Value = request.send().await.expect("sent").json().await.expect("json");
+    let phone_id = from_phone
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|d| d["current"] == true)
+        .expect("current device")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let revoked =
+        app.request(Method::DELETE, &format!("/me/devices/{phone_id}"), None, Some(laptop_access)).await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    let phone_refresh =
+        app.post("/sessions/refresh", json!({"refresh_token": on_phone["refresh_token"]}), None).await;
+    assert_eq!(phone_refresh.status, StatusCode::UNAUTHORIZED, "revoking a device ends its sessions");
+    assert_eq!(
+        app.request(Method::DELETE, &format!("/me/devices/{phone_id}"), None, Some(laptop_access))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let signed_out = app.request(Method::DELETE, "/sessions/current", None, Some(laptop_access)).await;
+    assert_eq!(signed_out.status, StatusCode::NO_CONTENT);
+    let laptop_refresh =
+        app.post("/sessions/refresh", json!({"refresh_token": on_laptop["refresh_token"]}), None).await;
+    assert_eq!(laptop_refresh.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn failed_passwords_slow_down_further_attempts() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    for attempt in 0..5 {
+        let response = app.sign_in(&email, "wrong password here").await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    let throttled = app.sign_in(&email, PASSWORD).await;
+    assert_eq!(
+        throttled.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits after five failures"
+    );
+    assert!(throttled.headers["retry-after"].to_str().unwrap_or("0").parse::<u64>().unwrap_or(0) >= 1);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        app.sign_in(&email, PASSWORD).await.status,
+        StatusCode::OK,
+        "after the delay the right password works"
+    );
+    let login =
+        app.state.store.login(&portico::domain::Email::parse(&email).expect("email")).await.expect("read");
+    assert_eq!(login.expect("login").failures.count, 0, "a successful sign-in clears the failures");
+}
+
+/// Counts the requests a DynamoDB client sends.
+#[derive(Debug, Clone, Default)]
+struct RequestCounter(Arc<AtomicUsize>);
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_from_a_trusted_device_costs_two_round_trips() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, true).await;
+
+    let counter = RequestCounter::default();
+    let sdk = portico_local::moto_sdk_config(crate::support::moto_endpoint(), crate::support::REGION).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
+    let store =
+        portico::store::Store::new(aws_sdk_dynamodb::Client::from_conf(config), app.state.store.table());
+    let counted =
+        TestApp { base: serve(app.state.clone().with_store(store), app.outbox.clone()).await, ..app };
+
+    let signed_in = counted.sign_in_from(DEVICE, &email, PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK);
+    assert_eq!(counter.0.swap(0, Ordering::SeqCst), 2, "sign-in: one batch read, one transaction");
+
+    let refreshed = counted
+        .post("/sessions/refresh", json!({"refresh_token": signed_in.body["refresh_token"]}), None)
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK);
+    assert_eq!(counter.0.swap(0, Ordering::SeqCst), 2, "refresh: one batch read, one conditional update");
+}
