@@ -345,3 +345,29 @@ async fn a_sign_in_from_a_trusted_device_costs_two_round_trips() {
     assert_eq!(refreshed.status, StatusCode::OK);
     assert_eq!(counter.0.swap(0, Ordering::SeqCst), 2, "refresh: one batch read, one conditional update");
 }
+
+#[tokio::test]
+async fn disabling_a_customer_ends_its_sessions_and_sign_in() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    let signed_in = app.sign_in(&email, PASSWORD).await.body;
+    let id = app.account_id(&email).await;
+
+    let disabled = app.post(&format!("/admin/customers/{id}/disable"), json!({}), Some(&admin)).await;
+    assert_eq!((disabled.status, disabled.body["status"].as_str()), (StatusCode::OK, Some("disabled")));
+    let refresh =
+        app.post("/sessions/refresh", json!({"refresh_token": signed_in["refresh_token"]}), None).await;
+    assert_eq!(refresh.status, StatusCode::UNAUTHORIZED);
+    let sign_in = app.sign_in(&email, PASSWORD).await;
+    assert_eq!(
+        (sign_in.status, sign_in.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("account_disabled"))
+    );
+    let twice = app.post(&format!("/admin/customers/{id}/disable"), json!({}), Some(&admin)).await;
+    assert_eq!((twice.status, twice.body["code"].as_str()), (StatusCode::CONFLICT, Some("not_active")));
+
+    let enabled = app.post(&format!("/admin/customers/{id}/enable"), json!({}), Some(&admin)).await;
+    assert_eq!(enabled.body["status"], "active");
+    assert_eq!(app.sign_in(&email, PASSWORD).await.status, StatusCode::OK);
+}

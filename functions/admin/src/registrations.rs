@@ -17,7 +17,12 @@ use utoipa_axum::routes;
 const MAX_REASON_CHARS: usize = 1000;
 
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_registrations)).routes(routes!(approve)).routes(routes!(reject))
+    OpenApiRouter::new()
+        .routes(routes!(list_registrations))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
 }
 
 /// A customer account as staff see it.
@@ -91,7 +96,7 @@ async fn list_registrations(
 }
 
 fn parse_id(id: &str) -> Result<Ulid, ApiError> {
-    Ulid::from_string(id).map_err(|_| ApiError::not_found("No such registration."))
+    Ulid::from_string(id).map_err(|_| ApiError::not_found("No such customer."))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -145,16 +150,66 @@ async fn decide(
     id: Ulid,
     reason: Option<&str>,
 ) -> Result<Account, ApiError> {
-    let approve = reason.is_none();
-    if let Some(account) = state.store.decide_approval(id, approve, reason, Utc::now()).await? {
-        tracing::info!(account_id = %id, by = %staff.0.sub, approve, "registration decided");
+    let to = if reason.is_none() { AccountStatus::Active } else { AccountStatus::Rejected };
+    let account = transition(state, id, AccountStatus::PendingApproval, to, reason, "not_pending").await?;
+    tracing::info!(account_id = %id, by = %staff.0.sub, status = to.as_str(), "registration decided");
+    Ok(account)
+}
+
+/// Moves customer `id` from `from` to `to`; 404 for no such customer, 409 `conflict_code` when
+/// it is in another state.
+async fn transition(
+    state: &AppState,
+    id: Ulid,
+    from: AccountStatus,
+    to: AccountStatus,
+    reason: Option<&str>,
+    conflict_code: &'static str,
+) -> Result<Account, ApiError> {
+    if let Some(account) = state.store.change_status(id, from, to, reason, Utc::now()).await? {
         return Ok(account);
     }
     match state.store.account(id).await? {
         Some(account) if account.kind == AccountKind::Customer => Err(ApiError::conflict(
-            "not_pending",
-            format!("The account is {}, not pending approval.", account.status.as_str()),
+            conflict_code,
+            format!("The account is {}, not {}.", account.status.as_str(), from.as_str()),
         )),
-        _ => Err(ApiError::not_found("No such registration.")),
+        _ => Err(ApiError::not_found("No such customer.")),
     }
+}
+
+#[utoipa::path(post, path = "/admin/customers/{id}/disable", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Account id")),
+    responses((status = 200, body = CustomerView, description = "Disabled; its sessions are ended"),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "`not_active`")))]
+async fn disable(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerView>, ApiError> {
+    staff.require(Permission::UsersManage)?;
+    let id = parse_id(&id)?;
+    let account =
+        transition(&state, id, AccountStatus::Active, AccountStatus::Disabled, None, "not_active").await?;
+    for session in state.store.sessions(id).await? {
+        state.store.end_session(id, session.session_id).await?;
+    }
+    tracing::info!(account_id = %id, by = %staff.0.sub, "customer disabled");
+    Ok(Json(account.into()))
+}
+
+#[utoipa::path(post, path = "/admin/customers/{id}/enable", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Account id")),
+    responses((status = 200, body = CustomerView), (status = 404, body = Problem), (status = 409, body = Problem, description = "`not_disabled`")))]
+async fn enable(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<CustomerView>, ApiError> {
+    staff.require(Permission::UsersManage)?;
+    let id = parse_id(&id)?;
+    let account =
+        transition(&state, id, AccountStatus::Disabled, AccountStatus::Active, None, "not_disabled").await?;
+    tracing::info!(account_id = %id, by = %staff.0.sub, "customer enabled");
+    Ok(Json(account.into()))
 }

@@ -388,49 +388,50 @@ impl Store {
         Ok(staff)
     }
 
-    /// Moves a pending customer to `active` (approve) or `rejected` (reject, with a reason).
-    /// `None` when there is no such customer or it is not (or no longer) pending approval.
+    /// Moves a customer from `from` to `to` (with `reason` recorded, for rejections), on the
+    /// account and its login item together. `None` when there is no such customer or it is not
+    /// (or no longer) in `from`.
     #[tracing::instrument(skip(self, reason), fields(account_id = %id))]
-    pub async fn decide_approval(
+    pub async fn change_status(
         &self,
         id: Ulid,
-        approve: bool,
+        from: AccountStatus,
+        to: AccountStatus,
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<Account>, StoreError> {
         let Some(account) = self.account(id).await? else { return Ok(None) };
-        if account.kind != AccountKind::Customer || account.status != AccountStatus::PendingApproval {
+        if account.kind != AccountKind::Customer || account.status != from {
             return Ok(None);
         }
-        let next = if approve { AccountStatus::Active } else { AccountStatus::Rejected };
         let (pk, sk) = keys::account(id);
         let mut update = Update::builder()
             .table_name(self.table())
             .key(PK, s(pk))
             .key(SK, s(sk))
-            .condition_expression("#status = :pending")
+            .condition_expression("#status = :from")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#gsi1pk", GSI1PK)
-            .expression_attribute_values(":pending", s(AccountStatus::PendingApproval.as_str()))
-            .expression_attribute_values(":next", s(next.as_str()))
-            .expression_attribute_values(":partition", s(keys::customers_in(next)))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":partition", s(keys::customers_in(to)))
             .expression_attribute_values(":now", s(now.to_rfc3339()));
         update = match reason {
             Some(reason) => update
                 .update_expression(
-                    "SET #status = :next, #gsi1pk = :partition, updated_at = :now, rejection_reason = :reason",
+                    "SET #status = :to, #gsi1pk = :partition, updated_at = :now, rejection_reason = :reason",
                 )
                 .expression_attribute_values(":reason", s(reason)),
-            None => update.update_expression("SET #status = :next, #gsi1pk = :partition, updated_at = :now"),
+            None => update.update_expression("SET #status = :to, #gsi1pk = :partition, updated_at = :now"),
         };
         let items = vec![
             TransactWriteItem::builder().update(update.build()?).build(),
-            self.login_status_update(&account.email, next)?,
+            self.login_status_update(&account.email, to)?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(Some(Account {
-                status: next,
-                rejection_reason: reason.map(str::to_owned),
+                status: to,
+                rejection_reason: reason.map(str::to_owned).or(account.rejection_reason.clone()),
                 updated_at: now,
                 ..account
             })),
