@@ -10,4 +10,5 @@ mod registration;
 mod runtime_protocol;
 mod sessions;
 mod sign_in;
+mod store;
 mod support;
