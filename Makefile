@@ -10,8 +10,10 @@ CFN_LINT_VERSION := 1.58.0
 SAM_CLI_VERSION := 1.170.0
 CARGO_LAMBDA_VERSION := 1.9.2
 ZIG_VERSION := 0.15.2
-# One target dir for the whole workspace: nothing is built twice.
+# One target dir for the whole workspace, and the same features for `build` and `test` (the
+# tests use portico's proptest generators), so nothing is built twice.
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
+TEST_FEATURES := --features portico/testing
 
 .PHONY: help venv run test lint build bench clean
 
@@ -20,6 +22,7 @@ help:
 	@echo "make test   unit, store, end-to-end and runtime-protocol tests; template lint"
 	@echo "make lint   rustfmt check, clippy -D warnings, cfn-lint"
 	@echo "make build  sam build: release arm64 bootstraps of every function"
+	@echo "make bench  criterion benchmarks (criteria evaluation); figures in BENCHMARKS.md"
 
 # moto (DynamoDB, SES, SNS) and cfn-lint, pinned, in the project venv.
 $(VENV)/.installed: Makefile
@@ -35,8 +38,8 @@ run: venv
 
 test: venv
 	cargo fmt --all -- --check
-	cargo build --workspace --bins
-	set -o pipefail; tests/with-moto.sh cargo test --workspace 2>&1 | tee $(CARGO_TARGET_DIR)/test-output.log
+	cargo build --workspace --bins $(TEST_FEATURES)
+	set -o pipefail; tests/with-moto.sh cargo test --workspace $(TEST_FEATURES) 2>&1 | tee $(CARGO_TARGET_DIR)/test-output.log
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' \
 		$(CARGO_TARGET_DIR)/test-output.log
@@ -58,6 +61,9 @@ build: $(SAM_VENV)/.installed
 	rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 \
 		sam build --template-file infra/template.yaml --build-dir .aws-sam/build --config-file ../samconfig.toml
+
+bench:
+	cargo bench -p portico --bench criteria
 
 clean:
 	cargo clean

@@ -5,6 +5,7 @@
 mod admin;
 mod bad_input;
 mod contract;
+mod criteria_pushdown;
 mod labels;
 mod registration;
 mod runtime_protocol;

@@ -274,31 +274,54 @@ async fn sign_out_and_device_revocation_end_sessions() {
     assert_eq!(laptop_refresh.status, StatusCode::UNAUTHORIZED);
 }
 
+/// Sets the failure record of `email`'s login item (so the test does not race the clock).
+async fn set_failures(app: &TestApp, email: &str, count: u32, last_at: i64, window_start: i64) {
+    app.dynamodb
+        .update_item()
+        .table_name(app.state.store.table())
+        .key("PK", AttributeValue::S(format!("EMAIL#{email}")))
+        .key("SK", AttributeValue::S("LOGIN".into()))
+        .update_expression("SET fail_count = :count, fail_last_at = :last, fail_window_start = :start")
+        .expression_attribute_values(":count", AttributeValue::N(count.to_string()))
+        .expression_attribute_values(":last", AttributeValue::N(last_at.to_string()))
+        .expression_attribute_values(":start", AttributeValue::N(window_start.to_string()))
+        .send()
+        .await
+        .expect("set failures");
+}
+
 #[tokio::test]
 async fn failed_passwords_slow_down_further_attempts() {
     let app = spawn_app().await;
     let (admin, _) = app.admin_token().await;
     let email = app.active_customer(&admin, false).await;
+    let address = portico::domain::Email::parse(&email).expect("email");
     for attempt in 0..5 {
         let response = app.sign_in(&email, "wrong password here").await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
     }
+    let login = app.state.store.login(&address).await.expect("read").expect("login");
+    assert_eq!(login.failures.count, 5, "every failure is counted");
+
+    // Just after a fifth failure, even the right password waits.
+    let now = chrono::Utc::now().timestamp();
+    set_failures(&app, &email, 5, now, now - 60).await;
     let throttled = app.sign_in(&email, PASSWORD).await;
-    assert_eq!(
-        throttled.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "even the right password waits after five failures"
-    );
-    assert!(throttled.headers["retry-after"].to_str().unwrap_or("0").parse::<u64>().unwrap_or(0) >= 1);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert_eq!(
-        app.sign_in(&email, PASSWORD).await.status,
-        StatusCode::OK,
-        "after the delay the right password works"
-    );
-    let login =
-        app.state.store.login(&portico::domain::Email::parse(&email).expect("email")).await.expect("read");
-    assert_eq!(login.expect("login").failures.count, 0, "a successful sign-in clears the failures");
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(throttled.headers["retry-after"], "1");
+
+    // A hundred failures within the hour block until the hour is over.
+    set_failures(&app, &email, 100, now - 3000, now - 3000).await;
+    let blocked = app.sign_in(&email, PASSWORD).await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: i64 = blocked.headers["retry-after"].to_str().unwrap_or("0").parse().unwrap_or(0);
+    assert!((500..=600).contains(&retry_after), "until the window ends, got {retry_after}");
+
+    // Once the delay has passed the right password works, and clears the count.
+    set_failures(&app, &email, 5, now - 10, now - 60).await;
+    assert_eq!(app.sign_in(&email, PASSWORD).await.status, StatusCode::OK);
+    let login = app.state.store.login(&address).await.expect("read").expect("login");
+    assert_eq!(login.failures.count, 0, "a successful sign-in clears the failures");
 }
 
 /// Counts the requests a DynamoDB client sends.
