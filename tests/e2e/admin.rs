@@ -132,7 +132,8 @@ async fn the_policy_round_trips_and_refuses_bad_values() {
     let default = app.get("/admin/settings/registration", Some(&admin)).await;
     assert_eq!(default.body["email_verification"], "required");
     let policy = json!({"notify_on_registration": false, "admin_approval": "companies", "device_confirmation": true,
-                        "email_verification": "optional", "notify_admins": false, "auto_lifecycle": true});
+                        "email_verification": "optional", "notify_admins": false, "auto_lifecycle": true,
+                        "keep_devices_on_password_reset": true});
     app.set_policy(&admin, policy.clone()).await;
     assert_eq!(app.get("/admin/settings/registration", Some(&admin)).await.body, policy);
     let public = app.get("/registrations/policy", None).await;

@@ -28,7 +28,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::tokens::{self, Tokens};
+use crate::tokens::{self, Tokens, login_of};
 use crate::{ConfirmationRequired, ensure_active};
 
 /// At most one new-device mail a minute per account…
@@ -221,19 +221,6 @@ async fn confirm_by_code(
     notify_new_device(&state, &account, &device.label, now).await;
     tracing::info!(account_id = %account.id, confirmation_id = %id, "device confirmed by code");
     Ok(Json(tokens))
-}
-
-/// The sign-in facts of `account` (the confirmation paths read the account, not the login item).
-fn login_of(account: &Account) -> Login {
-    Login {
-        account_id: account.id,
-        kind: account.kind,
-        status: account.status,
-        password_hash: account.password_hash.clone(),
-        roles: account.roles.clone(),
-        trust_version: account.trust_version,
-        failures: Default::default(),
-    }
 }
 
 #[derive(Debug, Deserialize, ToSchema, IntoParams)]

@@ -3,6 +3,7 @@
 //! sign-out, and the signed-in user's profile and trusted devices.
 
 mod confirmations;
+mod credentials;
 mod me;
 mod tokens;
 
@@ -41,6 +42,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::refresh))
         .routes(routes!(sign_out))
         .merge(confirmations::api())
+        .merge(credentials::api())
         .merge(me::api())
 }
 

@@ -5,10 +5,10 @@ use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
 use portico::auth::keys::HashPurpose;
 use portico::auth::secret;
-use portico::domain::AccountKind;
 use portico::domain::account::Login;
 use portico::domain::permission::permissions_of;
 use portico::domain::signin::RefreshToken;
+use portico::domain::{Account, AccountKind};
 use portico::error::Problem;
 use portico::http::ApiJson;
 use portico::store::sessions::Session;
@@ -89,6 +89,19 @@ pub(crate) fn new_session(
         expires_at: now + SESSION_TTL,
     };
     Ok((session, Tokens { access_token, token_type: "Bearer", expires_in, refresh_token }))
+}
+
+/// The sign-in facts of `account`, for paths that read the account rather than the login item.
+pub(crate) fn login_of(account: &Account) -> Login {
+    Login {
+        account_id: account.id,
+        kind: account.kind,
+        status: account.status,
+        password_hash: account.password_hash.clone(),
+        roles: account.roles.clone(),
+        trust_version: account.trust_version,
+        failures: Default::default(),
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

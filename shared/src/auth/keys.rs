@@ -21,6 +21,7 @@ pub enum HashPurpose {
     DeviceId,
     DeviceConfirmationCode,
     DeviceConfirmationLink,
+    PasswordReset,
 }
 
 impl HashPurpose {
@@ -32,6 +33,7 @@ impl HashPurpose {
             Self::DeviceId => b"device-id",
             Self::DeviceConfirmationCode => b"device-confirmation-code",
             Self::DeviceConfirmationLink => b"device-confirmation-link",
+            Self::PasswordReset => b"password-reset",
         }
     }
 }

@@ -8,6 +8,7 @@ pub const MAX_CODE_ATTEMPTS: u32 = 5;
 pub const EMAIL_VERIFICATION_TTL: Duration = Duration::hours(24);
 pub const EMAIL_CODE_DIGITS: usize = 6;
 pub const DEVICE_CONFIRMATION_TTL: Duration = Duration::minutes(15);
+pub const PASSWORD_RESET_TTL: Duration = Duration::minutes(30);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {

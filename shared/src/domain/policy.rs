@@ -43,6 +43,10 @@ pub struct RegistrationPolicy {
     /// Keep the lifecycle labels Lead → Prospect → Customer automatically.
     #[serde(default)]
     pub auto_lifecycle: bool,
+    /// Keep the account's trusted devices when its password is reset by mail. Off by default:
+    /// a reset often follows a compromise, so every device must confirm again.
+    #[serde(default)]
+    pub keep_devices_on_password_reset: bool,
 }
 
 fn default_true() -> bool {
@@ -58,6 +62,7 @@ impl Default for RegistrationPolicy {
             email_verification: VerificationMode::Required,
             notify_admins: true,
             auto_lifecycle: false,
+            keep_devices_on_password_reset: false,
         }
     }
 }

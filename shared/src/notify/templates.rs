@@ -54,6 +54,15 @@ pub enum MailTemplate<'a> {
         device: &'a str,
         when: &'a str,
     },
+    /// The link to set a new password.
+    PasswordReset {
+        name: &'a str,
+        link: &'a str,
+    },
+    /// The password was changed (by reset or by the signed-in user).
+    PasswordChanged {
+        name: &'a str,
+    },
 }
 
 impl MailTemplate<'_> {
@@ -73,6 +82,8 @@ impl MailTemplate<'_> {
                 confirm_device(locale, name, device, code, link)
             }
             Self::NewDeviceSignIn { name, device, when } => new_device_sign_in(locale, name, device, when),
+            Self::PasswordReset { name, link } => password_reset(locale, name, link),
+            Self::PasswordChanged { name } => password_changed(locale, name),
         };
         Mail { subject, text }
     }
@@ -313,6 +324,64 @@ fn new_device_sign_in(locale: Locale, name: &str, device: &str, when: &str) -> (
             "Hesabınıza yeni giriş".into(),
             format!(
                 "Merhaba {name},\n\nhesabınıza yeni bir cihazdan giriş yapıldı:\n{device}\nzaman: {when}.\n\nSiz değilseniz şifrenizi değiştirin ve cihazı cihaz listenizden kaldırın."
+            ),
+        ),
+    }
+}
+
+fn password_reset(locale: Locale, name: &str, link: &str) -> (String, String) {
+    match locale {
+        Locale::En => (
+            "Reset your password".into(),
+            format!(
+                "Hello {name},\n\nto choose a new password, open this link within 30 minutes:\n{link}\n\nIf you did not ask for this, ignore this mail; your password stays as it is."
+            ),
+        ),
+        Locale::De => (
+            "Passwort zurücksetzen".into(),
+            format!(
+                "Hallo {name},\n\num ein neues Passwort zu wählen, öffnen Sie innerhalb von 30 Minuten diesen Link:\n{link}\n\nHaben Sie das nicht angefordert, ignorieren Sie diese E-Mail; Ihr Passwort bleibt unverändert."
+            ),
+        ),
+        Locale::Cs => (
+            "Obnovení hesla".into(),
+            format!(
+                "Dobrý den, {name},\n\npro nastavení nového hesla otevřete do 30 minut tento odkaz:\n{link}\n\nPokud jste o to nežádali, e-mail ignorujte; vaše heslo zůstává beze změny."
+            ),
+        ),
+        Locale::Tr => (
+            "Şifrenizi sıfırlayın".into(),
+            format!(
+                "Merhaba {name},\n\nyeni bir şifre belirlemek için 30 dakika içinde bu bağlantıyı açın:\n{link}\n\nBunu siz istemediyseniz bu e-postayı dikkate almayın; şifreniz değişmez."
+            ),
+        ),
+    }
+}
+
+fn password_changed(locale: Locale, name: &str) -> (String, String) {
+    match locale {
+        Locale::En => (
+            "Your password was changed".into(),
+            format!(
+                "Hello {name},\n\nthe password of your account was just changed and your other sessions were signed out. If that was not you, reset your password at once."
+            ),
+        ),
+        Locale::De => (
+            "Ihr Passwort wurde geändert".into(),
+            format!(
+                "Hallo {name},\n\ndas Passwort Ihres Kontos wurde soeben geändert und Ihre anderen Sitzungen wurden abgemeldet. Waren Sie das nicht, setzen Sie Ihr Passwort sofort zurück."
+            ),
+        ),
+        Locale::Cs => (
+            "Vaše heslo bylo změněno".into(),
+            format!(
+                "Dobrý den, {name},\n\nheslo vašeho účtu bylo právě změněno a vaše ostatní relace byly odhlášeny. Pokud jste to nebyli vy, heslo si ihned obnovte."
+            ),
+        ),
+        Locale::Tr => (
+            "Şifreniz değiştirildi".into(),
+            format!(
+                "Merhaba {name},\n\nhesabınızın şifresi az önce değiştirildi ve diğer oturumlarınız kapatıldı. Siz değilseniz şifrenizi hemen sıfırlayın."
             ),
         ),
     }

@@ -285,7 +285,7 @@ impl Store {
     }
 
     /// A transaction item that copies a new status to the login item of `email`.
-    fn login_status_update(
+    pub(super) fn login_status_update(
         &self,
         email: &Email,
         status: AccountStatus,

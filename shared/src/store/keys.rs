@@ -5,6 +5,7 @@
 //! | account               | `ACCOUNT#<id>`           | `ACCOUNT`             | `CUSTOMERS#<status>` or `STAFF` | `<id>` |
 //! | login (e-mail guard)  | `EMAIL#<email>`          | `LOGIN`               |                        |        |
 //! | e-mail verification   | `ACCOUNT#<id>`           | `VERIFICATION#EMAIL`  |                        |        |
+//! | password reset        | `ACCOUNT#<id>`           | `PASSWORD_RESET`      |                        |        |
 //! | session               | `ACCOUNT#<id>`           | `SESSION#<sid>`       |                        |        |
 //! | trusted device        | `ACCOUNT#<id>`           | `DEVICE#<hash>`       |                        |        |
 //! | device confirmation   | `DEVICE_CONFIRMATION#<id>` | `DEVICE_CONFIRMATION` |                      |        |
@@ -39,6 +40,10 @@ pub fn login(email: &Email) -> Key {
 
 pub fn email_verification(account_id: Ulid) -> Key {
     (account_partition(account_id), "VERIFICATION#EMAIL".into())
+}
+
+pub fn password_reset(account_id: Ulid) -> Key {
+    (account_partition(account_id), "PASSWORD_RESET".into())
 }
 
 pub fn session(account_id: Ulid, session_id: Ulid) -> Key {

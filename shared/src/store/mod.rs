@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod confirmations;
+pub mod credentials;
 pub mod keys;
 pub mod labels;
 pub mod rate_limit;

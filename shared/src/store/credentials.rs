@@ -1,0 +1,184 @@
+//! Credential changes: password reset tokens, setting a new password. Every credential change
+//! raises the account's trust version in the same transaction, so refresh tokens, trusted
+//! devices and device confirmations of the older version stop working.
+
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use super::keys::{self, PK, SK, TTL};
+use super::sessions::{Session, TrustedDevice};
+use super::{Store, StoreError, n, s};
+use crate::domain::Account;
+use crate::domain::account::PasswordHash;
+
+/// A pending password reset: only the keyed hash of its token is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ResetItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    #[serde(flatten)]
+    reset: PasswordReset,
+    ttl: i64,
+}
+
+/// How a new password is authorised.
+#[derive(Debug, Clone)]
+pub enum PasswordProof<'a> {
+    /// A reset token, spent by this write.
+    ResetToken { hash: &'a str },
+    /// The current password was checked; the account must still be at this trust version.
+    CurrentPassword,
+}
+
+impl Store {
+    /// Replaces any pending reset of the account (a new mail invalidates the older link).
+    pub async fn put_password_reset(
+        &self,
+        account_id: Ulid,
+        reset: &PasswordReset,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = keys::password_reset(account_id);
+        let item = ResetItem {
+            pk,
+            sk,
+            entity: "password_reset".into(),
+            reset: reset.clone(),
+            ttl: reset.expires_at.timestamp(),
+        };
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn password_reset(&self, account_id: Ulid) -> Result<Option<PasswordReset>, StoreError> {
+        let (pk, sk) = keys::password_reset(account_id);
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.map(|item| Ok(serde_dynamo::from_item::<_, ResetItem>(item)?.reset)).transpose()
+    }
+
+    /// Sets `account`'s password and raises its trust version, on the account and its login
+    /// item, spending the reset token in the same transaction when that is the proof. With
+    /// `device` and `session`, the current device is trusted at the new version and a new
+    /// session starts on it. `false` when the proof no longer holds (token spent or expired,
+    /// or the account changed meanwhile).
+    #[tracing::instrument(skip_all, fields(account_id = %account.id))]
+    pub async fn set_password(
+        &self,
+        account: &Account,
+        new_hash: &PasswordHash,
+        proof: PasswordProof<'_>,
+        continue_on: Option<(&TrustedDevice, &Session)>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let next_version = account.trust_version + 1;
+        let mut items = Vec::with_capacity(4);
+        if let PasswordProof::ResetToken { hash } = proof {
+            let (pk, sk) = keys::password_reset(account.id);
+            let spend = Delete::builder()
+                .table_name(self.table())
+                .key(PK, s(pk))
+                .key(SK, s(sk))
+                .condition_expression("token_hash = :hash AND #ttl > :now")
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":hash", s(hash))
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .build()?;
+            items.push(TransactWriteItem::builder().delete(spend).build());
+        }
+        let (pk, sk) = keys::account(account.id);
+        let account_update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET password_hash = :hash, trust_version = :next, updated_at = :now")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(trust_version) OR trust_version = :current)",
+            )
+            .expression_attribute_values(":hash", s(new_hash.as_str()))
+            .expression_attribute_values(":next", n(next_version))
+            .expression_attribute_values(":current", n(account.trust_version))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .build()?;
+        let (pk, sk) = keys::login(&account.email);
+        let login_update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET password_hash = :hash, trust_version = :next, fail_count = :zero")
+            .condition_expression("account_id = :account")
+            .expression_attribute_values(":hash", s(new_hash.as_str()))
+            .expression_attribute_values(":next", n(next_version))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":account", s(account.id.to_string()))
+            .build()?;
+        items.push(TransactWriteItem::builder().update(account_update).build());
+        items.push(TransactWriteItem::builder().update(login_update).build());
+        if let Some((device, session)) = continue_on {
+            items.push(self.device_put(account.id, device)?);
+            items.push(self.session_put(session)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::TransactionCancelled { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Ends every session of the account except `keep`.
+    pub async fn end_sessions_except(
+        &self,
+        account_id: Ulid,
+        keep: Option<Ulid>,
+    ) -> Result<usize, StoreError> {
+        let mut ended = 0;
+        for session in self.sessions(account_id).await? {
+            if Some(session.session_id) != keep {
+                self.end_session(account_id, session.session_id).await?;
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Re-stamps every trusted device of the account with `trust_version` (kept across a reset
+    /// when the policy says so).
+    pub async fn keep_devices(&self, account_id: Ulid, trust_version: u64) -> Result<(), StoreError> {
+        for device in self.devices(account_id).await? {
+            let (pk, sk) = keys::device(account_id, &device.device_hash);
+            self.client()
+                .update_item()
+                .table_name(self.table())
+                .key(PK, s(pk))
+                .key(SK, s(sk))
+                .update_expression("SET trust_version = :version")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":version", n(trust_version))
+                .send()
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,193 @@
+//! Password reset by mailed link and password change; trust follows credentials.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{DEVICE, PASSWORD, TestApp, spawn_app, unique_email};
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+const RESET_SUBJECT: &str = "Reset your password";
+const CHANGED_SUBJECT: &str = "Your password was changed";
+const LAPTOP: &str = "laptop-device-id-0123456789";
+
+async fn reset_token(app: &TestApp, email: &str) -> String {
+    let mail = app.latest_mail(email, RESET_SUBJECT).await;
+    let start = mail.body.find("token=").expect("a link") + "token=".len();
+    mail.body[start..].split_whitespace().next().expect("token").to_owned()
+}
+
+async fn count(app: &TestApp, email: &str, subject: &str) -> usize {
+    app.mails_to(email).await.iter().filter(|m| m.subject.as_deref() == Some(subject)).count()
+}
+
+#[tokio::test]
+async fn a_reset_by_mailed_link_sets_the_password_and_ends_every_session() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    let session = app.sign_in(&email, PASSWORD).await.body;
+
+    let unknown = app.post("/passwords/reset", json!({"email": unique_email("nobody")}), None).await;
+    let known = app.post("/passwords/reset", json!({"email": email}), None).await;
+    let malformed = app.post("/passwords/reset", json!({"email": "not an address"}), None).await;
+    for response in [&unknown, &known, &malformed] {
+        assert_eq!((response.status, &response.body), (StatusCode::ACCEPTED, &json!({"status": "accepted"})));
+    }
+    app.post("/passwords/reset", json!({"email": email}), None).await;
+    assert_eq!(count(&app, &email, RESET_SUBJECT).await, 1, "one mail a minute");
+    let token = reset_token(&app, &email).await;
+
+    for _ in 0..2 {
+        let page = app
+            .http
+            .get(format!("{}/links/reset-password?token={token}", app.base))
+            .send()
+            .await
+            .expect("get");
+        assert!(page.text().await.unwrap_or_default().contains("name=\"new_password\""));
+    }
+    let weak =
+        app.post("/passwords/reset/confirm", json!({"token": token, "new_password": "short"}), None).await;
+    assert_eq!(
+        (weak.status, weak.body["errors"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("new_password"))
+    );
+    assert_eq!(
+        app.sign_in(&email, PASSWORD).await.status,
+        StatusCode::OK,
+        "GETs and a refused password change nothing"
+    );
+
+    let page = app
+        .http
+        .post(format!("{}/links/reset-password", app.base))
+        .form(&[("token", token.as_str()), ("new_password", NEW_PASSWORD)])
+        .send()
+        .await
+        .expect("post");
+    assert!(page.text().await.unwrap_or_default().contains("Password changed"));
+    assert_eq!(app.sign_in(&email, PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.sign_in(&email, NEW_PASSWORD).await.status, StatusCode::OK);
+    let old_refresh =
+        app.post("/sessions/refresh", json!({"refresh_token": session["refresh_token"]}), None).await;
+    assert_eq!(old_refresh.status, StatusCode::UNAUTHORIZED, "the reset ended the older session");
+    assert_eq!(count(&app, &email, CHANGED_SUBJECT).await, 1);
+
+    let replay = app
+        .post(
+            "/passwords/reset/confirm",
+            json!({"token": token, "new_password": "yet another passphrase"}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (replay.status, replay.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_token"))
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_keeps_this_device_and_untrusts_the_others() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    // The laptop becomes trusted (policy off), then the policy goes on.
+    let laptop = app.sign_in_from(LAPTOP, &email, PASSWORD).await.body;
+    app.set_policy(&admin, json!({"notify_on_registration": false, "admin_approval": "none", "device_confirmation": true, "email_verification": "none"})).await;
+    let here = app.sign_in_from(DEVICE, &email, PASSWORD).await.body;
+    let access = here["access_token"].as_str().expect("access");
+
+    let wrong = app
+        .request(
+            Method::PUT,
+            "/me/password",
+            Some(json!({"current_password": "nope nope nope", "new_password": NEW_PASSWORD})),
+            Some(access),
+        )
+        .await;
+    assert_eq!(wrong.body["code"], "invalid_current_password");
+    let changed = app
+        .request(
+            Method::PUT,
+            "/me/password",
+            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+            Some(access),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    let new_access = changed.body["access_token"].as_str().expect("new tokens");
+    assert_eq!(app.get("/me", Some(new_access)).await.status, StatusCode::OK);
+
+    // The changing device signs in straight away; the laptop must confirm again, and its
+    // old session is over.
+    assert_eq!(app.sign_in_from(DEVICE, &email, NEW_PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(app.sign_in_from(LAPTOP, &email, NEW_PASSWORD).await.status, StatusCode::ACCEPTED);
+    let laptop_refresh =
+        app.post("/sessions/refresh", json!({"refresh_token": laptop["refresh_token"]}), None).await;
+    assert_eq!(laptop_refresh.status, StatusCode::UNAUTHORIZED);
+    let old_refresh =
+        app.post("/sessions/refresh", json!({"refresh_token": here["refresh_token"]}), None).await;
+    assert_eq!(
+        old_refresh.status,
+        StatusCode::UNAUTHORIZED,
+        "the session the change was made in was replaced"
+    );
+}
+
+#[tokio::test]
+async fn a_device_confirmation_asked_before_a_password_change_no_longer_works() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, true).await;
+    let pending = app.sign_in_from(LAPTOP, &email, PASSWORD).await;
+    let id = pending.body["confirmation_id"].as_str().expect("id").to_owned();
+    let mail = app.latest_mail(&email, "Confirm the sign-in from a new device").await;
+    let code = mail
+        .body
+        .split_whitespace()
+        .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+        .expect("code")
+        .to_owned();
+
+    let access = app.sign_in_from(DEVICE, &email, PASSWORD).await.body["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    let changed = app
+        .request(
+            Method::PUT,
+            "/me/password",
+            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+            Some(&access),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    let late = app
+        .post_from(LAPTOP, &format!("/sessions/device-confirmations/{id}"), json!({"code": code}), None)
+        .await;
+    assert_eq!((late.status, late.body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_code")));
+}
+
+#[tokio::test]
+async fn the_policy_can_keep_trusted_devices_across_a_reset() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, true).await;
+    app.set_policy(
+        &admin,
+        json!({"notify_on_registration": false, "admin_approval": "none", "device_confirmation": true,
+                                  "email_verification": "none", "keep_devices_on_password_reset": true}),
+    )
+    .await;
+    app.post("/passwords/reset", json!({"email": email}), None).await;
+    let token = reset_token(&app, &email).await;
+    let reset = app
+        .post("/passwords/reset/confirm", json!({"token": token, "new_password": NEW_PASSWORD}), None)
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{:?}", reset.body);
+    assert_eq!(
+        app.sign_in_from(DEVICE, &email, NEW_PASSWORD).await.status,
+        StatusCode::OK,
+        "the registering device stays trusted"
+    );
+}
