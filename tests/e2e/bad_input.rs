@@ -19,6 +19,7 @@ async fn bad_registrations_are_refused_and_write_nothing() {
         (with("email", json!("not-an-address")), "validation_failed", "email"),
         (with("password", json!("short")), "validation_failed", "password"),
         (with("password", json!("a".repeat(129))), "validation_failed", "password"),
+        (with("password", json!("1Q2W3E4R5T6Y")), "validation_failed", "password"),
         (with("name", json!("   ")), "validation_failed", "name"),
         (with("account_type", json!("robot")), "validation_failed", "account_type"),
         (with("account_type", json!("company")), "validation_failed", "company_name"),
