@@ -191,3 +191,124 @@ async fn the_policy_can_keep_trusted_devices_across_a_reset() {
         "the registering device stays trusted"
     );
 }
+
+async fn email_code(app: &TestApp, address: &str, nth: usize) -> String {
+    let mails: Vec<_> = app
+        .mails_to(address)
+        .await
+        .into_iter()
+        .filter(|m| m.subject.as_deref() == Some("Confirm your new e-mail address"))
+        .collect();
+    let mail = mails.get(nth).unwrap_or_else(|| panic!("code mail {nth} to {address}"));
+    mail.body
+        .split_whitespace()
+        .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+        .expect("code")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_e_mail_change_applies_after_the_new_address_confirms() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    let access =
+        app.sign_in(&email, PASSWORD).await.body["access_token"].as_str().expect("access").to_owned();
+    let new_address = unique_email("moved");
+
+    let wrong = app
+        .post(
+            "/me/email",
+            json!({"new_email": new_address, "current_password": "not my password"}),
+            Some(&access),
+        )
+        .await;
+    assert_eq!(wrong.body["code"], "invalid_current_password");
+    let asked = app
+        .post("/me/email", json!({"new_email": new_address, "current_password": PASSWORD}), Some(&access))
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{:?}", asked.body);
+    assert_eq!(
+        count(&app, &email, "Your e-mail address is about to change").await,
+        1,
+        "the old address is told"
+    );
+    assert_eq!(
+        app.sign_in(&email, PASSWORD).await.status,
+        StatusCode::OK,
+        "nothing changes before the confirmation"
+    );
+
+    let code = email_code(&app, &new_address, 0).await;
+    let confirmed = app.post("/me/email/confirm", json!({"code": code}), Some(&access)).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
+    assert_eq!(
+        app.sign_in(&email, PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED,
+        "the old address is free"
+    );
+    assert_eq!(app.sign_in(&new_address, PASSWORD).await.status, StatusCode::OK);
+    let new_access = confirmed.body["access_token"].as_str().expect("tokens for this device");
+    assert_eq!(app.get("/me", Some(new_access)).await.body["email"], new_address.as_str());
+    assert_eq!(count(&app, &email, "Your e-mail address was changed").await, 1);
+
+    // The old address can register again: its guard moved with the account.
+    assert_eq!(app.register(&email, "person").await.status, StatusCode::ACCEPTED);
+    assert_eq!(app.sign_in(&email, PASSWORD).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn two_accounts_racing_for_one_new_address_one_wins() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let first = app.active_customer(&admin, false).await;
+    let second = app.active_customer(&admin, false).await;
+    let target = unique_email("contested");
+    let mut tokens = Vec::new();
+    for email in [&first, &second] {
+        let access =
+            app.sign_in(email, PASSWORD).await.body["access_token"].as_str().expect("access").to_owned();
+        let asked = app
+            .post("/me/email", json!({"new_email": target, "current_password": PASSWORD}), Some(&access))
+            .await;
+        assert_eq!(asked.status, StatusCode::ACCEPTED);
+        tokens.push(access);
+    }
+    let codes = [email_code(&app, &target, 0).await, email_code(&app, &target, 1).await];
+    let (a, b) = tokio::join!(
+        app.post("/me/email/confirm", json!({"code": codes[0]}), Some(&tokens[0])),
+        app.post("/me/email/confirm", json!({"code": codes[1]}), Some(&tokens[1])),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT], "{:?} {:?}", a.body, b.body);
+    let loser = if a.status == StatusCode::CONFLICT { &a } else { &b };
+    assert_eq!(loser.body["code"], "email_taken");
+}
+
+#[tokio::test]
+async fn moving_to_an_address_in_use_answers_the_same_and_notifies_its_owner() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let mover = app.active_customer(&admin, false).await;
+    let owner = app.active_customer(&admin, false).await;
+    let access =
+        app.sign_in(&mover, PASSWORD).await.body["access_token"].as_str().expect("access").to_owned();
+    let free = app
+        .post(
+            "/me/email",
+            json!({"new_email": unique_email("free"), "current_password": PASSWORD}),
+            Some(&access),
+        )
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    let other = app.active_customer(&admin, false).await;
+    let access_other =
+        app.sign_in(&other, PASSWORD).await.body["access_token"].as_str().expect("access").to_owned();
+    let taken = app
+        .post("/me/email", json!({"new_email": owner, "current_password": PASSWORD}), Some(&access_other))
+        .await;
+    assert_eq!((free.status, &free.body), (taken.status, &taken.body), "no way to tell a taken address");
+    assert_eq!(count(&app, &owner, "Someone tried to use your address").await, 1);
+    assert_eq!(count(&app, &owner, "Confirm your new e-mail address").await, 0);
+}

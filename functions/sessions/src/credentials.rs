@@ -1,6 +1,6 @@
-//! Passwords: reset by mailed link (scanner-safe page), and change by the signed-in user. A new
-//! password raises the account's trust version in the same write, so older refresh tokens,
-//! trusted devices and device confirmations stop working.
+//! Credentials: password reset by mailed link (scanner-safe page), password change, and e-mail
+//! change confirmed from the new address. Each raises the account's trust version in the same
+//! write, so older refresh tokens, trusted devices and device confirmations stop working.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -9,8 +9,11 @@ use axum::{Form, Json};
 use chrono::Utc;
 use portico::auth::keys::HashPurpose;
 use portico::auth::{password, secret};
+use portico::domain::account::Login;
 use portico::domain::account::PasswordHash;
-use portico::domain::challenge::{self, PASSWORD_RESET_TTL};
+use portico::domain::challenge::{
+    self, EMAIL_CHANGE_TTL, EMAIL_CODE_DIGITS, MAX_CODE_ATTEMPTS, PASSWORD_RESET_TTL,
+};
 use portico::domain::password::check_new_password;
 use portico::domain::{Account, AccountStatus, Email};
 use portico::error::Problem;
@@ -18,9 +21,9 @@ use portico::http::device::device_label;
 use portico::http::page::{invalid_link_page, is_well_formed_token, page};
 use portico::http::{ApiJson, ApiQuery, Authenticated, DeviceId};
 use portico::notify::MailTemplate;
-use portico::store::credentials::{PasswordProof, PasswordReset};
+use portico::store::credentials::{EmailChange, EmailChangeOutcome, PasswordProof, PasswordReset};
 use portico::store::rate_limit::{Cooldown, RateDecision};
-use portico::store::sessions::TrustedDevice;
+use portico::store::sessions::{Session, TrustedDevice};
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -37,6 +40,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(request_reset))
         .routes(routes!(confirm_reset))
         .routes(routes!(change_password))
+        .routes(routes!(request_email_change))
+        .routes(routes!(confirm_email_change))
         .routes(routes!(show_reset_page, submit_reset_page))
 }
 
@@ -178,42 +183,13 @@ async fn change_password(
     headers: HeaderMap,
     ApiJson(request): ApiJson<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let account = state
-        .store
-        .account(claims.sub)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "The account no longer exists."))?;
-    let stored = account.password_hash.clone();
-    let current = request.current_password;
-    let matches = tokio::task::spawn_blocking(move || password::verify_password(&current, Some(&stored)))
-        .await
-        .map_err(ApiError::internal)?;
-    if !matches {
-        return Err(ApiError::bad_request("invalid_current_password", "The current password is wrong."));
-    }
+    let account = signed_in_account(&state, claims.sub).await?;
+    verify_current_password(&account, request.current_password).await?;
     check_rules(&request.new_password, &account)?;
     let new_hash = hash(request.new_password).await?;
     let now = Utc::now();
 
-    // The device making the change stays trusted, at the new trust version, with a new session.
-    let continued = match &device {
-        Some(DeviceId(device)) => {
-            let login = portico::domain::account::Login {
-                trust_version: account.trust_version + 1,
-                ..login_of(&account)
-            };
-            let (session, tokens) = tokens::new_session(&state, &login, device, now)?;
-            let trusted = TrustedDevice {
-                device_hash: session.device_hash.clone(),
-                label: device_label(&headers),
-                trust_version: login.trust_version,
-                first_seen: now,
-                last_seen: now,
-            };
-            Some((trusted, session, tokens))
-        }
-        None => None,
-    };
+    let continued = continue_here(&state, &account, device.as_ref(), &headers, now)?;
     let continue_on = continued.as_ref().map(|(trusted, session, _)| (trusted, session));
     if !state
         .store
@@ -222,14 +198,190 @@ async fn change_password(
     {
         return Err(ApiError::conflict("conflict", "The account changed meanwhile; try again."));
     }
-    let keep = continued.as_ref().map(|(_, session, _)| session.session_id);
-    state.store.end_sessions_except(account.id, keep).await?;
     notify_changed(&state, &account).await;
     tracing::info!(account_id = %account.id, "password changed");
+    finish_on_this_device(&state, account.id, continued).await
+}
+
+/// What keeps the device making a credential change signed in: the device trusted at the
+/// account's next trust version, a new session on it, and that session's tokens.
+type Continuation = (TrustedDevice, Session, Tokens);
+
+fn continue_here(
+    state: &AppState,
+    account: &Account,
+    device: Option<&DeviceId>,
+    headers: &HeaderMap,
+    now: chrono::DateTime<Utc>,
+) -> Result<Option<Continuation>, ApiError> {
+    let Some(DeviceId(device)) = device else { return Ok(None) };
+    let login = Login { trust_version: account.trust_version + 1, ..login_of(account) };
+    let (session, tokens) = tokens::new_session(state, &login, device, now)?;
+    let trusted = TrustedDevice {
+        device_hash: session.device_hash.clone(),
+        label: device_label(headers),
+        trust_version: login.trust_version,
+        first_seen: now,
+        last_seen: now,
+    };
+    Ok(Some((trusted, session, tokens)))
+}
+
+/// Ends every other session and answers with the continuing session's tokens (204 without one).
+async fn finish_on_this_device(
+    state: &AppState,
+    account_id: ulid::Ulid,
+    continued: Option<Continuation>,
+) -> Result<Response, ApiError> {
+    let keep = continued.as_ref().map(|(_, session, _)| session.session_id);
+    state.store.end_sessions_except(account_id, keep).await?;
     Ok(match continued {
         Some((_, _, tokens)) => Json(tokens).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
+}
+
+/// At most one e-mail change mail a minute per account.
+const EMAIL_CHANGE_COOLDOWN: Cooldown = Cooldown { scope: "email-change-mail", secs: 60 };
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChangeRequest {
+    pub new_email: String,
+    pub current_password: String,
+}
+
+async fn verify_current_password(account: &Account, candidate: String) -> Result<(), ApiError> {
+    let stored = account.password_hash.clone();
+    let matches = tokio::task::spawn_blocking(move || password::verify_password(&candidate, Some(&stored)))
+        .await
+        .map_err(ApiError::internal)?;
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("invalid_current_password", "The current password is wrong."))
+    }
+}
+
+async fn signed_in_account(state: &AppState, account_id: ulid::Ulid) -> Result<Account, ApiError> {
+    state
+        .store
+        .account(account_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "The account no longer exists."))
+}
+
+fn email_code_subject(account_id: ulid::Ulid, new_email: &Email, code: &str) -> String {
+    format!("{account_id}:{new_email}:{code}")
+}
+
+#[utoipa::path(post, path = "/me/email", tag = "me", security(("bearer" = [])), request_body = EmailChangeRequest,
+    responses(
+        (status = 202, body = Accepted, description = "A code went to the new address (unless it already has an account: the answer is the same) and a notice to the current one"),
+        (status = 400, body = Problem, description = "`invalid_current_password` or `validation_failed`"),
+        (status = 429, body = Problem)))]
+async fn request_email_change(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+    ApiJson(request): ApiJson<EmailChangeRequest>,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let new_email =
+        Email::parse(&request.new_email).map_err(|e| ApiError::invalid_field("new_email", e.to_string()))?;
+    let account = signed_in_account(&state, claims.sub).await?;
+    if new_email == account.email {
+        return Err(ApiError::invalid_field("new_email", "is your current address"));
+    }
+    verify_current_password(&account, request.current_password).await?;
+    let now = Utc::now();
+    match state.store.start_cooldown(EMAIL_CHANGE_COOLDOWN, &account.id.to_string(), now).await? {
+        RateDecision::Allowed => {}
+        RateDecision::Limited { retry_after_secs } => {
+            return Err(ApiError::too_many_requests(retry_after_secs));
+        }
+    }
+    // Tell nobody whether the new address has an account: its owner is notified instead.
+    if state.store.login(&new_email).await?.is_some() {
+        state.notifier.send_mail_logged(&new_email, &MailTemplate::EmailInUse.render(account.locale)).await;
+    } else {
+        let code = secret::numeric_code(EMAIL_CODE_DIGITS);
+        let change = EmailChange {
+            code_hash: state
+                .keys
+                .keyed_hash(HashPurpose::EmailChangeCode, &email_code_subject(account.id, &new_email, &code)),
+            new_email: new_email.clone(),
+            expires_at: now + EMAIL_CHANGE_TTL,
+            attempts: 0,
+        };
+        state.store.put_email_change(account.id, &change).await?;
+        let mail = MailTemplate::EmailChangeCode { name: &account.name, code: &code };
+        state.notifier.send_mail_logged(&new_email, &mail.render(account.locale)).await;
+    }
+    let notice = MailTemplate::EmailChangeNotice {
+        name: &account.name,
+        new_address: &new_email.masked(),
+        completed: false,
+    };
+    state.notifier.send_mail_logged(&account.email, &notice.render(account.locale)).await;
+    tracing::info!(account_id = %account.id, "e-mail change requested");
+    Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChangeConfirmation {
+    /// The code mailed to the new address.
+    pub code: String,
+}
+
+#[utoipa::path(post, path = "/me/email/confirm", tag = "me", security(("bearer" = [])), request_body = EmailChangeConfirmation,
+    params(("X-Device-Id" = Option<String>, Header, description = "This device stays trusted and signed in")),
+    responses(
+        (status = 200, body = Tokens, description = "Changed; other sessions and devices must sign in (and confirm) again"),
+        (status = 204, description = "Changed (no X-Device-Id: sign in again)"),
+        (status = 400, body = Problem, description = "`invalid_code`, `code_expired`, `code_locked`"),
+        (status = 409, body = Problem, description = "`email_taken`: another account took the address meanwhile")))]
+async fn confirm_email_change(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+    device: Option<DeviceId>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<EmailChangeConfirmation>,
+) -> Result<Response, ApiError> {
+    let wrong = || ApiError::bad_request("invalid_code", "The code is wrong or no longer valid.");
+    if request.code.len() != EMAIL_CODE_DIGITS || !request.code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid_field("code", format!("must be {EMAIL_CODE_DIGITS} digits")));
+    }
+    let account = signed_in_account(&state, claims.sub).await?;
+    let change = state.store.email_change(account.id).await?.ok_or_else(wrong)?;
+    let now = Utc::now();
+    if now >= change.expires_at {
+        return Err(ApiError::bad_request("code_expired", "The code has expired; ask for a new one."));
+    }
+    if change.attempts >= MAX_CODE_ATTEMPTS {
+        return Err(ApiError::bad_request("code_locked", "Too many wrong codes; ask for a new one."));
+    }
+    let subject = email_code_subject(account.id, &change.new_email, &request.code);
+    if !state.keys.verify_keyed_hash(HashPurpose::EmailChangeCode, &subject, &change.code_hash) {
+        state.store.count_failed_email_change_code(account.id).await?;
+        return Err(wrong());
+    }
+    let continued = continue_here(&state, &account, device.as_ref(), &headers, now)?;
+    let continue_on = continued.as_ref().map(|(trusted, session, _)| (trusted, session));
+    match state.store.change_email(&account, &change, continue_on, now).await? {
+        EmailChangeOutcome::Changed => {}
+        EmailChangeOutcome::AddressTaken => {
+            return Err(ApiError::conflict("email_taken", "Another account uses this address now."));
+        }
+        EmailChangeOutcome::Stale => return Err(wrong()),
+    }
+    let notice = MailTemplate::EmailChangeNotice {
+        name: &account.name,
+        new_address: change.new_email.as_str(),
+        completed: true,
+    };
+    state.notifier.send_mail_logged(&account.email, &notice.render(account.locale)).await;
+    tracing::info!(account_id = %account.id, "e-mail changed");
+    finish_on_this_device(&state, account.id, continued).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

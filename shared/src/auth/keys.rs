@@ -22,6 +22,7 @@ pub enum HashPurpose {
     DeviceConfirmationCode,
     DeviceConfirmationLink,
     PasswordReset,
+    EmailChangeCode,
 }
 
 impl HashPurpose {
@@ -34,6 +35,7 @@ impl HashPurpose {
             Self::DeviceConfirmationCode => b"device-confirmation-code",
             Self::DeviceConfirmationLink => b"device-confirmation-link",
             Self::PasswordReset => b"password-reset",
+            Self::EmailChangeCode => b"email-change-code",
         }
     }
 }

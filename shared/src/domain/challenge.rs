@@ -9,6 +9,7 @@ pub const EMAIL_VERIFICATION_TTL: Duration = Duration::hours(24);
 pub const EMAIL_CODE_DIGITS: usize = 6;
 pub const DEVICE_CONFIRMATION_TTL: Duration = Duration::minutes(15);
 pub const PASSWORD_RESET_TTL: Duration = Duration::minutes(30);
+pub const EMAIL_CHANGE_TTL: Duration = Duration::hours(1);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {

@@ -63,6 +63,19 @@ pub enum MailTemplate<'a> {
     PasswordChanged {
         name: &'a str,
     },
+    /// To the new address of an e-mail change: the code that confirms it.
+    EmailChangeCode {
+        name: &'a str,
+        code: &'a str,
+    },
+    /// To the old address: a change to `new_address` was requested, or has been completed.
+    EmailChangeNotice {
+        name: &'a str,
+        new_address: &'a str,
+        completed: bool,
+    },
+    /// To an address someone tried to move their account to, which has an account already.
+    EmailInUse,
 }
 
 impl MailTemplate<'_> {
@@ -84,6 +97,11 @@ impl MailTemplate<'_> {
             Self::NewDeviceSignIn { name, device, when } => new_device_sign_in(locale, name, device, when),
             Self::PasswordReset { name, link } => password_reset(locale, name, link),
             Self::PasswordChanged { name } => password_changed(locale, name),
+            Self::EmailChangeCode { name, code } => email_change_code(locale, name, code),
+            Self::EmailChangeNotice { name, new_address, completed } => {
+                email_change_notice(locale, name, new_address, *completed)
+            }
+            Self::EmailInUse => email_in_use(locale),
         };
         Mail { subject, text }
     }
@@ -385,6 +403,110 @@ fn password_changed(locale: Locale, name: &str) -> (String, String) {
             ),
         ),
     }
+}
+
+fn email_change_code(locale: Locale, name: &str, code: &str) -> (String, String) {
+    match locale {
+        Locale::En => (
+            "Confirm your new e-mail address".into(),
+            format!(
+                "Hello {name},\n\nto move your account to this address, enter this code: {code}\n\nThe code is valid for one hour. If you did not ask for this, ignore this mail."
+            ),
+        ),
+        Locale::De => (
+            "Bestätigen Sie Ihre neue E-Mail-Adresse".into(),
+            format!(
+                "Hallo {name},\n\num Ihr Konto auf diese Adresse umzustellen, geben Sie diesen Code ein: {code}\n\nDer Code gilt eine Stunde. Haben Sie das nicht angefordert, ignorieren Sie diese E-Mail."
+            ),
+        ),
+        Locale::Cs => (
+            "Potvrďte svou novou e-mailovou adresu".into(),
+            format!(
+                "Dobrý den, {name},\n\npro převedení účtu na tuto adresu zadejte tento kód: {code}\n\nKód platí jednu hodinu. Pokud jste o to nežádali, e-mail ignorujte."
+            ),
+        ),
+        Locale::Tr => (
+            "Yeni e-posta adresinizi doğrulayın".into(),
+            format!(
+                "Merhaba {name},\n\nhesabınızı bu adrese taşımak için şu kodu girin: {code}\n\nKod bir saat geçerlidir. Bunu siz istemediyseniz bu e-postayı dikkate almayın."
+            ),
+        ),
+    }
+}
+
+fn email_change_notice(locale: Locale, name: &str, new_address: &str, completed: bool) -> (String, String) {
+    match (locale, completed) {
+        (Locale::En, false) => (
+            "Your e-mail address is about to change".into(),
+            format!(
+                "Hello {name},\n\nsomeone signed in to your account asked to change its e-mail address to {new_address}. If that was not you, reset your password now."
+            ),
+        ),
+        (Locale::En, true) => (
+            "Your e-mail address was changed".into(),
+            format!(
+                "Hello {name},\n\nyour account now uses {new_address}; this address is no longer connected to it. If that was not you, contact us at once."
+            ),
+        ),
+        (Locale::De, false) => (
+            "Ihre E-Mail-Adresse soll geändert werden".into(),
+            format!(
+                "Hallo {name},\n\njemand, der bei Ihrem Konto angemeldet ist, möchte die E-Mail-Adresse auf {new_address} ändern. Waren Sie das nicht, setzen Sie jetzt Ihr Passwort zurück."
+            ),
+        ),
+        (Locale::De, true) => (
+            "Ihre E-Mail-Adresse wurde geändert".into(),
+            format!(
+                "Hallo {name},\n\nIhr Konto verwendet jetzt {new_address}; diese Adresse ist nicht mehr damit verbunden. Waren Sie das nicht, melden Sie sich sofort bei uns."
+            ),
+        ),
+        (Locale::Cs, false) => (
+            "Vaše e-mailová adresa se má změnit".into(),
+            format!(
+                "Dobrý den, {name},\n\nněkdo přihlášený k vašemu účtu požádal o změnu e-mailové adresy na {new_address}. Pokud jste to nebyli vy, ihned si obnovte heslo."
+            ),
+        ),
+        (Locale::Cs, true) => (
+            "Vaše e-mailová adresa byla změněna".into(),
+            format!(
+                "Dobrý den, {name},\n\nváš účet nyní používá {new_address}; tato adresa s ním již není spojena. Pokud jste to nebyli vy, ihned nás kontaktujte."
+            ),
+        ),
+        (Locale::Tr, false) => (
+            "E-posta adresiniz değiştirilmek üzere".into(),
+            format!(
+                "Merhaba {name},\n\nhesabınızda oturum açmış biri e-posta adresini {new_address} olarak değiştirmek istedi. Siz değilseniz şifrenizi hemen sıfırlayın."
+            ),
+        ),
+        (Locale::Tr, true) => (
+            "E-posta adresiniz değiştirildi".into(),
+            format!(
+                "Merhaba {name},\n\nhesabınız artık {new_address} adresini kullanıyor; bu adres artık hesaba bağlı değil. Siz değilseniz hemen bizimle iletişime geçin."
+            ),
+        ),
+    }
+}
+
+fn email_in_use(locale: Locale) -> (String, String) {
+    let (subject, text) = match locale {
+        Locale::En => (
+            "Someone tried to use your address",
+            "Hello,\n\nsomeone tried to move another account to this e-mail address, which already has an account. You need not do anything.",
+        ),
+        Locale::De => (
+            "Jemand wollte Ihre Adresse verwenden",
+            "Hallo,\n\njemand wollte ein anderes Konto auf diese E-Mail-Adresse umstellen, für die bereits ein Konto besteht. Sie müssen nichts tun.",
+        ),
+        Locale::Cs => (
+            "Někdo se pokusil použít vaši adresu",
+            "Dobrý den,\n\nněkdo se pokusil převést jiný účet na tuto e-mailovou adresu, ke které již účet existuje. Nemusíte nic dělat.",
+        ),
+        Locale::Tr => (
+            "Biri adresinizi kullanmaya çalıştı",
+            "Merhaba,\n\nbiri başka bir hesabı, zaten bir hesabı olan bu e-posta adresine taşımaya çalıştı. Bir şey yapmanıza gerek yok.",
+        ),
+    };
+    (subject.into(), text.into())
 }
 
 #[cfg(test)]

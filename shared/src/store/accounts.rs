@@ -122,7 +122,7 @@ pub(super) fn decode_account(item: Item) -> Result<Account, StoreError> {
 
 /// The login item (see `Login`): the e-mail guard, holding a copy of the sign-in fields.
 #[derive(Serialize, Deserialize)]
-struct LoginItem {
+pub(super) struct LoginItem {
     #[serde(rename = "PK")]
     pk: String,
     #[serde(rename = "SK")]

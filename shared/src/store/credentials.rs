@@ -1,4 +1,4 @@
-//! Credential changes: password reset tokens, setting a new password. Every credential change
+//! Credential changes: password reset tokens, new passwords, e-mail changes. Every credential change
 //! raises the account's trust version in the same transaction, so refresh tokens, trusted
 //! devices and device confirmations of the older version stop working.
 
@@ -7,11 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
+use super::accounts::LoginItem;
 use super::keys::{self, PK, SK, TTL};
 use super::sessions::{Session, TrustedDevice};
 use super::{Store, StoreError, n, s};
-use crate::domain::Account;
 use crate::domain::account::PasswordHash;
+use crate::domain::challenge::MAX_CODE_ATTEMPTS;
+use crate::domain::{Account, Email};
 
 /// A pending password reset: only the keyed hash of its token is stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,5 +182,171 @@ impl Store {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// A requested e-mail change, waiting for the code mailed to the new address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChange {
+    pub new_email: Email,
+    pub code_hash: String,
+    pub expires_at: DateTime<Utc>,
+    pub attempts: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EmailChangeItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    new_email: Email,
+    code_hash: String,
+    expires_at: DateTime<Utc>,
+    attempts: u32,
+    ttl: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailChangeOutcome {
+    Changed,
+    /// Another account holds the new address now; nothing was written.
+    AddressTaken,
+    /// The code was spent, locked or expired, or the account changed meanwhile.
+    Stale,
+}
+
+impl Store {
+    /// Replaces any pending e-mail change of the account.
+    pub async fn put_email_change(&self, account_id: Ulid, change: &EmailChange) -> Result<(), StoreError> {
+        let (pk, sk) = keys::email_change(account_id);
+        let item = EmailChangeItem {
+            pk,
+            sk,
+            entity: "email_change".into(),
+            new_email: change.new_email.clone(),
+            code_hash: change.code_hash.clone(),
+            expires_at: change.expires_at,
+            attempts: change.attempts,
+            ttl: change.expires_at.timestamp(),
+        };
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn email_change(&self, account_id: Ulid) -> Result<Option<EmailChange>, StoreError> {
+        let (pk, sk) = keys::email_change(account_id);
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(item) = output.item else { return Ok(None) };
+        let item: EmailChangeItem = serde_dynamo::from_item(item)?;
+        Ok(Some(EmailChange {
+            new_email: item.new_email,
+            code_hash: item.code_hash,
+            expires_at: item.expires_at,
+            attempts: item.attempts,
+        }))
+    }
+
+    /// Counts a wrong code, capped at the maximum.
+    pub async fn count_failed_email_change_code(&self, account_id: Ulid) -> Result<(), StoreError> {
+        let (pk, sk) = keys::email_change(account_id);
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("ADD attempts :one")
+            .condition_expression("attribute_exists(PK) AND attempts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
+            .send()
+            .await;
+        match result.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Moves `account` to the pending change's address in one transaction: the code is spent,
+    /// the login item (the uniqueness guard) moves to the new address — which must be free —
+    /// and the account takes the new address and a raised trust version. With `continue_on`,
+    /// the current device stays trusted at the new version with a new session.
+    #[tracing::instrument(skip_all, fields(account_id = %account.id))]
+    pub async fn change_email(
+        &self,
+        account: &Account,
+        change: &EmailChange,
+        continue_on: Option<(&TrustedDevice, &Session)>,
+        now: DateTime<Utc>,
+    ) -> Result<EmailChangeOutcome, StoreError> {
+        let next_version = account.trust_version + 1;
+        let (pk, sk) = keys::email_change(account.id);
+        let spend = Delete::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("code_hash = :hash AND attempts < :max AND #ttl > :now")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":hash", s(change.code_hash.as_str()))
+            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .build()?;
+        let moved =
+            Account { email: change.new_email.clone(), trust_version: next_version, ..account.clone() };
+        let new_login = self.put_if_absent(serde_dynamo::to_item(LoginItem::from(&moved))?)?;
+        let (pk, sk) = keys::login(&account.email);
+        let old_login = Delete::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("account_id = :account")
+            .expression_attribute_values(":account", s(account.id.to_string()))
+            .build()?;
+        let (pk, sk) = keys::account(account.id);
+        let account_update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET email = :new, trust_version = :next, updated_at = :now")
+            .condition_expression(
+                "email = :old AND (attribute_not_exists(trust_version) OR trust_version = :current)",
+            )
+            .expression_attribute_values(":new", s(change.new_email.as_str()))
+            .expression_attribute_values(":old", s(account.email.as_str()))
+            .expression_attribute_values(":next", n(next_version))
+            .expression_attribute_values(":current", n(account.trust_version))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .build()?;
+        let mut items = vec![
+            TransactWriteItem::builder().delete(spend).build(),
+            new_login,
+            TransactWriteItem::builder().delete(old_login).build(),
+            TransactWriteItem::builder().update(account_update).build(),
+        ];
+        if let Some((device, session)) = continue_on {
+            items.push(self.device_put(account.id, device)?);
+            items.push(self.session_put(session)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(EmailChangeOutcome::Changed),
+            Err(error) if error.failed_condition_at(1) => Ok(EmailChangeOutcome::AddressTaken),
+            Err(StoreError::TransactionCancelled { .. }) => Ok(EmailChangeOutcome::Stale),
+            Err(error) => Err(error),
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! | login (e-mail guard)  | `EMAIL#<email>`          | `LOGIN`               |                        |        |
 //! | e-mail verification   | `ACCOUNT#<id>`           | `VERIFICATION#EMAIL`  |                        |        |
 //! | password reset        | `ACCOUNT#<id>`           | `PASSWORD_RESET`      |                        |        |
+//! | pending e-mail change | `ACCOUNT#<id>`           | `EMAIL_CHANGE`        |                        |        |
 //! | session               | `ACCOUNT#<id>`           | `SESSION#<sid>`       |                        |        |
 //! | trusted device        | `ACCOUNT#<id>`           | `DEVICE#<hash>`       |                        |        |
 //! | device confirmation   | `DEVICE_CONFIRMATION#<id>` | `DEVICE_CONFIRMATION` |                      |        |
@@ -40,6 +41,10 @@ pub fn login(email: &Email) -> Key {
 
 pub fn email_verification(account_id: Ulid) -> Key {
     (account_partition(account_id), "VERIFICATION#EMAIL".into())
+}
+
+pub fn email_change(account_id: Ulid) -> Key {
+    (account_partition(account_id), "EMAIL_CHANGE".into())
 }
 
 pub fn password_reset(account_id: Ulid) -> Key {
