@@ -7,6 +7,7 @@ mod bad_input;
 mod contract;
 mod criteria_pushdown;
 mod labels;
+mod links;
 mod passwords;
 mod registration;
 mod runtime_protocol;

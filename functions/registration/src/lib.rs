@@ -20,7 +20,8 @@ use portico::domain::{
 };
 use portico::error::{FieldError, Problem};
 use portico::http::device::device_label;
-use portico::http::{ApiJson, DeviceId};
+use portico::http::page::LinkKind;
+use portico::http::{ApiJson, DeviceId, ENUMERATION_FLOOR, pad_to};
 use portico::notify::MailTemplate;
 use portico::store::accounts::{ChallengeProof, Registered};
 use portico::store::rate_limit::{Cooldown, RateDecision, RateLimit};
@@ -210,7 +211,7 @@ fn code_subject(account_id: Ulid, code: &str) -> String {
 }
 
 async fn send_verification_mail(state: &AppState, account: &Account, issued: &IssuedChallenge) {
-    let link = state.link(&format!("/links/verify-email?token={}", issued.link_token));
+    let link = state.link(&format!("{}?token={}", LinkKind::VerifyEmail.path(), issued.link_token));
     let mail = MailTemplate::VerifyEmail { name: &account.name, code: &issued.code, link: &link };
     state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
 }
@@ -235,6 +236,20 @@ async fn register(
     ApiJson(request): ApiJson<RegistrationRequest>,
 ) -> Result<(StatusCode, Json<RegistrationAccepted>), ApiError> {
     let registration = NewRegistration::try_from(request)?;
+    let started = tokio::time::Instant::now();
+    let result = store_registration(&state, registration, device, &headers).await;
+    pad_to(started, ENUMERATION_FLOOR).await;
+    result.map(|next| (StatusCode::ACCEPTED, Json(RegistrationAccepted { status: "received", next })))
+}
+
+/// Stores a new account (or warns the owner of an existing one) and sends the mails the policy
+/// asks for; returns the steps ahead, which never depend on whether the address was taken.
+async fn store_registration(
+    state: &AppState,
+    registration: NewRegistration,
+    device: Option<DeviceId>,
+    headers: &HeaderMap,
+) -> Result<Vec<RegistrationStep>, ApiError> {
     let policy = state.registration_policy().await?;
     let now = Utc::now();
     let account = Account {
@@ -257,11 +272,11 @@ async fn register(
         created_at: now,
         updated_at: now,
     };
-    let issued = policy.sends_verification().then(|| issue_challenge(&state, account.id, now));
+    let issued = policy.sends_verification().then(|| issue_challenge(state, account.id, now));
     // The device that registers is the account's first trusted device.
     let first_device = device.map(|DeviceId(device)| TrustedDevice {
         device_hash: state.keys.device_hash(account.id, &device),
-        label: device_label(&headers),
+        label: device_label(headers),
         trust_version: account.trust_version,
         first_seen: now,
         last_seen: now,
@@ -270,12 +285,11 @@ async fn register(
     match state.store.create_account(&account, challenge, first_device.as_ref()).await? {
         Registered::Created => {
             tracing::info!(account_id = %account.id, status = account.status.as_str(), "account registered");
-            announce_registration(&state, &policy, &account, issued.as_ref()).await?;
+            announce_registration(state, &policy, &account, issued.as_ref()).await?;
         }
-        Registered::EmailTaken => warn_existing_owner(&state, &account.email).await?,
+        Registered::EmailTaken => warn_existing_owner(state, &account.email).await?,
     }
-    let accepted = RegistrationAccepted { status: "received", next: policy.steps(account.account_type) };
-    Ok((StatusCode::ACCEPTED, Json(accepted)))
+    Ok(policy.steps(account.account_type))
 }
 
 /// The mails a new registration triggers under `policy`.

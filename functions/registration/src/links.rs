@@ -3,10 +3,13 @@
 
 use axum::Form;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use portico::AppState;
 use portico::http::ApiQuery;
-use portico::http::page::{confirm_page, invalid_link_page, is_well_formed_token, page};
+use portico::http::page::{
+    LinkKind, done_page, invalid_link_page, is_well_formed_token, locale_of, prompt_page,
+};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -24,26 +27,28 @@ pub struct TokenParam {
 
 #[utoipa::path(get, path = "/links/verify-email", tag = "links", params(TokenParam),
     responses((status = 200, content_type = "text/html", description = "A page with a confirm button; changes nothing")))]
-async fn show_verify_email(ApiQuery(TokenParam { token }): ApiQuery<TokenParam>) -> Response {
-    confirm_page(
-        "Confirm your e-mail address",
-        "Press the button to confirm this e-mail address for your account.",
-        "/links/verify-email",
-        "Confirm e-mail address",
-        &token,
-    )
+async fn show_verify_email(
+    headers: HeaderMap,
+    ApiQuery(TokenParam { token }): ApiQuery<TokenParam>,
+) -> Response {
+    prompt_page(LinkKind::VerifyEmail, locale_of(&headers), &token)
 }
 
 #[utoipa::path(post, path = "/links/verify-email", tag = "links",
     request_body(content = TokenParam, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, content_type = "text/html", description = "The outcome, as a page")))]
-async fn confirm_verify_email(State(state): State<AppState>, Form(form): Form<TokenParam>) -> Response {
+async fn confirm_verify_email(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<TokenParam>,
+) -> Response {
+    let locale = locale_of(&headers);
     if !is_well_formed_token(&form.token) {
-        return invalid_link_page();
+        return invalid_link_page(locale);
     }
     match super::verify_link(&state, &form.token).await {
-        Ok(_) => page("E-mail address confirmed", "<p>Thank you. You can close this page and sign in.</p>"),
-        Err(error) if error.status().is_client_error() => invalid_link_page(),
+        Ok(_) => done_page(LinkKind::VerifyEmail, locale),
+        Err(error) if error.status().is_client_error() => invalid_link_page(locale),
         Err(error) => error.into_response(),
     }
 }

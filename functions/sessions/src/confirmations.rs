@@ -3,6 +3,7 @@
 //! authenticator here: this is a step on top of the password, never instead of it.
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use chrono::{DateTime, Utc};
@@ -14,7 +15,9 @@ use portico::domain::challenge::{
     self, Challenge, ChallengeState, DEVICE_CONFIRMATION_TTL, EMAIL_CODE_DIGITS,
 };
 use portico::error::Problem;
-use portico::http::page::{confirm_page, invalid_link_page, is_well_formed_token, page};
+use portico::http::page::{
+    LinkKind, done_page, invalid_link_page, is_well_formed_token, locale_of, prompt_page,
+};
 use portico::http::{ApiJson, ApiQuery, DeviceId};
 use portico::notify::MailTemplate;
 use portico::store::accounts::ChallengeProof;
@@ -88,12 +91,15 @@ pub(crate) async fn request(
         },
     };
     state.store.create_device_confirmation(&confirmation).await?;
-    let link = state.link(&format!("/links/confirm-device?token={link_token}"));
+    let link = state.link(&format!("{}?token={link_token}", LinkKind::ConfirmDevice.path()));
+    let not_me_link =
+        crate::not_me::issue_link(state, account.id, &confirmation.device_hash, Some(id)).await?;
     let mail = MailTemplate::ConfirmDevice {
         name: &account.name,
         device: &confirmation.label,
         code: &code,
         link: &link,
+        not_me_link: &not_me_link,
     };
     state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
     tracing::info!(account_id = %login.account_id, confirmation_id = %id, "device confirmation requested");
@@ -108,10 +114,23 @@ fn trusted(hash: String, label: String, trust_version: u64, now: DateTime<Utc>) 
     TrustedDevice { device_hash: hash, label, trust_version, first_seen: now, last_seen: now }
 }
 
-async fn notify_new_device(state: &AppState, account: &Account, label: &str, now: DateTime<Utc>) {
+/// Tells the owner a device became trusted, with a "not me" link for it.
+async fn notify_new_device(
+    state: &AppState,
+    account: &Account,
+    device: &TrustedDevice,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
     let when = now.format("%Y-%m-%d %H:%M UTC").to_string();
-    let mail = MailTemplate::NewDeviceSignIn { name: &account.name, device: label, when: &when };
+    let not_me_link = crate::not_me::issue_link(state, account.id, &device.device_hash, None).await?;
+    let mail = MailTemplate::NewDeviceSignIn {
+        name: &account.name,
+        device: &device.label,
+        when: &when,
+        not_me_link: &not_me_link,
+    };
     state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
+    Ok(())
 }
 
 /// With device confirmation off: trust the device at once, sign in, and tell the owner.
@@ -126,7 +145,7 @@ pub(crate) async fn trust_and_sign_in(
     let trusted = trusted(session.device_hash.clone(), label, login.trust_version, now);
     state.store.trust_device_and_start_session(&trusted, &session).await?;
     if let Some(account) = state.store.account(login.account_id).await? {
-        notify_new_device(state, &account, &trusted.label, now).await;
+        notify_new_device(state, &account, &trusted, now).await?;
     }
     tracing::info!(account_id = %login.account_id, "new device trusted on sign-in");
     Ok(tokens)
@@ -218,7 +237,7 @@ async fn confirm_by_code(
     if !state.store.confirm_device(&confirmation, &proof, &device, Some(&session), now).await? {
         return Err(wrong_code());
     }
-    notify_new_device(&state, &account, &device.label, now).await;
+    notify_new_device(&state, &account, &device, now).await?;
     tracing::info!(account_id = %account.id, confirmation_id = %id, "device confirmed by code");
     Ok(Json(tokens))
 }
@@ -262,7 +281,7 @@ async fn confirm_link(state: &AppState, token: &str) -> Result<DeviceTrusted, Ap
     if !state.store.confirm_device(&confirmation, &proof, &device, None, now).await? {
         return Err(invalid());
     }
-    notify_new_device(state, &account, &device.label, now).await;
+    notify_new_device(state, &account, &device, now).await?;
     tracing::info!(account_id = %account.id, confirmation_id = %id, "device confirmed by link");
     Ok(DeviceTrusted { status: "device_trusted" })
 }
@@ -278,28 +297,25 @@ async fn confirm_by_link(
 
 #[utoipa::path(get, path = "/links/confirm-device", tag = "links", params(LinkRequest),
     responses((status = 200, content_type = "text/html", description = "A page with a confirm button; changes nothing")))]
-async fn show_link(ApiQuery(LinkRequest { token }): ApiQuery<LinkRequest>) -> Response {
-    confirm_page(
-        "Confirm the new device",
-        "Someone signed in to your account with your password from a new device. If that was you, press the button.",
-        "/links/confirm-device",
-        "Yes, it was me",
-        &token,
-    )
+async fn show_link(headers: HeaderMap, ApiQuery(LinkRequest { token }): ApiQuery<LinkRequest>) -> Response {
+    prompt_page(LinkKind::ConfirmDevice, locale_of(&headers), &token)
 }
 
 #[utoipa::path(post, path = "/links/confirm-device", tag = "links",
     request_body(content = LinkRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, content_type = "text/html", description = "The outcome, as a page")))]
-async fn submit_link(State(state): State<AppState>, Form(form): Form<LinkRequest>) -> Response {
+async fn submit_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LinkRequest>,
+) -> Response {
+    let locale = locale_of(&headers);
     if !is_well_formed_token(&form.token) {
-        return invalid_link_page();
+        return invalid_link_page(locale);
     }
     match confirm_link(&state, &form.token).await {
-        Ok(_) => {
-            page("Device confirmed", "<p>Thank you. Sign in again on that device; it will not ask again.</p>")
-        }
-        Err(error) if error.status().is_client_error() => invalid_link_page(),
+        Ok(_) => done_page(LinkKind::ConfirmDevice, locale),
+        Err(error) if error.status().is_client_error() => invalid_link_page(locale),
         Err(error) => error.into_response(),
     }
 }

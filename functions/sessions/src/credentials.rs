@@ -18,8 +18,11 @@ use portico::domain::password::check_new_password;
 use portico::domain::{Account, AccountStatus, Email};
 use portico::error::Problem;
 use portico::http::device::device_label;
-use portico::http::page::{invalid_link_page, is_well_formed_token, page};
-use portico::http::{ApiJson, ApiQuery, Authenticated, DeviceId};
+use portico::http::page::{
+    LinkKind, done_page, invalid_link_page, is_well_formed_token, locale_of, password_refused_page,
+    prompt_page,
+};
+use portico::http::{ApiJson, ApiQuery, Authenticated, DeviceId, ENUMERATION_FLOOR, pad_to};
 use portico::notify::MailTemplate;
 use portico::store::credentials::{EmailChange, EmailChangeOutcome, PasswordProof, PasswordReset};
 use portico::store::rate_limit::{Cooldown, RateDecision};
@@ -64,29 +67,45 @@ async fn request_reset(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<ResetRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let accepted = (StatusCode::ACCEPTED, Json(Accepted { status: "accepted" }));
-    let Ok(email) = Email::parse(&request.email) else { return Ok(accepted) };
-    let Some(account) = state.store.account_by_email(&email).await? else { return Ok(accepted) };
+    let started = tokio::time::Instant::now();
+    let result = start_reset(&state, &request.email).await;
+    pad_to(started, ENUMERATION_FLOOR).await;
+    result.map(|()| (StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
+}
+
+/// Mails a reset link if `address` names an account that may have one.
+async fn start_reset(state: &AppState, address: &str) -> Result<(), ApiError> {
+    let Ok(email) = Email::parse(address) else { return Ok(()) };
+    let Some(account) = state.store.account_by_email(&email).await? else { return Ok(()) };
     if account.status == AccountStatus::Rejected {
-        return Ok(accepted);
+        return Ok(());
     }
     let now = Utc::now();
     let subject = account.id.to_string();
     if state.store.start_cooldown(RESET_MAIL_COOLDOWN, &subject, now).await? != RateDecision::Allowed {
         tracing::info!(account_id = %account.id, "reset mail suppressed by cooldown");
-        return Ok(accepted);
+        return Ok(());
     }
+    mail_password_reset(state, &account, now).await
+}
+
+/// Stores a new reset token for `account` (replacing any older one) and mails its link.
+pub(crate) async fn mail_password_reset(
+    state: &AppState,
+    account: &Account,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ApiError> {
     let token = challenge::link_token(account.id, &secret::random_token());
     let reset = PasswordReset {
         token_hash: state.keys.keyed_hash(HashPurpose::PasswordReset, &token),
         expires_at: now + PASSWORD_RESET_TTL,
     };
     state.store.put_password_reset(account.id, &reset).await?;
-    let link = state.link(&format!("/links/reset-password?token={token}"));
+    let link = state.link(&format!("{}?token={token}", LinkKind::ResetPassword.path()));
     let mail = MailTemplate::PasswordReset { name: &account.name, link: &link };
     state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
     tracing::info!(account_id = %account.id, "password reset mailed");
-    Ok(accepted)
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema, IntoParams)]
@@ -392,40 +411,32 @@ pub struct TokenParam {
 
 #[utoipa::path(get, path = "/links/reset-password", tag = "links", params(TokenParam),
     responses((status = 200, content_type = "text/html", description = "A form for the new password; changes nothing")))]
-async fn show_reset_page(ApiQuery(TokenParam { token }): ApiQuery<TokenParam>) -> Response {
-    if !is_well_formed_token(&token) {
-        return invalid_link_page();
-    }
-    page(
-        "Choose a new password",
-        &format!(
-            "<form method=\"post\" action=\"/links/reset-password\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
-             <p><label>New password (12 to 128 characters)<br><input type=\"password\" name=\"new_password\" minlength=\"12\" maxlength=\"128\" required autocomplete=\"new-password\"></label></p>\
-             <button type=\"submit\">Set password</button></form>"
-        ),
-    )
+async fn show_reset_page(
+    headers: HeaderMap,
+    ApiQuery(TokenParam { token }): ApiQuery<TokenParam>,
+) -> Response {
+    prompt_page(LinkKind::ResetPassword, locale_of(&headers), &token)
 }
 
 #[utoipa::path(post, path = "/links/reset-password", tag = "links",
     request_body(content = ResetConfirmation, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, content_type = "text/html", description = "The outcome, as a page")))]
-async fn submit_reset_page(State(state): State<AppState>, Form(form): Form<ResetConfirmation>) -> Response {
+async fn submit_reset_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ResetConfirmation>,
+) -> Response {
+    let locale = locale_of(&headers);
     if !is_well_formed_token(&form.token) {
-        return invalid_link_page();
+        return invalid_link_page(locale);
     }
     match reset(&state, &form.token, form.new_password).await {
-        Ok(_) => page(
-            "Password changed",
-            "<p>Your password is set. Sign in with it; other sessions were signed out.</p>",
-        ),
+        Ok(_) => done_page(LinkKind::ResetPassword, locale),
         Err(error) if error.code() == "validation_failed" => {
             let reason = error.fields().first().map(|f| f.message.clone()).unwrap_or_default();
-            page(
-                "Password not accepted",
-                &format!("<p>The new password {reason}. Go back and choose another.</p>"),
-            )
+            password_refused_page(locale, &format!("new password: {reason}"))
         }
-        Err(error) if error.status().is_client_error() => invalid_link_page(),
+        Err(error) if error.status().is_client_error() => invalid_link_page(locale),
         Err(error) => error.into_response(),
     }
 }

@@ -5,6 +5,7 @@
 mod confirmations;
 mod credentials;
 mod me;
+mod not_me;
 mod tokens;
 
 use axum::extract::State;
@@ -44,6 +45,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(confirmations::api())
         .merge(credentials::api())
         .merge(me::api())
+        .merge(not_me::api())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -23,6 +23,7 @@ pub enum HashPurpose {
     DeviceConfirmationLink,
     PasswordReset,
     EmailChangeCode,
+    NotMe,
 }
 
 impl HashPurpose {
@@ -36,6 +37,7 @@ impl HashPurpose {
             Self::DeviceConfirmationLink => b"device-confirmation-link",
             Self::PasswordReset => b"password-reset",
             Self::EmailChangeCode => b"email-change-code",
+            Self::NotMe => b"not-me",
         }
     }
 }

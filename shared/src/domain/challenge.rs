@@ -10,6 +10,8 @@ pub const EMAIL_CODE_DIGITS: usize = 6;
 pub const DEVICE_CONFIRMATION_TTL: Duration = Duration::minutes(15);
 pub const PASSWORD_RESET_TTL: Duration = Duration::minutes(30);
 pub const EMAIL_CHANGE_TTL: Duration = Duration::hours(1);
+/// A "not me" link works for a week: people read mail late.
+pub const NOT_ME_TTL: Duration = Duration::days(7);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {

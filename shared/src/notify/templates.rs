@@ -47,12 +47,14 @@ pub enum MailTemplate<'a> {
         device: &'a str,
         code: &'a str,
         link: &'a str,
+        not_me_link: &'a str,
     },
     /// A device was trusted: always told, so an unexpected sign-in does not go unnoticed.
     NewDeviceSignIn {
         name: &'a str,
         device: &'a str,
         when: &'a str,
+        not_me_link: &'a str,
     },
     /// The link to set a new password.
     PasswordReset {
@@ -91,10 +93,12 @@ impl MailTemplate<'_> {
             }
             Self::AccountApproved { name, sign_in_link } => account_approved(locale, name, sign_in_link),
             Self::AccountRejected { name, reason } => account_rejected(locale, name, reason),
-            Self::ConfirmDevice { name, device, code, link } => {
-                confirm_device(locale, name, device, code, link)
+            Self::ConfirmDevice { name, device, code, link, not_me_link } => {
+                with_not_me(confirm_device(locale, name, device, code, link), locale, not_me_link)
             }
-            Self::NewDeviceSignIn { name, device, when } => new_device_sign_in(locale, name, device, when),
+            Self::NewDeviceSignIn { name, device, when, not_me_link } => {
+                with_not_me(new_device_sign_in(locale, name, device, when), locale, not_me_link)
+            }
             Self::PasswordReset { name, link } => password_reset(locale, name, link),
             Self::PasswordChanged { name } => password_changed(locale, name),
             Self::EmailChangeCode { name, code } => email_change_code(locale, name, code),
@@ -287,6 +291,21 @@ fn account_rejected(locale: Locale, name: &str, reason: &str) -> (String, String
             format!("Merhaba {name},\n\nkaydınız onaylanmadı.\n\nGerekçe: {reason}"),
         ),
     }
+}
+
+/// Appends the "not me" link every device mail carries.
+fn with_not_me((subject, text): (String, String), locale: Locale, link: &str) -> (String, String) {
+    let line = match locale {
+        Locale::En => "Not you? Secure your account here (signs out everywhere and starts a password reset):",
+        Locale::De => {
+            "Das waren nicht Sie? Sichern Sie hier Ihr Konto (meldet überall ab und startet das Zurücksetzen des Passworts):"
+        }
+        Locale::Cs => "Nebyli jste to vy? Zabezpečte zde svůj účet (odhlásí vše a zahájí obnovu hesla):",
+        Locale::Tr => {
+            "Siz değil misiniz? Hesabınızı buradan güvene alın (her yerden çıkış yapar ve şifre sıfırlamayı başlatır):"
+        }
+    };
+    (subject, format!("{text}\n\n{line}\n{link}"))
 }
 
 fn confirm_device(locale: Locale, name: &str, device: &str, code: &str, link: &str) -> (String, String) {

@@ -165,3 +165,92 @@ impl Store {
         }
     }
 }
+
+/// A "not me" link from a device mail: once confirmed, it revokes the device and every
+/// session, and starts a password reset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotMe {
+    pub id: Ulid,
+    pub account_id: Ulid,
+    pub device_hash: String,
+    /// The device confirmation the mail asked for, if any (it is withdrawn too).
+    pub confirmation_id: Option<Ulid>,
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct NotMeItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    #[serde(flatten)]
+    not_me: NotMe,
+    ttl: i64,
+}
+
+impl Store {
+    pub async fn put_not_me(&self, not_me: &NotMe) -> Result<(), StoreError> {
+        let (pk, sk) = keys::not_me(not_me.id);
+        let item = NotMeItem {
+            pk,
+            sk,
+            entity: "not_me".into(),
+            not_me: not_me.clone(),
+            ttl: not_me.expires_at.timestamp(),
+        };
+        self.client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn not_me(&self, id: Ulid) -> Result<Option<NotMe>, StoreError> {
+        let (pk, sk) = keys::not_me(id);
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.map(|item| Ok(serde_dynamo::from_item::<_, NotMeItem>(item)?.not_me)).transpose()
+    }
+
+    /// Spends the link (single use); `false` if it was spent or expired meanwhile.
+    pub async fn spend_not_me(&self, not_me: &NotMe, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::not_me(not_me.id);
+        let result = self
+            .client()
+            .delete_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("token_hash = :hash AND #ttl > :now")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":hash", s(not_me.token_hash.as_str()))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .send()
+            .await;
+        match result.map_err(StoreError::from) {
+            Ok(_) => Ok(true),
+            Err(StoreError::ConditionFailed) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Withdraws a pending device confirmation.
+    pub async fn delete_device_confirmation(&self, id: Ulid) -> Result<(), StoreError> {
+        let (pk, sk) = keys::device_confirmation(id);
+        self.client().delete_item().table_name(self.table()).key(PK, s(pk)).key(SK, s(sk)).send().await?;
+        Ok(())
+    }
+}

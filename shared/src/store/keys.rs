@@ -10,6 +10,7 @@
 //! | session               | `ACCOUNT#<id>`           | `SESSION#<sid>`       |                        |        |
 //! | trusted device        | `ACCOUNT#<id>`           | `DEVICE#<hash>`       |                        |        |
 //! | device confirmation   | `DEVICE_CONFIRMATION#<id>` | `DEVICE_CONFIRMATION` |                      |        |
+//! | "not me" link         | `NOT_ME#<id>`            | `NOT_ME`              |                        |        |
 //! | registration policy   | `SETTINGS`               | `REGISTRATION_POLICY` |                        |        |
 //! | label                 | `LABELS`                 | `LABEL#<id>`          |                        |        |
 //! | label-name guard      | `LABEL_NAME#<lower name>`| `LABEL_NAME`          |                        |        |
@@ -68,6 +69,10 @@ pub fn device(account_id: Ulid, device_hash: &str) -> Key {
 
 pub fn device_confirmation(id: Ulid) -> Key {
     (format!("DEVICE_CONFIRMATION#{id}"), "DEVICE_CONFIRMATION".into())
+}
+
+pub fn not_me(id: Ulid) -> Key {
+    (format!("NOT_ME#{id}"), "NOT_ME".into())
 }
 
 pub fn registration_policy() -> Key {
