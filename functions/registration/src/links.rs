@@ -4,11 +4,11 @@
 use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use portico::AppState;
 use portico::http::ApiQuery;
 use portico::http::page::{
-    LinkKind, done_page, invalid_link_page, is_well_formed_token, locale_of, prompt_page,
+    LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, prompt_page,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -46,9 +46,6 @@ async fn confirm_verify_email(
     if !is_well_formed_token(&form.token) {
         return invalid_link_page(locale);
     }
-    match super::verify_link(&state, &form.token).await {
-        Ok(_) => done_page(LinkKind::VerifyEmail, locale),
-        Err(error) if error.status().is_client_error() => invalid_link_page(locale),
-        Err(error) => error.into_response(),
-    }
+    let outcome = super::verify_link(&state, &form.token).await.map(|_| ());
+    outcome_page(LinkKind::VerifyEmail, locale, outcome)
 }

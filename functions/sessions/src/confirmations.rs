@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Form, Json};
 use chrono::{DateTime, Utc};
 use portico::auth::keys::HashPurpose;
@@ -16,7 +16,7 @@ use portico::domain::challenge::{
 };
 use portico::error::Problem;
 use portico::http::page::{
-    LinkKind, done_page, invalid_link_page, is_well_formed_token, locale_of, prompt_page,
+    LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, prompt_page,
 };
 use portico::http::{ApiJson, ApiQuery, DeviceId};
 use portico::notify::MailTemplate;
@@ -313,9 +313,6 @@ async fn submit_link(
     if !is_well_formed_token(&form.token) {
         return invalid_link_page(locale);
     }
-    match confirm_link(&state, &form.token).await {
-        Ok(_) => done_page(LinkKind::ConfirmDevice, locale),
-        Err(error) if error.status().is_client_error() => invalid_link_page(locale),
-        Err(error) => error.into_response(),
-    }
+    let outcome = confirm_link(&state, &form.token).await.map(|_| ());
+    outcome_page(LinkKind::ConfirmDevice, locale, outcome)
 }

@@ -19,7 +19,7 @@ use portico::domain::{Account, AccountStatus, Email};
 use portico::error::Problem;
 use portico::http::device::device_label;
 use portico::http::page::{
-    LinkKind, done_page, invalid_link_page, is_well_formed_token, locale_of, password_refused_page,
+    LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, password_refused_page,
     prompt_page,
 };
 use portico::http::{ApiJson, ApiQuery, Authenticated, DeviceId, ENUMERATION_FLOOR, pad_to};
@@ -431,12 +431,10 @@ async fn submit_reset_page(
         return invalid_link_page(locale);
     }
     match reset(&state, &form.token, form.new_password).await {
-        Ok(_) => done_page(LinkKind::ResetPassword, locale),
         Err(error) if error.code() == "validation_failed" => {
             let reason = error.fields().first().map(|f| f.message.clone()).unwrap_or_default();
             password_refused_page(locale, &format!("new password: {reason}"))
         }
-        Err(error) if error.status().is_client_error() => invalid_link_page(locale),
-        Err(error) => error.into_response(),
+        outcome => outcome_page(LinkKind::ResetPassword, locale, outcome.map(|_| ())),
     }
 }

@@ -4,14 +4,14 @@
 use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use portico::auth::keys::HashPurpose;
 use portico::auth::secret;
 use portico::domain::challenge::{self, NOT_ME_TTL};
 use portico::http::ApiQuery;
 use portico::http::page::{
-    LinkKind, done_page, invalid_link_page, is_well_formed_token, locale_of, prompt_page,
+    LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, prompt_page,
 };
 use portico::store::confirmations::NotMe;
 use portico::{ApiError, AppState};
@@ -89,9 +89,10 @@ async fn submit(State(state): State<AppState>, headers: HeaderMap, Form(form): F
     if !is_well_formed_token(&form.token) {
         return invalid_link_page(locale);
     }
-    match secure_account(&state, &form.token).await {
-        Ok(true) => done_page(LinkKind::NotMe, locale),
-        Ok(false) => invalid_link_page(locale),
-        Err(error) => error.into_response(),
-    }
+    let outcome = match secure_account(&state, &form.token).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::bad_request("invalid_token", "The link is invalid or no longer valid.")),
+        Err(error) => Err(error),
+    };
+    outcome_page(LinkKind::NotMe, locale, outcome)
 }

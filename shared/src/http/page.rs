@@ -246,6 +246,16 @@ pub fn done_page(kind: LinkKind, locale: Locale) -> Response {
     render(locale, title, &format!("<p>{message}</p>"))
 }
 
+/// The page after a link's POST: done, or "not valid" for any client error (spent, expired,
+/// unknown — told apart in the API, not on a page a stranger may see); server errors stay errors.
+pub fn outcome_page(kind: LinkKind, locale: Locale, outcome: Result<(), crate::ApiError>) -> Response {
+    match outcome {
+        Ok(()) => done_page(kind, locale),
+        Err(error) if error.status().is_client_error() => invalid_link_page(locale),
+        Err(error) => error.into_response(),
+    }
+}
+
 pub fn invalid_link_page(locale: Locale) -> Response {
     let (title, message) = match locale {
         Locale::En => ("Link not valid", "This link is not valid, was already used, or has expired."),

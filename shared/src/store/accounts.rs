@@ -243,33 +243,13 @@ impl Store {
 
     #[tracing::instrument(skip_all, fields(account_id = %id))]
     pub async fn account(&self, id: Ulid) -> Result<Option<Account>, StoreError> {
-        let (pk, sk) = keys::account(id);
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(decode_account).transpose()
+        self.get_item(keys::account(id)).await?.map(decode_account).transpose()
     }
 
     /// The sign-in facts of the account holding `email`.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, email: &Email) -> Result<Option<Login>, StoreError> {
-        let (pk, sk) = keys::login(email);
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(decode_login).transpose()
+        self.get_item(keys::login(email)).await?.map(decode_login).transpose()
     }
 
     /// The id of the account holding `email`.
@@ -470,17 +450,7 @@ impl Store {
     }
 
     pub async fn email_challenge(&self, account_id: Ulid) -> Result<Option<Challenge>, StoreError> {
-        let (pk, sk) = keys::email_verification(account_id);
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await?;
-        let Some(item) = output.item else { return Ok(None) };
+        let Some(item) = self.get_item(keys::email_verification(account_id)).await? else { return Ok(None) };
         let item: ChallengeItem = serde_dynamo::from_item(item)?;
         Ok(Some(Challenge {
             code_hash: item.code_hash,
@@ -492,23 +462,7 @@ impl Store {
 
     /// Counts a wrong code. The condition caps the counter, so concurrent guesses can't exceed it.
     pub async fn count_failed_code(&self, account_id: Ulid) -> Result<(), StoreError> {
-        let (pk, sk) = keys::email_verification(account_id);
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .update_expression("ADD attempts :one")
-            .condition_expression("attribute_exists(PK) AND attempts < :max")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
-            .send()
-            .await;
-        match result.map_err(StoreError::from) {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(error) => Err(error),
-        }
+        self.count_failed_attempt(keys::email_verification(account_id)).await
     }
 
     /// Spends the challenge and marks the e-mail verified, moving the account from `from` to `to`,

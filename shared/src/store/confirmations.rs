@@ -75,17 +75,7 @@ impl Store {
     }
 
     pub async fn device_confirmation(&self, id: Ulid) -> Result<Option<DeviceConfirmation>, StoreError> {
-        let (pk, sk) = keys::device_confirmation(id);
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await?;
-        let Some(item) = output.item else { return Ok(None) };
+        let Some(item) = self.get_item(keys::device_confirmation(id)).await? else { return Ok(None) };
         let item: ConfirmationItem = serde_dynamo::from_item(item)?;
         Ok(Some(DeviceConfirmation {
             id: item.id,
@@ -104,23 +94,7 @@ impl Store {
 
     /// Counts a wrong code, capped at the maximum.
     pub async fn count_failed_confirmation_code(&self, id: Ulid) -> Result<(), StoreError> {
-        let (pk, sk) = keys::device_confirmation(id);
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .update_expression("ADD attempts :one")
-            .condition_expression("attribute_exists(PK) AND attempts < :max")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
-            .send()
-            .await;
-        match result.map_err(StoreError::from) {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(error) => Err(error),
-        }
+        self.count_failed_attempt(keys::device_confirmation(id)).await
     }
 
     /// Spends the confirmation and trusts its device (and, when confirmed by code on that
@@ -212,17 +186,10 @@ impl Store {
     }
 
     pub async fn not_me(&self, id: Ulid) -> Result<Option<NotMe>, StoreError> {
-        let (pk, sk) = keys::not_me(id);
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(|item| Ok(serde_dynamo::from_item::<_, NotMeItem>(item)?.not_me)).transpose()
+        self.get_item(keys::not_me(id))
+            .await?
+            .map(|item| Ok(serde_dynamo::from_item::<_, NotMeItem>(item)?.not_me))
+            .transpose()
     }
 
     /// Spends the link (single use); `false` if it was spent or expired meanwhile.
@@ -249,8 +216,6 @@ impl Store {
 
     /// Withdraws a pending device confirmation.
     pub async fn delete_device_confirmation(&self, id: Ulid) -> Result<(), StoreError> {
-        let (pk, sk) = keys::device_confirmation(id);
-        self.client().delete_item().table_name(self.table()).key(PK, s(pk)).key(SK, s(sk)).send().await?;
-        Ok(())
+        self.delete_item(keys::device_confirmation(id)).await
     }
 }

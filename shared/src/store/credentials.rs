@@ -68,17 +68,10 @@ impl Store {
     }
 
     pub async fn password_reset(&self, account_id: Ulid) -> Result<Option<PasswordReset>, StoreError> {
-        let (pk, sk) = keys::password_reset(account_id);
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(|item| Ok(serde_dynamo::from_item::<_, ResetItem>(item)?.reset)).transpose()
+        self.get_item(keys::password_reset(account_id))
+            .await?
+            .map(|item| Ok(serde_dynamo::from_item::<_, ResetItem>(item)?.reset))
+            .transpose()
     }
 
     /// Sets `account`'s password and raises its trust version, on the account and its login
@@ -241,17 +234,7 @@ impl Store {
     }
 
     pub async fn email_change(&self, account_id: Ulid) -> Result<Option<EmailChange>, StoreError> {
-        let (pk, sk) = keys::email_change(account_id);
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await?;
-        let Some(item) = output.item else { return Ok(None) };
+        let Some(item) = self.get_item(keys::email_change(account_id)).await? else { return Ok(None) };
         let item: EmailChangeItem = serde_dynamo::from_item(item)?;
         Ok(Some(EmailChange {
             new_email: item.new_email,
@@ -263,23 +246,7 @@ impl Store {
 
     /// Counts a wrong code, capped at the maximum.
     pub async fn count_failed_email_change_code(&self, account_id: Ulid) -> Result<(), StoreError> {
-        let (pk, sk) = keys::email_change(account_id);
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .update_expression("ADD attempts :one")
-            .condition_expression("attribute_exists(PK) AND attempts < :max")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
-            .send()
-            .await;
-        match result.map_err(StoreError::from) {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(error) => Err(error),
-        }
+        self.count_failed_attempt(keys::email_change(account_id)).await
     }
 
     /// Moves `account` to the pending change's address in one transaction: the code is spent,

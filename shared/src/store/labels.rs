@@ -110,17 +110,7 @@ impl Store {
     }
 
     pub async fn label(&self, id: Ulid) -> Result<Option<Label>, StoreError> {
-        let (pk, sk) = keys::label(id);
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await?;
-        output.item.map(decode_label).transpose()
+        self.get_item(keys::label(id)).await?.map(decode_label).transpose()
     }
 
     pub async fn labels(&self, limit: i32, start: Option<PageKey>) -> Result<Page<Label>, StoreError> {

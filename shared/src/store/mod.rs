@@ -150,6 +150,52 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// A strongly consistent read of the item at `key`.
+    async fn get_item(&self, (pk, sk): keys::Key) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(self.table())
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(output.item)
+    }
+
+    async fn delete_item(&self, (pk, sk): keys::Key) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(self.table())
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Counts a wrong answer to the challenge at `key`. The condition caps the counter at the
+    /// maximum, so concurrent guesses can't exceed it; a missing or locked challenge is left alone.
+    async fn count_failed_attempt(&self, (pk, sk): keys::Key) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.table())
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .update_expression("ADD attempts :one")
+            .condition_expression("attribute_exists(PK) AND attempts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(crate::domain::challenge::MAX_CODE_ATTEMPTS))
+            .send()
+            .await;
+        match result.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Runs a transaction, turning a cancellation into its per-item reasons.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;

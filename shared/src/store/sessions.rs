@@ -247,9 +247,7 @@ impl Store {
 
     #[tracing::instrument(skip(self))]
     pub async fn end_session(&self, account_id: Ulid, session_id: Ulid) -> Result<(), StoreError> {
-        let (pk, sk) = keys::session(account_id, session_id);
-        self.client().delete_item().table_name(self.table()).key(PK, s(pk)).key(SK, s(sk)).send().await?;
-        Ok(())
+        self.delete_item(keys::session(account_id, session_id)).await
     }
 
     /// Every item of an account's partition whose sort key starts with `prefix`.
