@@ -64,13 +64,7 @@ impl Store {
             attempts: confirmation.challenge.attempts,
             ttl: confirmation.challenge.expires_at.timestamp(),
         };
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(serde_dynamo::to_item(item)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await?;
+        self.put_new(item).await?;
         Ok(())
     }
 
@@ -175,13 +169,7 @@ impl Store {
             not_me: not_me.clone(),
             ttl: not_me.expires_at.timestamp(),
         };
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(serde_dynamo::to_item(item)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await?;
+        self.put_new(item).await?;
         Ok(())
     }
 

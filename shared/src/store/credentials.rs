@@ -58,12 +58,7 @@ impl Store {
             reset: reset.clone(),
             ttl: reset.expires_at.timestamp(),
         };
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(serde_dynamo::to_item(item)?))
-            .send()
-            .await?;
+        self.put(item).await?;
         Ok(())
     }
 
@@ -224,12 +219,7 @@ impl Store {
             attempts: change.attempts,
             ttl: change.expires_at.timestamp(),
         };
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(serde_dynamo::to_item(item)?))
-            .send()
-            .await?;
+        self.put(item).await?;
         Ok(())
     }
 

@@ -164,6 +164,29 @@ impl Store {
         Ok(output.item)
     }
 
+    /// Writes `item` (a codec struct), replacing any item with its key.
+    async fn put(&self, item: impl serde::Serialize) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Writes `item` only if no item has its key; `ConditionFailed` otherwise.
+    async fn put_new(&self, item: impl serde::Serialize) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(serde_dynamo::to_item(item)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await?;
+        Ok(())
+    }
+
     async fn delete_item(&self, (pk, sk): keys::Key) -> Result<(), StoreError> {
         self.client
             .delete_item()

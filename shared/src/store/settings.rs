@@ -43,12 +43,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (pk, sk) = keys::registration_policy();
         let item = PolicyItem { pk, sk, policy: *policy, updated_at: now, updated_by };
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(serde_dynamo::to_item(item)?))
-            .send()
-            .await?;
+        self.put(item).await?;
         Ok(())
     }
 }
