@@ -121,8 +121,8 @@ async fn sign_in(
     })
     .await
     .map_err(ApiError::internal)?;
-    let (Some(email), Some(login)) = (email, login.filter(|_| password_matches)) else {
-        record_failure(&state, &request.email, &ip, now).await?;
+    let (Some(email), Some(login)) = (email.as_ref(), login.as_ref().filter(|_| password_matches)) else {
+        record_failure(&state, email.as_ref().zip(login.as_ref()), &ip, now).await?;
         return Err(invalid_credentials());
     };
     if let Some(refusal) = login.status.sign_in_refusal() {
@@ -130,15 +130,15 @@ async fn sign_in(
         return Err(ApiError::forbidden(refusal.code(), refusal.message()));
     }
 
-    let (session, tokens) = tokens::new_session(&state, &login, &device, now)?;
+    let (session, tokens) = tokens::new_session(&state, login, &device, now)?;
     let clear_failures = login.failures.count > 0;
-    match state.store.start_session_on_trusted_device(&session, &email, clear_failures, now).await? {
+    match state.store.start_session_on_trusted_device(&session, email, clear_failures, now).await? {
         SessionStart::Started => {
             tracing::info!(account_id = %login.account_id, session_id = %session.session_id, "signed in");
             Ok(Json(tokens).into_response())
         }
         SessionStart::UntrustedDevice => {
-            new_device(&state, &login, &device, device_label(&headers), &ip).await
+            new_device(&state, login, &device, device_label(&headers), &ip).await
         }
     }
 }
@@ -146,15 +146,13 @@ async fn sign_in(
 /// Counts a failed sign-in against the account (if the address has one) and the source IP.
 async fn record_failure(
     state: &AppState,
-    address: &str,
+    account: Option<(&Email, &Login)>,
     ip: &str,
     now: chrono::DateTime<Utc>,
 ) -> Result<(), ApiError> {
     tracing::info!("sign-in refused: invalid credentials");
-    if let Ok(email) = Email::parse(address)
-        && let Some(login) = state.store.login(&email).await?
-    {
-        state.store.record_sign_in_failure(&email, &login.failures, now).await?;
+    if let Some((email, login)) = account {
+        state.store.record_sign_in_failure(email, &login.failures, now).await?;
     }
     state.store.count_event(FAILURES_PER_IP, ip, now).await?;
     Ok(())
