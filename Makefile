@@ -15,7 +15,7 @@ ZIG_VERSION := 0.15.2
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 TEST_FEATURES := --features portico/testing
 
-.PHONY: help venv run test lint build bench password-list clean
+.PHONY: help venv browser-deps run test lint build bench password-list clean
 
 help:
 	@echo "make run    start the whole system locally (API on http://127.0.0.1:3000)"
@@ -33,16 +33,24 @@ $(VENV)/.installed: Makefile
 
 venv: $(VENV)/.installed
 
+# Debian's Chromium and playwright-core (pinned in tests/browser/package-lock.json) for the
+# admin page's browser tests. Installing Chromium needs root, as on CI.
+browser-deps:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+
 run: venv
 	cargo run -p portico-local
 
-test: venv
+test: venv browser-deps
 	cargo fmt --all -- --check
 	cargo build --workspace --bins $(TEST_FEATURES)
 	set -o pipefail; tests/with-moto.sh cargo test --workspace $(TEST_FEATURES) 2>&1 | tee $(CARGO_TARGET_DIR)/test-output.log
+	set -o pipefail; cd tests/browser && node --test 2>&1 | tee $(CARGO_TARGET_DIR)/browser-output.log
 	$(VENV)/bin/cfn-lint infra/template.yaml
-	@awk '/^test result:/ { passed += $$4; failed += $$6 } END { printf "%d passed, %d failed\n", passed, failed }' \
-		$(CARGO_TARGET_DIR)/test-output.log
+	@awk '/^test result:/ { passed += $$4; failed += $$6 } /^# pass / { passed += $$3 } /^# fail / { failed += $$3 } \
+		END { printf "%d passed, %d failed\n", passed, failed }' \
+		$(CARGO_TARGET_DIR)/test-output.log $(CARGO_TARGET_DIR)/browser-output.log
 
 lint: venv
 	cargo fmt --all -- --check

@@ -1,6 +1,7 @@
 //! Staff administration: the registration policy, the approval queue and labels.
 
 mod labels;
+mod page;
 mod registrations;
 
 use axum::Json;
@@ -19,6 +20,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(get_registration_settings, put_registration_settings))
         .merge(registrations::api())
         .merge(labels::api())
+        .merge(page::api())
 }
 
 pub fn router(state: AppState) -> Router {
