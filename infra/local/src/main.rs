@@ -124,11 +124,23 @@ async fn run(settings: LocalSettings) -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     println!("Portico API on http://{address}  (OpenAPI: /openapi.json, sent messages: /_local/outbox)");
     axum::serve(listener, app(state, outbox).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop serving, so the moto server this process started is stopped too.
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
 }
 
 /// Prints each new mail and SMS, so a person can follow a code or a link.

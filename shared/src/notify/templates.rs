@@ -348,7 +348,7 @@ fn new_device_sign_in(locale: Locale, name: &str, device: &str, when: &str) -> (
         Locale::De => (
             "Neue Anmeldung bei Ihrem Konto".into(),
             format!(
-                "Hallo {name},\n\nbei Ihrem Konto wurde sich von einem neuen Gerät angemeldet:\n{device}\num {when}.\n\nWaren Sie das nicht, ändern Sie Ihr Passwort und entfernen Sie das Gerät in Ihrer Geräteliste."
+                "Hallo {name},\n\nIhr Konto wurde soeben auf einem neuen Gerät angemeldet:\n{device}\num {when}.\n\nWaren Sie das nicht, ändern Sie Ihr Passwort und entfernen Sie das Gerät in Ihrer Geräteliste."
             ),
         ),
         Locale::Cs => (
