@@ -9,6 +9,7 @@ mod criteria_pushdown;
 mod labels;
 mod links;
 mod passwords;
+mod records;
 mod registration;
 mod runtime_protocol;
 mod sessions;

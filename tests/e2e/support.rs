@@ -159,6 +159,19 @@ impl TestApp {
         (token.body["access_token"].as_str().expect("token").to_owned(), email)
     }
 
+    /// Creates a staff member with `role` and signs in; returns the access token.
+    pub async fn staff_token(&self, role: portico::domain::BuiltinRole) -> String {
+        let email = unique_email(role.id());
+        assert!(
+            portico_local::create_staff(&self.state, &email, "Staff", PASSWORD, &[role])
+                .await
+                .expect("seed staff")
+        );
+        let signed_in = self.sign_in(&email, PASSWORD).await;
+        assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
+        signed_in.body["access_token"].as_str().expect("token").to_owned()
+    }
+
     pub async fn sign_in(&self, email: &str, password: &str) -> Response {
         self.post("/sessions", json!({"email": email, "password": password}), None).await
     }

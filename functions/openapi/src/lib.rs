@@ -52,6 +52,7 @@ pub fn document() -> Document {
         portico_registration::openapi(),
         portico_sessions::openapi(),
         portico_admin::openapi(),
+        portico_records::openapi(),
         api().into_openapi(),
     ] {
         document.merge(part);

@@ -3,10 +3,11 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
+use portico::auth::Grants;
 use portico::auth::keys::HashPurpose;
 use portico::auth::secret;
 use portico::domain::account::Login;
-use portico::domain::permission::permissions_of;
+use portico::domain::permission::{module_access_of, permissions_of};
 use portico::domain::signin::RefreshToken;
 use portico::domain::{Account, AccountKind};
 use portico::error::Problem;
@@ -57,14 +58,17 @@ fn access_token(
     session_id: Ulid,
     now: DateTime<Utc>,
 ) -> Result<(String, i64), ApiError> {
-    let permissions = match holder.kind {
-        AccountKind::Staff => permissions_of(holder.roles.iter().map(String::as_str)),
-        AccountKind::Customer => Vec::new(),
+    let grants = match holder.kind {
+        AccountKind::Staff => {
+            let roles = || holder.roles.iter().map(String::as_str);
+            Grants { permissions: permissions_of(roles()), modules: module_access_of(roles()) }
+        }
+        AccountKind::Customer => Grants::default(),
     };
     state
         .keys
         .jwt
-        .issue_access(holder.account_id, holder.kind, permissions, session_id, now)
+        .issue_access(holder.account_id, holder.kind, grants, session_id, now)
         .map_err(ApiError::internal)
 }
 

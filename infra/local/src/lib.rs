@@ -24,6 +24,7 @@ pub fn app(state: AppState, outbox: moto::Outbox) -> Router {
     let (api, _) = portico_registration::api()
         .merge(portico_sessions::api())
         .merge(portico_admin::api())
+        .merge(portico_records::api())
         .merge(portico_openapi::api())
         .split_for_parts();
     let local = Router::new().route("/_local/outbox", get(read_outbox)).with_state(outbox);
@@ -60,6 +61,17 @@ pub async fn create_admin(
     name: &str,
     password: &str,
 ) -> Result<bool, SeedError> {
+    create_staff(state, email, name, password, &[BuiltinRole::Administrator]).await
+}
+
+/// Creates an active, verified staff account with `roles`; `Ok(false)` when the address is taken.
+pub async fn create_staff(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    password: &str,
+    roles: &[BuiltinRole],
+) -> Result<bool, SeedError> {
     let email = Email::parse(email).map_err(|e| SeedError::Invalid(format!("e-mail {e}")))?;
     portico::domain::password::check_new_password(password, email.as_str())
         .map_err(|e| SeedError::Invalid(format!("password {e}")))?;
@@ -80,7 +92,7 @@ pub async fn create_admin(
         email_verified: true,
         requires_approval: false,
         rejection_reason: None,
-        roles: vec![BuiltinRole::Administrator.id().to_owned()],
+        roles: roles.iter().map(|role| role.id().to_owned()).collect(),
         labels: Vec::new(),
         trust_version: 0,
         created_at: now,

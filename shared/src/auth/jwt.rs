@@ -6,7 +6,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use crate::domain::{AccountKind, Permission};
+use std::collections::BTreeMap;
+
+use crate::domain::{AccountKind, ModuleAccess, Permission};
 
 /// Access tokens live 15 minutes; refresh tokens bridge the rest.
 pub const ACCESS_TOKEN_TTL_SECS: i64 = 15 * 60;
@@ -36,12 +38,27 @@ pub struct AccessClaims {
     pub kind: AccountKind,
     #[serde(default)]
     pub perms: Vec<Permission>,
+    /// Module access of staff: module name → letters `rwd`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub modules: BTreeMap<String, ModuleAccess>,
 }
 
 impl AccessClaims {
     pub fn has(&self, permission: Permission) -> bool {
         self.perms.contains(&permission)
     }
+
+    /// What the holder may do with records of `module`.
+    pub fn access(&self, module: &str) -> ModuleAccess {
+        self.modules.get(module).copied().unwrap_or_default()
+    }
+}
+
+/// What a token says its holder may do.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grants {
+    pub permissions: Vec<Permission>,
+    pub modules: BTreeMap<String, ModuleAccess>,
 }
 
 pub struct JwtKeys {
@@ -74,7 +91,7 @@ impl JwtKeys {
         &self,
         account: Ulid,
         kind: AccountKind,
-        perms: Vec<Permission>,
+        grants: Grants,
         session: Ulid,
         now: DateTime<Utc>,
     ) -> Result<(String, i64), JwtError> {
@@ -88,7 +105,8 @@ impl JwtKeys {
             iat,
             sid: session,
             kind,
-            perms,
+            perms: grants.permissions,
+            modules: grants.modules,
         };
         let header = Header { typ: Some(ACCESS_TOKEN_TYPE.into()), ..Header::new(Algorithm::HS256) };
         Ok((encode(&header, &claims, &self.encoding)?, ACCESS_TOKEN_TTL_SECS))
@@ -119,7 +137,7 @@ mod tests {
         keys.issue_access(
             Ulid::generate(),
             AccountKind::Staff,
-            vec![Permission::SettingsManage],
+            Grants { permissions: vec![Permission::SettingsManage], modules: BTreeMap::new() },
             Ulid::generate(),
             at,
         )

@@ -5,5 +5,5 @@ pub mod keys;
 pub mod password;
 pub mod secret;
 
-pub use jwt::{AccessClaims, JwtError};
+pub use jwt::{AccessClaims, Grants, JwtError};
 pub use keys::Keys;

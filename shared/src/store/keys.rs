@@ -14,6 +14,8 @@
 //! | registration policy   | `SETTINGS`               | `REGISTRATION_POLICY` |                        |        |
 //! | label                 | `LABELS`                 | `LABEL#<id>`          |                        |        |
 //! | label-name guard      | `LABEL_NAME#<lower name>`| `LABEL_NAME`          |                        |        |
+//! | CRM record            | `RECORD#<module>#<id>`   | `RECORD`              | `MODULE#<module>`      | `<id>` |
+//! |  (GSI2: `CONTACT#<contact>` / `<module>#<id>`; GSI3: `OWNER#<owner>` / `<module>#<id>`) | | | | |
 //! | rate-limit window     | `RATE#<scope>#<subject>` | `WINDOW#<start>`      |                        |        |
 //! | cooldown              | `COOLDOWN#<scope>#<subject>` | `COOLDOWN`        |                        |        |
 
@@ -73,6 +75,28 @@ pub fn device_confirmation(id: Ulid) -> Key {
 
 pub fn not_me(id: Ulid) -> Key {
     (format!("NOT_ME#{id}"), "NOT_ME".into())
+}
+
+pub fn record(module: &str, id: Ulid) -> Key {
+    (format!("RECORD#{module}#{id}"), "RECORD".into())
+}
+
+/// GSI1 partition of a module's records; GSI2 of a contact's; GSI3 of an owner's.
+pub fn module_records(module: &str) -> String {
+    format!("MODULE#{module}")
+}
+
+pub fn contact_records(contact_id: &str) -> String {
+    format!("CONTACT#{contact_id}")
+}
+
+pub fn owner_records(owner_id: Ulid) -> String {
+    format!("OWNER#{owner_id}")
+}
+
+/// Sort key of a record in the contact and owner indexes.
+pub fn record_member(module: &str, id: Ulid) -> String {
+    format!("{module}#{id}")
 }
 
 pub fn registration_policy() -> Key {

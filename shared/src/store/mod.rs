@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod keys;
 pub mod labels;
 pub mod rate_limit;
+pub mod records;
 pub mod sessions;
 pub mod settings;
 

@@ -1,0 +1,321 @@
+//! CRM records for staff (SPEC §6, §8): list, create, read, change and delete the records of
+//! the built-in modules, within what the staff member's roles allow.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use portico::criteria::{self, Criteria, EvalContext, PushdownOptions, ValidationContext};
+use portico::domain::modules::{self, CrmRecord, Module, field_json, parse_fields};
+use portico::error::{FieldError, Problem};
+use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff};
+use portico::store::records::{DATES, RecordChanges, field_attribute};
+use portico::{ApiError, AppState};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as JsonValue};
+use ulid::Ulid;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_records, create_record)).routes(routes!(
+        get_record,
+        patch_record,
+        delete_record
+    ))
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, _) = api().split_for_parts();
+    portico::http::with_defaults(router).with_state(state)
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// What a request wants to do with a module's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    List,
+    Read,
+    Write,
+    Delete,
+}
+
+/// The module, if the staff member may do `need` with it. A module they can't read answers 404
+/// for its records (they do not exist for them) and 403 for its list.
+fn module_for(staff: &Staff, name: &str, need: Need) -> Result<&'static Module, ApiError> {
+    let no_record = || ApiError::not_found("No such record.");
+    let module = modules::module(name).ok_or_else(|| ApiError::not_found("No such module."))?;
+    let access = staff.0.access(module.name);
+    let forbidden =
+        || ApiError::forbidden("forbidden", format!("Your role does not allow this on {}.", module.name));
+    match need {
+        Need::List if !access.read => Err(forbidden()),
+        Need::Read | Need::Write | Need::Delete if !access.read => Err(no_record()),
+        Need::Write if !access.write => Err(forbidden()),
+        Need::Delete if !access.delete => Err(forbidden()),
+        _ => Ok(module),
+    }
+}
+
+fn parse_record_id(id: &str) -> Result<Ulid, ApiError> {
+    Ulid::from_string(id).map_err(|_| ApiError::not_found("No such record."))
+}
+
+/// A record as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordView {
+    pub id: String,
+    pub module: String,
+    /// Send it back as `If-Match` (or `version`) when changing the record.
+    pub version: u64,
+    pub owner_id: String,
+    /// Field name → value (dates `YYYY-MM-DD`, date-times RFC 3339, numbers as JSON numbers).
+    #[schema(value_type = Object)]
+    pub fields: Map<String, JsonValue>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&CrmRecord> for RecordView {
+    fn from(record: &CrmRecord) -> Self {
+        let fields = record
+            .fields
+            .iter()
+            .filter_map(|(name, value)| {
+                let field_type = criteria::FieldSchema::field_type(&record.module.fields, name)?;
+                Some((name.clone(), field_json(field_type, value)))
+            })
+            .collect();
+        Self {
+            id: record.id.to_string(),
+            module: record.module.name.to_owned(),
+            version: record.version,
+            owner_id: record.owner_id.to_string(),
+            fields,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
+}
+
+/// The record with its version as an ETag.
+fn record_response(status: StatusCode, record: &CrmRecord) -> Response {
+    let mut response = (status, Json(RecordView::from(record))).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", record.version)) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+fn field_errors(errors: Vec<(String, String)>) -> ApiError {
+    ApiError::validation(errors.into_iter().map(|(field, message)| FieldError::new(field, message)).collect())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Items per page, 1–100 (default 25).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Criteria (JSON, SPEC §7) the records must match, e.g.
+    /// `{"field":"stage","op":"eq","value":"Negotiation"}`.
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+}
+
+#[utoipa::path(get, path = "/records/{module}", tag = "records", security(("bearer" = [])),
+    params(("module" = String, Path), ListQuery),
+    responses((status = 200, body = inline(PagedResponse<RecordView>)), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn list_records(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(module): Path<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<PagedResponse<RecordView>>, ApiError> {
+    let module = module_for(&staff, &module, Need::List)?;
+    let (limit, start) = PageQuery { limit: query.limit, cursor: query.cursor }.resolve(&state.keys)?;
+    let now = Utc::now();
+    let compiled = match query.filter.as_deref() {
+        None => None,
+        Some(text) => {
+            let criteria: Criteria = serde_json::from_str(text).map_err(|error| {
+                ApiError::invalid_field("where", format!("is not valid criteria: {error}"))
+            })?;
+            let compiled = criteria::compile(&criteria, &module.fields, &ValidationContext::plain())
+                .map_err(|errors| {
+                    let fields = errors
+                        .into_iter()
+                        .map(|e| FieldError::new(format!("where.{}", e.path), e.kind.to_string()));
+                    ApiError::validation(fields.collect())
+                })?;
+            Some(compiled)
+        }
+    };
+    let pushdown = compiled.as_ref().map(|compiled| {
+        let options = PushdownOptions { now: Some(now), user: None, dates: Some(DATES) };
+        criteria::pushdown_with(compiled, &options, |field| Some(field_attribute(field)))
+    });
+    let filter = pushdown.as_ref().and_then(|pushdown| pushdown.filter.as_ref());
+    let mut page = state.store.records_of_module(module, limit, start, filter).await?;
+    if let Some(pushdown) = &pushdown {
+        page.items.retain(|record| pushdown.residual_holds(&EvalContext::new(&record.fields, now)));
+    }
+    Ok(Json(PagedResponse::from_page(&state.keys, page, |record| RecordView::from(&record))))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRecord {
+    #[schema(value_type = Object)]
+    pub fields: Map<String, JsonValue>,
+    /// Defaults to the caller.
+    pub owner_id: Option<String>,
+}
+
+#[utoipa::path(post, path = "/records/{module}", tag = "records", security(("bearer" = [])),
+    params(("module" = String, Path)), request_body = NewRecord,
+    responses((status = 201, body = RecordView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn create_record(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(module): Path<String>,
+    ApiJson(request): ApiJson<NewRecord>,
+) -> Result<Response, ApiError> {
+    let module = module_for(&staff, &module, Need::Write)?;
+    let fields = parse_fields(module, &request.fields).map_err(field_errors)?;
+    let owner_id = match request.owner_id.as_deref() {
+        Some(owner) => {
+            Ulid::from_string(owner).map_err(|_| ApiError::invalid_field("owner_id", "must be a user id"))?
+        }
+        None => staff.0.sub,
+    };
+    let now = Utc::now();
+    let fields: BTreeMap<_, _> =
+        fields.into_iter().filter(|(_, value)| *value != criteria::Value::Null).collect();
+    let record = CrmRecord {
+        id: Ulid::generate(),
+        module,
+        owner_id,
+        version: 1,
+        fields,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_record(&record).await?;
+    tracing::info!(module = module.name, record_id = %record.id, by = %staff.0.sub, "record created");
+    Ok(record_response(StatusCode::CREATED, &record))
+}
+
+#[utoipa::path(get, path = "/records/{module}/{id}", tag = "records", security(("bearer" = [])),
+    params(("module" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = RecordView), (status = 404, body = Problem, description = "No such record, or one the caller may not read")))]
+async fn get_record(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((module, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let module = module_for(&staff, &module, Need::Read)?;
+    let record = state
+        .store
+        .record(module, parse_record_id(&id)?)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such record."))?;
+    Ok(record_response(StatusCode::OK, &record))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPatch {
+    /// Fields to change; `null` clears a field.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, JsonValue>,
+    /// The version the change is based on (or send `If-Match`).
+    pub version: Option<u64>,
+}
+
+/// The version a change is based on: `If-Match: "3"` (or `3`), else the body's `version`.
+fn expected_version(headers: &HeaderMap, body: Option<u64>) -> Result<u64, ApiError> {
+    if let Some(value) = headers.get(header::IF_MATCH) {
+        let text = value.to_str().unwrap_or_default().trim().trim_start_matches("W/").trim_matches('"');
+        return text.parse().map_err(|_| {
+            ApiError::bad_request("invalid_if_match", "If-Match must be the record's version.")
+        });
+    }
+    body.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "version_required",
+            "Send the version you read, as If-Match or `version`.",
+        )
+    })
+}
+
+#[utoipa::path(patch, path = "/records/{module}/{id}", tag = "records", security(("bearer" = [])),
+    params(("module" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The record's version")),
+    request_body = RecordPatch,
+    responses((status = 200, body = RecordView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 412, body = Problem, description = "`version_mismatch`: the record changed since it was read"),
+        (status = 428, body = Problem, description = "`version_required`")))]
+async fn patch_record(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((module, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    ApiJson(patch): ApiJson<RecordPatch>,
+) -> Result<Response, ApiError> {
+    let module = module_for(&staff, &module, Need::Write)?;
+    let id = parse_record_id(&id)?;
+    let expected = expected_version(&headers, patch.version)?;
+    let values = parse_fields(module, &patch.fields).map_err(field_errors)?;
+    let changes = RecordChanges {
+        set: values
+            .iter()
+            .filter(|(_, value)| **value != criteria::Value::Null)
+            .map(|(field, value)| (field.as_str(), value))
+            .collect(),
+        remove: values
+            .iter()
+            .filter(|(_, value)| **value == criteria::Value::Null)
+            .map(|(field, _)| field.as_str())
+            .collect(),
+    };
+    match state.store.update_record(module, id, expected, &changes, Utc::now()).await? {
+        Some(record) => {
+            tracing::info!(module = module.name, record_id = %id, version = record.version, by = %staff.0.sub, "record changed");
+            Ok(record_response(StatusCode::OK, &record))
+        }
+        None => match state.store.record(module, id).await? {
+            None => Err(ApiError::not_found("No such record.")),
+            Some(current) => Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "version_mismatch",
+                format!("The record is at version {}; read it again and retry.", current.version),
+            )),
+        },
+    }
+}
+
+#[utoipa::path(delete, path = "/records/{module}/{id}", tag = "records", security(("bearer" = [])),
+    params(("module" = String, Path), ("id" = String, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn delete_record(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path((module, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let module = module_for(&staff, &module, Need::Delete)?;
+    let id = parse_record_id(&id)?;
+    if !state.store.delete_record(module, id).await? {
+        return Err(ApiError::not_found("No such record."));
+    }
+    tracing::info!(module = module.name, record_id = %id, by = %staff.0.sub, "record deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
