@@ -3,6 +3,7 @@
 mod labels;
 mod page;
 mod registrations;
+mod users;
 
 use axum::Json;
 use axum::Router;
@@ -21,6 +22,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(registrations::api())
         .merge(labels::api())
         .merge(page::api())
+        .merge(users::api())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -14,10 +14,9 @@ use axum::routing::get;
 use chrono::Utc;
 use portico::auth::password;
 use portico::domain::account::PasswordHash;
-use portico::domain::{Account, AccountKind, AccountStatus, AccountType, BuiltinRole, Email, Locale};
+use portico::domain::{Account, BuiltinRole, Email};
 use portico::store::accounts::Registered;
 use portico::{ApiError, AppState};
-use ulid::Ulid;
 
 /// Every function's routes on one router, plus `GET /_local/outbox` (local stack only).
 pub fn app(state: AppState, outbox: moto::Outbox) -> Router {
@@ -77,27 +76,8 @@ pub async fn create_staff(
         .map_err(|e| SeedError::Invalid(format!("password {e}")))?;
     let password_hash: PasswordHash =
         password::hash_password(password).map_err(|e| SeedError::Invalid(e.to_string()))?;
-    let now = Utc::now();
-    let admin = Account {
-        id: Ulid::generate(),
-        kind: AccountKind::Staff,
-        email,
-        password_hash,
-        name: name.to_owned(),
-        account_type: AccountType::Person,
-        company_name: None,
-        phone: None,
-        locale: Locale::En,
-        status: AccountStatus::Active,
-        email_verified: true,
-        requires_approval: false,
-        rejection_reason: None,
-        roles: roles.iter().map(|role| role.id().to_owned()).collect(),
-        labels: Vec::new(),
-        trust_version: 0,
-        created_at: now,
-        updated_at: now,
-    };
+    let roles = roles.iter().map(|role| role.id().to_owned()).collect();
+    let admin = Account::new_staff(email, name.to_owned(), password_hash, roles, Utc::now());
     Ok(state.store.create_account(&admin, None, None).await? == Registered::Created)
 }
 

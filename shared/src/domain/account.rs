@@ -143,6 +143,38 @@ pub struct Account {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Account {
+    /// A new staff member: active and verified at once (an administrator vouches for them).
+    pub fn new_staff(
+        email: Email,
+        name: String,
+        password_hash: PasswordHash,
+        roles: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: Ulid::generate(),
+            kind: AccountKind::Staff,
+            email,
+            password_hash,
+            name,
+            account_type: AccountType::Person,
+            company_name: None,
+            phone: None,
+            locale: Locale::En,
+            status: AccountStatus::Active,
+            email_verified: true,
+            requires_approval: false,
+            rejection_reason: None,
+            roles,
+            labels: Vec::new(),
+            trust_version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// What sign-in needs about an account, kept under its e-mail address so that one read by
 /// address finds it. Every write that changes these fields changes them on the account too,
 /// in the same transaction.

@@ -264,6 +264,50 @@ impl Store {
         }
     }
 
+    /// Gives staff member `account` the roles `roles`, on the account and its login item
+    /// together; `false` if it is not a staff account (any more).
+    #[tracing::instrument(skip_all, fields(account_id = %account.id))]
+    pub async fn set_roles(
+        &self,
+        account: &Account,
+        roles: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let list = AttributeValue::L(roles.iter().map(|role| s(role.as_str())).collect());
+        let (pk, sk) = keys::account(account.id);
+        let account_update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET #roles = :roles, updated_at = :now")
+            .condition_expression("kind = :staff")
+            .expression_attribute_names("#roles", "roles")
+            .expression_attribute_values(":roles", list.clone())
+            .expression_attribute_values(":staff", s("staff"))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .build()?;
+        let (pk, sk) = keys::login(&account.email);
+        let login_update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET #roles = :roles")
+            .condition_expression("account_id = :account")
+            .expression_attribute_names("#roles", "roles")
+            .expression_attribute_values(":roles", list)
+            .expression_attribute_values(":account", s(account.id.to_string()))
+            .build()?;
+        let items = vec![
+            TransactWriteItem::builder().update(account_update).build(),
+            TransactWriteItem::builder().update(login_update).build(),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::TransactionCancelled { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     /// A transaction item that copies a new status to the login item of `email`.
     pub(super) fn login_status_update(
         &self,

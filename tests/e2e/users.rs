@@ -1,0 +1,83 @@
+//! Staff users: created by an administrator with roles; a role change reaches the user's next
+//! token.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{PASSWORD, spawn_app, unique_email};
+
+#[tokio::test]
+async fn an_administrator_creates_staff_and_changes_their_roles() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = unique_email("agent");
+    let bad = app
+        .post(
+            "/admin/users",
+            json!({"email": "nope", "name": "", "password": "short", "roles": ["wizard"]}),
+            Some(&admin),
+        )
+        .await;
+    let fields: Vec<&str> =
+        bad.body["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    assert_eq!(
+        (bad.status, fields),
+        (StatusCode::BAD_REQUEST, vec!["email", "password", "name", "roles[0]"])
+    );
+
+    let created = app
+        .post(
+            "/admin/users",
+            json!({"email": email, "name": "Field Agent", "password": PASSWORD, "roles": ["field_agent"]}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let again = app
+        .post(
+            "/admin/users",
+            json!({"email": email, "name": "Twice", "password": PASSWORD, "roles": []}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!((again.status, again.body["code"].as_str()), (StatusCode::CONFLICT, Some("email_taken")));
+    let listed = app.get("/admin/users", Some(&admin)).await;
+    assert!(listed.body.as_array().expect("users").iter().any(|u| u["email"] == email.as_str()));
+
+    let signed_in = app.sign_in(&email, PASSWORD).await.body;
+    let token = signed_in["access_token"].as_str().expect("token");
+    assert_eq!(app.get("/records/tasks", Some(token)).await.status, StatusCode::OK);
+    assert_eq!(app.get("/records/deals", Some(token)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/admin/users", Some(token)).await.status, StatusCode::FORBIDDEN, "no users.manage");
+
+    let id = created.body["id"].as_str().expect("id");
+    let changed = app
+        .request(
+            Method::PUT,
+            &format!("/admin/users/{id}/roles"),
+            Some(json!({"roles": ["sales_manager"]})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(changed.body["roles"], json!(["sales_manager"]));
+    let refreshed =
+        app.post("/sessions/refresh", json!({"refresh_token": signed_in["refresh_token"]}), None).await;
+    let token = refreshed.body["access_token"].as_str().expect("token");
+    assert_eq!(
+        app.get("/records/deals", Some(token)).await.status,
+        StatusCode::OK,
+        "the new role reaches the next token"
+    );
+    assert_eq!(app.get("/records/tasks", Some(token)).await.status, StatusCode::FORBIDDEN);
+
+    let roles = app.get("/admin/roles", Some(&admin)).await;
+    let agent = roles
+        .body
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["id"] == "field_agent")
+        .expect("field agent")
+        .clone();
+    assert_eq!(agent["modules"], json!({"deliveries": "rw", "tasks": "rw"}));
+}
