@@ -4,6 +4,7 @@
 
 mod admin;
 mod bad_input;
+mod contact_fields;
 mod contract;
 mod criteria_pushdown;
 mod labels;

@@ -185,8 +185,11 @@ async fn a_thousand_records_page_completely_in_order() {
         })
         .collect();
     for chunk in records.chunks(100) {
-        for result in join_all(chunk.iter().map(|record| app.state.store.create_record(record))).await {
-            result.expect("stored");
+        for result in
+            join_all(chunk.iter().map(|record| app.state.store.create_record(record, &module.fields, &[])))
+                .await
+        {
+            assert_eq!(result.expect("stored"), portico::store::records::RecordWrite::Done);
         }
     }
     let mut seen = Vec::new();

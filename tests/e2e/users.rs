@@ -53,8 +53,8 @@ async fn an_administrator_creates_staff_and_changes_their_roles() {
     let id = created.body["id"].as_str().expect("id");
     let changed = app
         .request(
-            Method::PUT,
-            &format!("/admin/users/{id}/roles"),
+            Method::PATCH,
+            &format!("/admin/users/{id}"),
             Some(json!({"roles": ["sales_manager"]})),
             Some(&admin),
         )

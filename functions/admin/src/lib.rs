@@ -1,5 +1,6 @@
 //! Staff administration: the registration policy, the approval queue and labels.
 
+mod fields;
 mod labels;
 mod page;
 mod registrations;
@@ -23,6 +24,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(labels::api())
         .merge(page::api())
         .merge(users::api())
+        .merge(fields::api())
 }
 
 pub fn router(state: AppState) -> Router {

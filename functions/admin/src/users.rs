@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
-        .routes(routes!(set_user_roles))
+        .routes(routes!(change_user))
         .routes(routes!(list_roles))
 }
 
@@ -32,6 +32,7 @@ pub struct UserView {
     pub email: String,
     pub name: String,
     pub roles: Vec<String>,
+    pub projects: Vec<String>,
     pub status: AccountStatus,
     pub created_at: DateTime<Utc>,
 }
@@ -43,6 +44,7 @@ impl From<Account> for UserView {
             email: account.email.into(),
             name: account.name,
             roles: account.roles,
+            projects: account.projects.iter().map(Ulid::to_string).collect(),
             status: account.status,
             created_at: account.created_at,
         }
@@ -76,6 +78,9 @@ pub struct NewUser {
     pub password: String,
     /// Role ids, e.g. `["sales_manager"]`.
     pub roles: Vec<String>,
+    /// Project ids: the user sees those projects' contact fields.
+    #[serde(default)]
+    pub projects: Vec<String>,
 }
 
 #[utoipa::path(post, path = "/admin/users", tag = "users", security(("bearer" = [])), request_body = NewUser,
@@ -101,12 +106,13 @@ async fn create_user(
         errors.extend(error.fields().iter().cloned());
     }
     let Some(email) = email.filter(|_| errors.is_empty()) else { return Err(ApiError::validation(errors)) };
+    let projects = crate::fields::check_projects(&state, "projects", &request.projects).await?;
     let plain = request.password;
     let hash = tokio::task::spawn_blocking(move || password::hash_password(&plain))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-    let account = Account::new_staff(email, name, hash, request.roles, Utc::now());
+    let account = Account::new_staff(email, name, hash, request.roles, projects, Utc::now());
     match state.store.create_account(&account, None, None).await? {
         Registered::Created => {
             tracing::info!(account_id = %account.id, by = %staff.0.sub, "staff user created");
@@ -118,33 +124,43 @@ async fn create_user(
     }
 }
 
+/// Fields to change; absent fields stay.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RolesChange {
-    pub roles: Vec<String>,
+pub struct UserChange {
+    pub roles: Option<Vec<String>>,
+    pub projects: Option<Vec<String>>,
 }
 
-#[utoipa::path(put, path = "/admin/users/{id}/roles", tag = "users", security(("bearer" = [])),
-    params(("id" = String, Path)), request_body = RolesChange,
+#[utoipa::path(patch, path = "/admin/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = UserChange,
     responses((status = 200, body = UserView, description = "Takes effect with the user's next sign-in or token refresh"),
         (status = 400, body = Problem), (status = 404, body = Problem)))]
-async fn set_user_roles(
+async fn change_user(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
-    ApiJson(change): ApiJson<RolesChange>,
+    ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
     staff.require(Permission::UsersManage)?;
-    check_roles(&change.roles)?;
+    if let Some(roles) = &change.roles {
+        check_roles(roles)?;
+    }
+    let projects = match &change.projects {
+        Some(ids) => Some(crate::fields::check_projects(&state, "projects", ids).await?),
+        None => None,
+    };
     let not_found = || ApiError::not_found("No such user.");
     let id = Ulid::from_string(&id).map_err(|_| not_found())?;
     let account =
         state.store.account(id).await?.filter(|a| a.kind == AccountKind::Staff).ok_or_else(not_found)?;
-    if !state.store.set_roles(&account, &change.roles, Utc::now()).await? {
+    let roles = change.roles.unwrap_or_else(|| account.roles.clone());
+    let projects = projects.unwrap_or_else(|| account.projects.clone());
+    if !state.store.set_staff_access(&account, &roles, &projects, Utc::now()).await? {
         return Err(not_found());
     }
-    tracing::info!(account_id = %id, by = %staff.0.sub, roles = ?change.roles, "staff roles changed");
-    Ok(Json(Account { roles: change.roles, ..account }.into()))
+    tracing::info!(account_id = %id, by = %staff.0.sub, ?roles, "staff access changed");
+    Ok(Json(Account { roles, projects, ..account }.into()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

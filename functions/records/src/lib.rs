@@ -8,11 +8,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use portico::criteria::{self, Criteria, EvalContext, PushdownOptions, ValidationContext};
+use portico::criteria::{self, Criteria, EvalContext, FieldSchema, PushdownOptions, ValidationContext};
+use portico::domain::Permission;
+use portico::domain::contact_fields::{ContactField, ModuleSchema};
 use portico::domain::modules::{self, CrmRecord, Module, field_json, parse_fields};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff};
-use portico::store::records::{DATES, RecordChanges, field_attribute};
+use portico::store::records::{DATES, RecordChanges, RecordWrite, UniqueValue, field_attribute};
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as JsonValue};
@@ -77,41 +79,95 @@ pub struct RecordView {
     pub version: u64,
     pub owner_id: String,
     /// Field name → value (dates `YYYY-MM-DD`, date-times RFC 3339, numbers as JSON numbers).
+    /// Masked fields are `null` for staff without `contacts.view_masked`.
     #[schema(value_type = Object)]
     pub fields: Map<String, JsonValue>,
+    /// The fields whose values are hidden from the caller.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub masked: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<&CrmRecord> for RecordView {
-    fn from(record: &CrmRecord) -> Self {
-        let fields = record
-            .fields
-            .iter()
-            .filter_map(|(name, value)| {
-                let field_type = criteria::FieldSchema::field_type(&record.module.fields, name)?;
-                Some((name.clone(), field_json(field_type, value)))
-            })
-            .collect();
+/// The fields of a module one staff member works with, and whether they see masked values.
+struct View<'a> {
+    schema: ModuleSchema<'a>,
+    sees_masked: bool,
+}
+
+impl<'a> View<'a> {
+    fn new(staff: &Staff, module: &'static Module, custom: &'a [ContactField]) -> Self {
+        let all = staff.0.has(Permission::SettingsManage);
         Self {
+            schema: ModuleSchema::for_staff(module, custom, &staff.0.projects, all),
+            sees_masked: staff.0.has(Permission::ContactsViewMasked),
+        }
+    }
+
+    fn hides(&self, field: &str) -> bool {
+        !self.sees_masked && self.schema.custom_field(field).is_some_and(|custom| custom.masked)
+    }
+
+    /// The record as this caller may see it: masked values never leave the server.
+    fn render(&self, record: &CrmRecord) -> RecordView {
+        let mut masked = Vec::new();
+        let mut fields = Map::new();
+        for (name, value) in &record.fields {
+            let Some(field_type) = self.schema.field_type(name) else { continue };
+            if self.hides(name) {
+                masked.push(name.clone());
+                fields.insert(name.clone(), JsonValue::Null);
+            } else {
+                fields.insert(name.clone(), field_json(field_type, value));
+            }
+        }
+        RecordView {
             id: record.id.to_string(),
             module: record.module.name.to_owned(),
             version: record.version,
             owner_id: record.owner_id.to_string(),
             fields,
+            masked,
             created_at: record.created_at,
             updated_at: record.updated_at,
         }
     }
+
+    /// The guards of the unique custom fields among `fields`.
+    fn unique_values(&self, fields: &BTreeMap<String, criteria::Value>) -> Vec<UniqueValue> {
+        fields
+            .iter()
+            .filter(|(_, value)| **value != criteria::Value::Null)
+            .filter_map(|(name, value)| {
+                let custom = self.schema.custom_field(name).filter(|custom| custom.unique)?;
+                let value = match field_json(&custom.field_type, value) {
+                    JsonValue::String(text) => text,
+                    other => other.to_string(),
+                };
+                Some(UniqueValue { field: name.clone(), value })
+            })
+            .collect()
+    }
+}
+
+/// The custom fields of `module` (only contacts have them).
+async fn custom_fields(state: &AppState, module: &Module) -> Result<Vec<ContactField>, ApiError> {
+    if module.name == "contacts" { Ok(state.store.contact_fields().await?) } else { Ok(Vec::new()) }
 }
 
 /// The record with its version as an ETag.
-fn record_response(status: StatusCode, record: &CrmRecord) -> Response {
-    let mut response = (status, Json(RecordView::from(record))).into_response();
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", record.version)) {
+fn record_response(status: StatusCode, view: RecordView) -> Response {
+    let etag = HeaderValue::from_str(&format!("\"{}\"", view.version)).ok();
+    let mut response = (status, Json(view)).into_response();
+    if let Some(etag) = etag {
         response.headers_mut().insert(header::ETAG, etag);
     }
     response
+}
+
+/// The value itself is never echoed: it may be masked for the caller.
+fn value_taken(field: &str) -> ApiError {
+    ApiError::conflict("value_taken", format!("Another record has this value for {field}."))
 }
 
 fn field_errors(errors: Vec<(String, String)>) -> ApiError {
@@ -142,6 +198,8 @@ async fn list_records(
 ) -> Result<Json<PagedResponse<RecordView>>, ApiError> {
     let module = module_for(&staff, &module, Need::List)?;
     let (limit, start) = PageQuery { limit: query.limit, cursor: query.cursor }.resolve(&state.keys)?;
+    let custom = custom_fields(&state, module).await?;
+    let view = View::new(&staff, module, &custom);
     let now = Utc::now();
     let compiled = match query.filter.as_deref() {
         None => None,
@@ -149,13 +207,21 @@ async fn list_records(
             let criteria: Criteria = serde_json::from_str(text).map_err(|error| {
                 ApiError::invalid_field("where", format!("is not valid criteria: {error}"))
             })?;
-            let compiled = criteria::compile(&criteria, &module.fields, &ValidationContext::plain())
-                .map_err(|errors| {
+            let compiled = criteria::compile(&criteria, &view.schema, &ValidationContext::plain()).map_err(
+                |errors| {
                     let fields = errors
                         .into_iter()
                         .map(|e| FieldError::new(format!("where.{}", e.path), e.kind.to_string()));
                     ApiError::validation(fields.collect())
-                })?;
+                },
+            )?;
+            // Filtering on a value one may not see would reveal it.
+            if let Some(field) = compiled.record_fields().into_iter().find(|field| view.hides(field)) {
+                return Err(ApiError::forbidden(
+                    "masked_field",
+                    format!("You may not filter on the masked field {field}."),
+                ));
+            }
             Some(compiled)
         }
     };
@@ -164,11 +230,11 @@ async fn list_records(
         criteria::pushdown_with(compiled, &options, |field| Some(field_attribute(field)))
     });
     let filter = pushdown.as_ref().and_then(|pushdown| pushdown.filter.as_ref());
-    let mut page = state.store.records_of_module(module, limit, start, filter).await?;
+    let mut page = state.store.records_of_module(module, &view.schema, limit, start, filter).await?;
     if let Some(pushdown) = &pushdown {
         page.items.retain(|record| pushdown.residual_holds(&EvalContext::new(&record.fields, now)));
     }
-    Ok(Json(PagedResponse::from_page(&state.keys, page, |record| RecordView::from(&record))))
+    Ok(Json(PagedResponse::from_page(&state.keys, page, |record| view.render(&record))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -190,7 +256,9 @@ async fn create_record(
     ApiJson(request): ApiJson<NewRecord>,
 ) -> Result<Response, ApiError> {
     let module = module_for(&staff, &module, Need::Write)?;
-    let fields = parse_fields(module, &request.fields).map_err(field_errors)?;
+    let custom = custom_fields(&state, module).await?;
+    let view = View::new(&staff, module, &custom);
+    let fields = parse_fields(&view.schema, module.name, &request.fields).map_err(field_errors)?;
     let owner_id = match request.owner_id.as_deref() {
         Some(owner) => {
             Ulid::from_string(owner).map_err(|_| ApiError::invalid_field("owner_id", "must be a user id"))?
@@ -209,9 +277,13 @@ async fn create_record(
         created_at: now,
         updated_at: now,
     };
-    state.store.create_record(&record).await?;
+    match state.store.create_record(&record, &view.schema, &view.unique_values(&record.fields)).await? {
+        RecordWrite::Done => {}
+        RecordWrite::ValueTaken(field) => return Err(value_taken(&field)),
+        RecordWrite::Stale => return Err(ApiError::conflict("conflict", "The record exists already.")),
+    }
     tracing::info!(module = module.name, record_id = %record.id, by = %staff.0.sub, "record created");
-    Ok(record_response(StatusCode::CREATED, &record))
+    Ok(record_response(StatusCode::CREATED, view.render(&record)))
 }
 
 #[utoipa::path(get, path = "/records/{module}/{id}", tag = "records", security(("bearer" = [])),
@@ -223,12 +295,14 @@ async fn get_record(
     Path((module, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let module = module_for(&staff, &module, Need::Read)?;
+    let custom = custom_fields(&state, module).await?;
+    let view = View::new(&staff, module, &custom);
     let record = state
         .store
-        .record(module, parse_record_id(&id)?)
+        .record(module, parse_record_id(&id)?, &view.schema)
         .await?
         .ok_or_else(|| ApiError::not_found("No such record."))?;
-    Ok(record_response(StatusCode::OK, &record))
+    Ok(record_response(StatusCode::OK, view.render(&record)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -274,7 +348,28 @@ async fn patch_record(
     let module = module_for(&staff, &module, Need::Write)?;
     let id = parse_record_id(&id)?;
     let expected = expected_version(&headers, patch.version)?;
-    let values = parse_fields(module, &patch.fields).map_err(field_errors)?;
+    let custom = custom_fields(&state, module).await?;
+    let view = View::new(&staff, module, &custom);
+    let values = parse_fields(&view.schema, module.name, &patch.fields).map_err(field_errors)?;
+    // Unique values that change move their guards: the ones held now are read first (the
+    // version condition makes sure they still are when the write lands).
+    let claim = view.unique_values(&values);
+    let release = if values.keys().any(|field| view.schema.custom_field(field).is_some_and(|c| c.unique)) {
+        let current = state
+            .store
+            .record(module, id, &view.schema)
+            .await?
+            .ok_or_else(|| ApiError::not_found("No such record."))?;
+        let held: BTreeMap<_, _> = current
+            .fields
+            .iter()
+            .filter(|(field, _)| values.contains_key(*field))
+            .map(|(f, v)| (f.clone(), v.clone()))
+            .collect();
+        view.unique_values(&held)
+    } else {
+        Vec::new()
+    };
     let changes = RecordChanges {
         set: values
             .iter()
@@ -286,13 +381,15 @@ async fn patch_record(
             .filter(|(_, value)| **value == criteria::Value::Null)
             .map(|(field, _)| field.as_str())
             .collect(),
+        claim: claim.iter().filter(|guard| !release.contains(guard)).cloned().collect(),
+        release: release.iter().filter(|guard| !claim.contains(guard)).cloned().collect(),
     };
-    match state.store.update_record(module, id, expected, &changes, Utc::now()).await? {
-        Some(record) => {
+    match state.store.update_record(module, id, expected, &changes, &view.schema, Utc::now()).await {
+        Ok(Some(record)) => {
             tracing::info!(module = module.name, record_id = %id, version = record.version, by = %staff.0.sub, "record changed");
-            Ok(record_response(StatusCode::OK, &record))
+            Ok(record_response(StatusCode::OK, view.render(&record)))
         }
-        None => match state.store.record(module, id).await? {
+        Ok(None) => match state.store.record(module, id, &view.schema).await? {
             None => Err(ApiError::not_found("No such record.")),
             Some(current) => Err(ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
@@ -300,6 +397,8 @@ async fn patch_record(
                 format!("The record is at version {}; read it again and retry.", current.version),
             )),
         },
+        Err(portico::store::StoreError::ValueTaken(field)) => Err(value_taken(&field)),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -313,7 +412,18 @@ async fn delete_record(
 ) -> Result<StatusCode, ApiError> {
     let module = module_for(&staff, &module, Need::Delete)?;
     let id = parse_record_id(&id)?;
-    if !state.store.delete_record(module, id).await? {
+    // Every unique value the record holds is freed, also of fields the caller does not see.
+    let custom = custom_fields(&state, module).await?;
+    let guards = if custom.iter().any(|field| field.unique) {
+        let everything = ModuleSchema::for_staff(module, &custom, &[], true);
+        match state.store.record(module, id, &everything).await? {
+            Some(record) => View { schema: everything, sees_masked: true }.unique_values(&record.fields),
+            None => return Err(ApiError::not_found("No such record.")),
+        }
+    } else {
+        Vec::new()
+    };
+    if !state.store.delete_record(module, id, &guards).await? {
         return Err(ApiError::not_found("No such record."));
     }
     tracing::info!(module = module.name, record_id = %id, by = %staff.0.sub, "record deleted");

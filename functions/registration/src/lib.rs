@@ -267,6 +267,7 @@ async fn store_registration(
         requires_approval: policy.requires_approval(registration.account_type),
         rejection_reason: None,
         roles: Vec::new(),
+        projects: Vec::new(),
         labels: Vec::new(),
         trust_version: 0,
         created_at: now,

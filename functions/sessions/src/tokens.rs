@@ -38,11 +38,17 @@ pub(crate) struct Holder<'a> {
     pub account_id: Ulid,
     pub kind: AccountKind,
     pub roles: &'a [String],
+    pub projects: &'a [Ulid],
 }
 
 impl<'a> From<&'a Login> for Holder<'a> {
     fn from(login: &'a Login) -> Self {
-        Self { account_id: login.account_id, kind: login.kind, roles: &login.roles }
+        Self {
+            account_id: login.account_id,
+            kind: login.kind,
+            roles: &login.roles,
+            projects: &login.projects,
+        }
     }
 }
 
@@ -61,7 +67,11 @@ fn access_token(
     let grants = match holder.kind {
         AccountKind::Staff => {
             let roles = || holder.roles.iter().map(String::as_str);
-            Grants { permissions: permissions_of(roles()), modules: module_access_of(roles()) }
+            Grants {
+                permissions: permissions_of(roles()),
+                modules: module_access_of(roles()),
+                projects: holder.projects.to_vec(),
+            }
         }
         AccountKind::Customer => Grants::default(),
     };
@@ -103,6 +113,7 @@ pub(crate) fn login_of(account: &Account) -> Login {
         status: account.status,
         password_hash: account.password_hash.clone(),
         roles: account.roles.clone(),
+        projects: account.projects.clone(),
         trust_version: account.trust_version,
         failures: Default::default(),
     }
@@ -166,7 +177,12 @@ pub(crate) async fn refresh(
             "This refresh token was already used; the session has ended.",
         ));
     }
-    let holder = Holder { account_id: account.id, kind: account.kind, roles: &account.roles };
+    let holder = Holder {
+        account_id: account.id,
+        kind: account.kind,
+        roles: &account.roles,
+        projects: &account.projects,
+    };
     let (access_token, expires_in) = access_token(&state, &holder, session.session_id, now)?;
     Ok(Json(Tokens { access_token, token_type: "Bearer", expires_in, refresh_token }))
 }

@@ -77,7 +77,7 @@ pub async fn create_staff(
     let password_hash: PasswordHash =
         password::hash_password(password).map_err(|e| SeedError::Invalid(e.to_string()))?;
     let roles = roles.iter().map(|role| role.id().to_owned()).collect();
-    let admin = Account::new_staff(email, name.to_owned(), password_hash, roles, Utc::now());
+    let admin = Account::new_staff(email, name.to_owned(), password_hash, roles, Vec::new(), Utc::now());
     Ok(state.store.create_account(&admin, None, None).await? == Registered::Created)
 }
 

@@ -41,6 +41,9 @@ pub struct AccessClaims {
     /// Module access of staff: module name → letters `rwd`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub modules: BTreeMap<String, ModuleAccess>,
+    /// Projects of staff (which custom contact fields they see).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<Ulid>,
 }
 
 impl AccessClaims {
@@ -59,6 +62,7 @@ impl AccessClaims {
 pub struct Grants {
     pub permissions: Vec<Permission>,
     pub modules: BTreeMap<String, ModuleAccess>,
+    pub projects: Vec<Ulid>,
 }
 
 pub struct JwtKeys {
@@ -107,6 +111,7 @@ impl JwtKeys {
             kind,
             perms: grants.permissions,
             modules: grants.modules,
+            projects: grants.projects,
         };
         let header = Header { typ: Some(ACCESS_TOKEN_TYPE.into()), ..Header::new(Algorithm::HS256) };
         Ok((encode(&header, &claims, &self.encoding)?, ACCESS_TOKEN_TTL_SECS))
@@ -137,7 +142,7 @@ mod tests {
         keys.issue_access(
             Ulid::generate(),
             AccountKind::Staff,
-            Grants { permissions: vec![Permission::SettingsManage], modules: BTreeMap::new() },
+            Grants { permissions: vec![Permission::SettingsManage], ..Grants::default() },
             Ulid::generate(),
             at,
         )

@@ -135,6 +135,8 @@ pub struct Account {
     pub rejection_reason: Option<String>,
     /// Staff role ids; empty for customers.
     pub roles: Vec<String>,
+    /// Projects a staff member works in (they see those projects' contact fields).
+    pub projects: Vec<Ulid>,
     /// Ids of labels attached to this customer.
     pub labels: Vec<Ulid>,
     /// Raised by every credential change; trusted devices and sessions of older versions stop working.
@@ -150,6 +152,7 @@ impl Account {
         name: String,
         password_hash: PasswordHash,
         roles: Vec<String>,
+        projects: Vec<Ulid>,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
@@ -167,6 +170,7 @@ impl Account {
             requires_approval: false,
             rejection_reason: None,
             roles,
+            projects,
             labels: Vec::new(),
             trust_version: 0,
             created_at: now,
@@ -185,6 +189,7 @@ pub struct Login {
     pub status: AccountStatus,
     pub password_hash: PasswordHash,
     pub roles: Vec<String>,
+    pub projects: Vec<Ulid>,
     pub trust_version: u64,
     pub failures: super::signin::FailureRecord,
 }

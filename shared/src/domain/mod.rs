@@ -4,6 +4,7 @@
 pub mod account;
 pub mod challenge;
 pub mod contact;
+pub mod contact_fields;
 pub mod label;
 pub mod locale;
 pub mod modules;

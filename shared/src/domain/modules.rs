@@ -271,16 +271,18 @@ pub fn field_json(field_type: &FieldType, value: &Value) -> Json {
     }
 }
 
-/// Validates every field of a write against `module`, collecting `(field, message)` errors.
+/// Validates every field of a write against the fields of `module` in `schema`, collecting
+/// `(field, message)` errors.
 pub fn parse_fields(
-    module: &Module,
+    schema: &dyn FieldSchema,
+    module: &str,
     input: &serde_json::Map<String, Json>,
 ) -> Result<BTreeMap<String, Value>, Vec<(String, String)>> {
     let mut values = BTreeMap::new();
     let mut errors = Vec::new();
     for (name, json) in input {
-        match module.fields.field_type(name) {
-            None => errors.push((format!("fields.{name}"), format!("is not a field of {}", module.name))),
+        match schema.field_type(name) {
+            None => errors.push((format!("fields.{name}"), format!("is not a field of {module}"))),
             Some(field_type) => match parse_field(field_type, json) {
                 Ok(value) => {
                     values.insert(name.clone(), value);
@@ -310,7 +312,8 @@ mod tests {
     fn values_are_checked_by_type() {
         let deals = module("deals").unwrap();
         let ok = parse_fields(
-            deals,
+            &deals.fields,
+            deals.name,
             json!({"amount": 52000.5, "stage": "Negotiation", "close_date": "2026-12-01", "name": null})
                 .as_object()
                 .unwrap(),
@@ -319,7 +322,8 @@ mod tests {
         assert_eq!(values["name"], Value::Null);
         assert_eq!(field_json(&FieldType::Date, &values["close_date"]), json!("2026-12-01"));
         let errors = parse_fields(
-            deals,
+            &deals.fields,
+            deals.name,
             json!({"amount": "lots", "stage": "Won?", "colour": "red", "close_date": "12/01/2026"})
                 .as_object()
                 .unwrap(),
@@ -334,15 +338,30 @@ mod tests {
         let contacts = module("contacts").unwrap();
         assert!(
             parse_fields(
-                contacts,
+                &contacts.fields,
+                contacts.name,
                 json!({"email": "Ann@Example.com", "phone": "+420 601 234 567"}).as_object().unwrap()
             )
             .is_ok()
         );
-        assert!(parse_fields(contacts, json!({"email": "nope"}).as_object().unwrap()).is_err());
-        assert!(parse_fields(contacts, json!({"account_id": "not-an-id"}).as_object().unwrap()).is_err());
+        assert!(
+            parse_fields(&contacts.fields, contacts.name, json!({"email": "nope"}).as_object().unwrap())
+                .is_err()
+        );
+        assert!(
+            parse_fields(
+                &contacts.fields,
+                contacts.name,
+                json!({"account_id": "not-an-id"}).as_object().unwrap()
+            )
+            .is_err()
+        );
         let tasks = module("tasks").unwrap();
-        assert!(parse_fields(tasks, json!({"tags": ["a", "b"]}).as_object().unwrap()).is_ok());
-        assert!(parse_fields(tasks, json!({"tags": ["a", 1]}).as_object().unwrap()).is_err());
+        assert!(
+            parse_fields(&tasks.fields, tasks.name, json!({"tags": ["a", "b"]}).as_object().unwrap()).is_ok()
+        );
+        assert!(
+            parse_fields(&tasks.fields, tasks.name, json!({"tags": ["a", 1]}).as_object().unwrap()).is_err()
+        );
     }
 }

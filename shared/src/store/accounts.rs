@@ -43,6 +43,8 @@ struct AccountItem {
     rejection_reason: Option<String>,
     #[serde(default)]
     roles: Vec<String>,
+    #[serde(default)]
+    projects: Vec<Ulid>,
     /// A string set kept by atomic ADD/DELETE (see `labels.rs`); never written by a put.
     #[serde(default, skip_serializing)]
     labels: Vec<Ulid>,
@@ -83,6 +85,7 @@ impl From<&Account> for AccountItem {
             requires_approval: account.requires_approval,
             rejection_reason: account.rejection_reason.clone(),
             roles: account.roles.clone(),
+            projects: account.projects.clone(),
             labels: Vec::new(),
             trust_version: account.trust_version,
             created_at: account.created_at,
@@ -108,6 +111,7 @@ impl From<AccountItem> for Account {
             requires_approval: item.requires_approval,
             rejection_reason: item.rejection_reason,
             roles: item.roles,
+            projects: item.projects,
             labels: item.labels,
             trust_version: item.trust_version,
             created_at: item.created_at,
@@ -135,6 +139,8 @@ pub(super) struct LoginItem {
     #[serde(default)]
     roles: Vec<String>,
     #[serde(default)]
+    projects: Vec<Ulid>,
+    #[serde(default)]
     trust_version: u64,
     #[serde(default)]
     fail_window_start: i64,
@@ -156,6 +162,7 @@ impl From<&Account> for LoginItem {
             status: account.status,
             password_hash: account.password_hash.clone(),
             roles: account.roles.clone(),
+            projects: account.projects.clone(),
             trust_version: account.trust_version,
             fail_window_start: 0,
             fail_count: 0,
@@ -172,6 +179,7 @@ pub(super) fn decode_login(item: Item) -> Result<Login, StoreError> {
         status: item.status,
         password_hash: item.password_hash,
         roles: item.roles,
+        projects: item.projects,
         trust_version: item.trust_version,
         failures: FailureRecord {
             window_start: item.fail_window_start,
@@ -264,25 +272,28 @@ impl Store {
         }
     }
 
-    /// Gives staff member `account` the roles `roles`, on the account and its login item
+    /// Gives staff member `account` its roles and projects, on the account and its login item
     /// together; `false` if it is not a staff account (any more).
     #[tracing::instrument(skip_all, fields(account_id = %account.id))]
-    pub async fn set_roles(
+    pub async fn set_staff_access(
         &self,
         account: &Account,
         roles: &[String],
+        projects: &[Ulid],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let list = AttributeValue::L(roles.iter().map(|role| s(role.as_str())).collect());
+        let project_list = AttributeValue::L(projects.iter().map(|project| s(project.to_string())).collect());
         let (pk, sk) = keys::account(account.id);
         let account_update = Update::builder()
             .table_name(self.table())
             .key(PK, s(pk))
             .key(SK, s(sk))
-            .update_expression("SET #roles = :roles, updated_at = :now")
+            .update_expression("SET #roles = :roles, projects = :projects, updated_at = :now")
             .condition_expression("kind = :staff")
             .expression_attribute_names("#roles", "roles")
             .expression_attribute_values(":roles", list.clone())
+            .expression_attribute_values(":projects", project_list.clone())
             .expression_attribute_values(":staff", s("staff"))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .build()?;
@@ -291,10 +302,11 @@ impl Store {
             .table_name(self.table())
             .key(PK, s(pk))
             .key(SK, s(sk))
-            .update_expression("SET #roles = :roles")
+            .update_expression("SET #roles = :roles, projects = :projects")
             .condition_expression("account_id = :account")
             .expression_attribute_names("#roles", "roles")
             .expression_attribute_values(":roles", list)
+            .expression_attribute_values(":projects", project_list)
             .expression_attribute_values(":account", s(account.id.to_string()))
             .build()?;
         let items = vec![

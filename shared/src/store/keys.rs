@@ -14,6 +14,9 @@
 //! | registration policy   | `SETTINGS`               | `REGISTRATION_POLICY` |                        |        |
 //! | label                 | `LABELS`                 | `LABEL#<id>`          |                        |        |
 //! | label-name guard      | `LABEL_NAME#<lower name>`| `LABEL_NAME`          |                        |        |
+//! | project               | `PROJECTS`               | `PROJECT#<id>`        |                        |        |
+//! | custom contact field  | `CONTACT_FIELDS`         | `FIELD#<name>`        |                        |        |
+//! | unique-value guard    | `UNIQUE#contacts#<field>#<value>` | `UNIQUE`     |                        |        |
 //! | CRM record            | `RECORD#<module>#<id>`   | `RECORD`              | `MODULE#<module>`      | `<id>` |
 //! |  (GSI2: `CONTACT#<contact>` / `<module>#<id>`; GSI3: `OWNER#<owner>` / `<module>#<id>`) | | | | |
 //! | rate-limit window     | `RATE#<scope>#<subject>` | `WINDOW#<start>`      |                        |        |
@@ -75,6 +78,22 @@ pub fn device_confirmation(id: Ulid) -> Key {
 
 pub fn not_me(id: Ulid) -> Key {
     (format!("NOT_ME#{id}"), "NOT_ME".into())
+}
+
+pub const PROJECTS_PK: &str = "PROJECTS";
+pub const CONTACT_FIELDS_PK: &str = "CONTACT_FIELDS";
+
+pub fn project(id: Ulid) -> Key {
+    (PROJECTS_PK.into(), format!("PROJECT#{id}"))
+}
+
+pub fn contact_field(name: &str) -> Key {
+    (CONTACT_FIELDS_PK.into(), format!("FIELD#{name}"))
+}
+
+/// The guard that keeps a unique contact field's value to one contact.
+pub fn unique_value(field: &str, value: &str) -> Key {
+    (format!("UNIQUE#contacts#{field}#{value}"), "UNIQUE".into())
 }
 
 pub fn record(module: &str, id: Ulid) -> Key {

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod confirmations;
+pub mod contact_fields;
 pub mod credentials;
 pub mod keys;
 pub mod labels;
@@ -39,6 +40,9 @@ pub enum StoreError {
     Codec(#[from] serde_dynamo::Error),
     #[error("a stored item is malformed: {0}")]
     Malformed(&'static str),
+    /// A unique field's value belongs to another record.
+    #[error("the value of {0} is taken")]
+    ValueTaken(String),
 }
 
 impl StoreError {
@@ -85,6 +89,9 @@ impl From<StoreError> for crate::ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(_) => Self::unavailable(error),
+            StoreError::ValueTaken(field) => {
+                Self::conflict("value_taken", format!("Another record has this value for {field}."))
+            }
             StoreError::ConditionFailed | StoreError::TransactionCancelled { .. } => {
                 tracing::warn!(%error, "write lost a race");
                 Self::conflict("conflict", "The resource was changed concurrently; retry the request.")

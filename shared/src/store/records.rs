@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue as Av, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue as Av, Delete, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, NaiveDate, Utc};
 use ulid::Ulid;
 
@@ -69,7 +69,7 @@ fn text(item: &Item, name: &'static str) -> Result<String, StoreError> {
     item.get(name).and_then(|value| value.as_s().ok()).cloned().ok_or(StoreError::Malformed(name))
 }
 
-fn decode_record(item: Item) -> Result<CrmRecord, StoreError> {
+fn decode_record(item: Item, schema: &(dyn FieldSchema + Sync)) -> Result<CrmRecord, StoreError> {
     let module = modules::module(&text(&item, "module")?).ok_or(StoreError::Malformed("record module"))?;
     let instant = |name| {
         DateTime::parse_from_rfc3339(&text(&item, name)?)
@@ -80,7 +80,8 @@ fn decode_record(item: Item) -> Result<CrmRecord, StoreError> {
     let mut fields = BTreeMap::new();
     if let Some(Av::M(stored_fields)) = item.get(FIELDS) {
         for (field, stored) in stored_fields {
-            if let Some(field_type) = module.fields.field_type(field) {
+            // Fields outside `schema` (other projects' custom fields) are not read at all.
+            if let Some(field_type) = schema.field_type(field) {
                 fields.insert(field.clone(), decode(field_type, stored)?);
             }
         }
@@ -108,15 +109,63 @@ fn member_key(record: &CrmRecord) -> String {
     keys::record_member(record.module.name, record.id)
 }
 
-/// Records whose changed fields are to be stored or removed.
+/// A unique field's value, as its guard item names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniqueValue {
+    pub field: String,
+    pub value: String,
+}
+
+/// The outcome of a guarded write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordWrite {
+    Done,
+    /// Another record holds this unique field's value; nothing was written.
+    ValueTaken(String),
+    /// The record is missing or changed meanwhile.
+    Stale,
+}
+
+/// What a PATCH changes: fields to store, fields to remove, and the unique values it gives up
+/// and takes.
 pub struct RecordChanges<'a> {
     pub set: Vec<(&'a str, &'a Value)>,
     pub remove: Vec<&'a str>,
+    pub release: Vec<UniqueValue>,
+    pub claim: Vec<UniqueValue>,
 }
 
 impl Store {
+    fn guard_put(&self, record_id: Ulid, guard: &UniqueValue) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = keys::unique_value(&guard.field, &guard.value);
+        self.put_if_absent(Item::from([
+            (PK.into(), s(pk)),
+            (SK.into(), s(sk)),
+            ("entity".into(), s("unique_value")),
+            ("record_id".into(), s(record_id.to_string())),
+        ]))
+    }
+
+    fn guard_release(&self, record_id: Ulid, guard: &UniqueValue) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = keys::unique_value(&guard.field, &guard.value);
+        let delete = Delete::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("record_id = :record")
+            .expression_attribute_values(":record", s(record_id.to_string()))
+            .build()?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Stores a new record with the guards of its unique values, in one transaction.
     #[tracing::instrument(skip_all, fields(module = record.module.name, record_id = %record.id))]
-    pub async fn create_record(&self, record: &CrmRecord) -> Result<(), StoreError> {
+    pub async fn create_record(
+        &self,
+        record: &CrmRecord,
+        schema: &(dyn FieldSchema + Sync),
+        guards: &[UniqueValue],
+    ) -> Result<RecordWrite, StoreError> {
         let (pk, sk) = record_key(record.module, record.id);
         let mut item = Item::from([
             (PK.into(), s(pk)),
@@ -140,24 +189,60 @@ impl Store {
         let mut stored_fields = Item::new();
         for (field, value) in &record.fields {
             if *value != Value::Null
-                && let Some(field_type) = record.module.fields.field_type(field)
+                && let Some(field_type) = schema.field_type(field)
             {
                 stored_fields.insert(field.clone(), encode(field_type, value)?);
             }
         }
         item.insert(FIELDS.into(), Av::M(stored_fields));
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await?;
-        Ok(())
+        if guards.is_empty() {
+            self.client()
+                .put_item()
+                .table_name(self.table())
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .send()
+                .await?;
+            return Ok(RecordWrite::Done);
+        }
+        let mut items = vec![self.put_if_absent(item)?];
+        for guard in guards {
+            items.push(self.guard_put(record.id, guard)?);
+        }
+        self.guarded(items, guards, 1).await
     }
 
-    pub async fn record(&self, module: &Module, id: Ulid) -> Result<Option<CrmRecord>, StoreError> {
-        self.get_item(record_key(module, id)).await?.map(decode_record).transpose()
+    /// Runs a transaction whose items from `first_guard` on claim `guards`, telling which
+    /// value another record holds when one does.
+    async fn guarded(
+        &self,
+        items: Vec<TransactWriteItem>,
+        guards: &[UniqueValue],
+        first_guard: usize,
+    ) -> Result<RecordWrite, StoreError> {
+        match self.transact(items).await {
+            Ok(()) => Ok(RecordWrite::Done),
+            Err(error @ StoreError::TransactionCancelled { .. }) => {
+                let taken = guards
+                    .iter()
+                    .enumerate()
+                    .find(|(index, _)| error.failed_condition_at(first_guard + index));
+                Ok(match taken {
+                    Some((_, guard)) => RecordWrite::ValueTaken(guard.field.clone()),
+                    None => RecordWrite::Stale,
+                })
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    pub async fn record(
+        &self,
+        module: &Module,
+        id: Ulid,
+        schema: &(dyn FieldSchema + Sync),
+    ) -> Result<Option<CrmRecord>, StoreError> {
+        self.get_item(record_key(module, id)).await?.map(|item| decode_record(item, schema)).transpose()
     }
 
     /// Applies `changes` if the record is still at `expected_version`; the updated record, or
@@ -169,6 +254,7 @@ impl Store {
         id: Ulid,
         expected_version: u64,
         changes: &RecordChanges<'_>,
+        schema: &(dyn FieldSchema + Sync),
         now: DateTime<Utc>,
     ) -> Result<Option<CrmRecord>, StoreError> {
         let (pk, sk) = record_key(module, id);
@@ -190,7 +276,7 @@ impl Store {
         }
         let mut removes = Vec::new();
         for (index, (field, value)) in changes.set.iter().enumerate() {
-            let field_type = module.fields.field_type(field).ok_or(StoreError::Malformed("unknown field"))?;
+            let field_type = schema.field_type(field).ok_or(StoreError::Malformed("unknown field"))?;
             request = request
                 .expression_attribute_names(format!("#s{index}"), *field)
                 .expression_attribute_values(format!(":s{index}"), encode(field_type, value)?);
@@ -216,16 +302,65 @@ impl Store {
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
-        match request.update_expression(expression).send().await.map_err(StoreError::from) {
-            Ok(output) => output.attributes.map(decode_record).transpose(),
-            Err(StoreError::ConditionFailed) => Ok(None),
-            Err(error) => Err(error),
+        if changes.release.is_empty() && changes.claim.is_empty() {
+            return match request.update_expression(expression).send().await.map_err(StoreError::from) {
+                Ok(output) => output.attributes.map(|item| decode_record(item, schema)).transpose(),
+                Err(StoreError::ConditionFailed) => Ok(None),
+                Err(error) => Err(error),
+            };
+        }
+        // Unique values change: the update, releasing the old guards and claiming the new ones
+        // go together.
+        let update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(record_key(module, id).0))
+            .key(SK, s(record_key(module, id).1))
+            .update_expression(expression)
+            .condition_expression("version = :expected")
+            .set_expression_attribute_names(request.get_expression_attribute_names().clone())
+            .set_expression_attribute_values(request.get_expression_attribute_values().clone())
+            .build()?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        for guard in &changes.release {
+            items.push(self.guard_release(id, guard)?);
+        }
+        let first_claim = items.len();
+        for guard in &changes.claim {
+            items.push(self.guard_put(id, guard)?);
+        }
+        match self.guarded(items, &changes.claim, first_claim).await? {
+            RecordWrite::Done => self.record(module, id, schema).await,
+            RecordWrite::ValueTaken(field) => Err(StoreError::ValueTaken(field)),
+            RecordWrite::Stale => Ok(None),
         }
     }
 
-    /// `false` when there was no such record.
-    pub async fn delete_record(&self, module: &Module, id: Ulid) -> Result<bool, StoreError> {
+    /// `false` when there was no such record. `guards` are the record's unique values, freed
+    /// in the same transaction.
+    pub async fn delete_record(
+        &self,
+        module: &Module,
+        id: Ulid,
+        guards: &[UniqueValue],
+    ) -> Result<bool, StoreError> {
         let (pk, sk) = record_key(module, id);
+        if !guards.is_empty() {
+            let delete = Delete::builder()
+                .table_name(self.table())
+                .key(PK, s(pk))
+                .key(SK, s(sk))
+                .condition_expression("attribute_exists(PK)")
+                .build()?;
+            let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+            for guard in guards {
+                items.push(self.guard_release(id, guard)?);
+            }
+            return match self.transact(items).await {
+                Ok(()) => Ok(true),
+                Err(StoreError::TransactionCancelled { .. }) => Ok(false),
+                Err(error) => Err(error),
+            };
+        }
         let output = self
             .client()
             .delete_item()
@@ -241,10 +376,11 @@ impl Store {
     /// A page of `module`'s records, oldest first, with `filter` applied by DynamoDB (the caller
     /// applies any residual criteria). DynamoDB limits before filtering, so a page can hold
     /// fewer than `limit` items and still have a next one.
-    #[tracing::instrument(skip(self, start, filter), fields(module = module.name))]
+    #[tracing::instrument(skip(self, schema, start, filter), fields(module = module.name))]
     pub async fn records_of_module(
         &self,
         module: &Module,
+        schema: &(dyn FieldSchema + Sync),
         limit: i32,
         start: Option<PageKey>,
         filter: Option<&FilterExpression>,
@@ -269,8 +405,12 @@ impl Store {
             }
         }
         let output = query.send().await?;
-        let items =
-            output.items.unwrap_or_default().into_iter().map(decode_record).collect::<Result<_, _>>()?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| decode_record(item, schema))
+            .collect::<Result<_, _>>()?;
         Ok(Page { items, next: page_key_from_item(output.last_evaluated_key)? })
     }
 }

@@ -1,0 +1,161 @@
+//! Projects and custom contact fields (SPEC §6).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use portico::criteria::FieldType;
+use portico::domain::Permission;
+use portico::domain::contact_fields::{ContactField, Project, check_field_name};
+use portico::domain::modules;
+use portico::error::{FieldError, Problem};
+use portico::http::{ApiJson, Staff};
+use portico::store::StoreError;
+use portico::{ApiError, AppState};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(list_fields, create_field))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectView {
+    pub id: String,
+    pub name: String,
+}
+
+impl From<Project> for ProjectView {
+    fn from(project: Project) -> Self {
+        Self { id: project.id.to_string(), name: project.name }
+    }
+}
+
+#[utoipa::path(get, path = "/admin/projects", tag = "fields", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ProjectView>), (status = 403, body = Problem)))]
+async fn list_projects(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<ProjectView>>, ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    Ok(Json(state.store.projects().await?.into_iter().map(ProjectView::from).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    pub name: String,
+}
+
+#[utoipa::path(post, path = "/admin/projects", tag = "fields", security(("bearer" = [])), request_body = NewProject,
+    responses((status = 201, body = ProjectView), (status = 400, body = Problem), (status = 403, body = Problem)))]
+async fn create_project(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(request): ApiJson<NewProject>,
+) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid_field("name", "must be 1 to 100 characters"));
+    }
+    let project = Project { id: Ulid::generate(), name: name.to_owned() };
+    state.store.create_project(&project).await?;
+    Ok((StatusCode::CREATED, Json(project.into())))
+}
+
+/// Checks that every id names an existing project.
+pub async fn check_projects(state: &AppState, field: &str, ids: &[String]) -> Result<Vec<Ulid>, ApiError> {
+    let known: Vec<Ulid> = state.store.projects().await?.into_iter().map(|project| project.id).collect();
+    let mut errors = Vec::new();
+    let mut projects = Vec::new();
+    for (index, id) in ids.iter().enumerate() {
+        match Ulid::from_string(id).ok().filter(|id| known.contains(id)) {
+            Some(project) => projects.push(project),
+            None => errors.push(FieldError::new(format!("{field}[{index}]"), "is not a project")),
+        }
+    }
+    if errors.is_empty() { Ok(projects) } else { Err(ApiError::validation(errors)) }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactFieldView {
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub field_type: FieldType,
+    pub projects: Vec<String>,
+    pub unique: bool,
+    pub masked: bool,
+}
+
+impl From<ContactField> for ContactFieldView {
+    fn from(field: ContactField) -> Self {
+        Self {
+            name: field.name,
+            field_type: field.field_type,
+            projects: field.projects.iter().map(Ulid::to_string).collect(),
+            unique: field.unique,
+            masked: field.masked,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/admin/contact-fields", tag = "fields", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ContactFieldView>), (status = 403, body = Problem)))]
+async fn list_fields(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> Result<Json<Vec<ContactFieldView>>, ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    Ok(Json(state.store.contact_fields().await?.into_iter().map(ContactFieldView::from).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewContactField {
+    /// Case-sensitive; no dots; not a built-in contact field.
+    pub name: String,
+    /// `{"type": "text"}`, `{"type": "select", "options": [...]}`, …
+    #[schema(value_type = Object)]
+    pub field_type: FieldType,
+    pub projects: Vec<String>,
+    #[serde(default)]
+    pub unique: bool,
+    #[serde(default)]
+    pub masked: bool,
+}
+
+#[utoipa::path(post, path = "/admin/contact-fields", tag = "fields", security(("bearer" = [])), request_body = NewContactField,
+    responses((status = 201, body = ContactFieldView), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "`field_exists`")))]
+async fn create_field(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(request): ApiJson<NewContactField>,
+) -> Result<(StatusCode, Json<ContactFieldView>), ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    let contacts = modules::module("contacts").ok_or_else(|| ApiError::internal("no contacts module"))?;
+    check_field_name(&request.name, contacts).map_err(|e| ApiError::invalid_field("name", e.to_string()))?;
+    if request.unique && matches!(request.field_type, FieldType::List | FieldType::Bool) {
+        return Err(ApiError::invalid_field("unique", "lists and booleans can't be unique"));
+    }
+    let projects = check_projects(&state, "projects", &request.projects).await?;
+    let field = ContactField {
+        name: request.name,
+        field_type: request.field_type,
+        projects,
+        unique: request.unique,
+        masked: request.masked,
+    };
+    match state.store.create_contact_field(&field).await {
+        Ok(()) => Ok((StatusCode::CREATED, Json(field.into()))),
+        Err(StoreError::ConditionFailed) => {
+            Err(ApiError::conflict("field_exists", "A contact field has this name."))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
