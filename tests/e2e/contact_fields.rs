@@ -7,12 +7,15 @@ use serde_json::{Value, json};
 
 use crate::support::{PASSWORD, TestApp, spawn_app, unique_email};
 
-struct Setup {
-    admin: String,
-    agent: String,
+pub struct Setup {
+    pub admin: String,
+    pub agent: String,
+    pub project: String,
 }
 
-async fn setup(app: &TestApp) -> Setup {
+/// A project "Call centre" with a unique `Loyalty ID` and a masked `Salary`, a "Support"
+/// project with `Ticket`, and a sales agent in the call centre.
+pub async fn setup(app: &TestApp) -> Setup {
     let (admin, _) = app.admin_token().await;
     let project = |name: &'static str| {
         let admin = admin.clone();
@@ -36,13 +39,13 @@ async fn setup(app: &TestApp) -> Setup {
     let body = json!({"email": email, "name": "Agent", "password": PASSWORD, "roles": ["sales_manager"], "projects": [calls]});
     assert_eq!(app.post("/admin/users", body, Some(&admin)).await.status, StatusCode::CREATED);
     let agent = app.sign_in(&email, PASSWORD).await.body["access_token"].as_str().expect("token").to_owned();
-    Setup { admin, agent }
+    Setup { admin, agent, project: calls }
 }
 
 #[tokio::test]
 async fn masked_and_foreign_fields_never_reach_an_agent() {
     let app = spawn_app().await;
-    let Setup { admin, agent } = setup(&app).await;
+    let Setup { admin, agent, .. } = setup(&app).await;
     let fields = json!({"first_name": "Ann", "Loyalty ID": "L-1", "Salary": 5000, "Ticket": "T-9"});
     let created = app.post("/records/contacts", json!({"fields": fields}), Some(&admin)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);

@@ -7,6 +7,7 @@ mod bad_input;
 mod contact_fields;
 mod contract;
 mod criteria_pushdown;
+mod import;
 mod labels;
 mod links;
 mod passwords;

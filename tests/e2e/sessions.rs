@@ -1,17 +1,12 @@
 //! Sessions: device confirmation by code and by link, its limits, refresh rotation and reuse
 //! detection, sign-out, device revocation, throttling, and the round trips of a sign-in.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{DEVICE, PASSWORD, TestApp, serve, spawn_app};
+use crate::support::{DEVICE, PASSWORD, TestApp, spawn_app};
 
 const LAPTOP: &str = "laptop-device-id-0123456789";
 const PHONE: &str = "phone-device-id-abcdefghijk";
@@ -324,49 +319,23 @@ async fn failed_passwords_slow_down_further_attempts() {
     assert_eq!(login.failures.count, 0, "a successful sign-in clears the failures");
 }
 
-/// Counts the requests a DynamoDB client sends.
-#[derive(Debug, Clone, Default)]
-struct RequestCounter(Arc<AtomicUsize>);
-
-impl Intercept for RequestCounter {
-    fn name(&self) -> &'static str {
-        "RequestCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _config: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_sign_in_from_a_trusted_device_costs_two_round_trips() {
     let app = spawn_app().await;
     let (admin, _) = app.admin_token().await;
     let email = app.active_customer(&admin, true).await;
 
-    let counter = RequestCounter::default();
-    let sdk = portico_local::moto_sdk_config(crate::support::moto_endpoint(), crate::support::REGION).await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
-    let store =
-        portico::store::Store::new(aws_sdk_dynamodb::Client::from_conf(config), app.state.store.table());
-    let counted =
-        TestApp { base: serve(app.state.clone().with_store(store), app.outbox.clone()).await, ..app };
+    let (counted, counter) = app.counting_requests().await;
 
     let signed_in = counted.sign_in_from(DEVICE, &email, PASSWORD).await;
     assert_eq!(signed_in.status, StatusCode::OK);
-    assert_eq!(counter.0.swap(0, Ordering::SeqCst), 2, "sign-in: one batch read, one transaction");
+    assert_eq!(counter.take(), 2, "sign-in: one batch read, one transaction");
 
     let refreshed = counted
         .post("/sessions/refresh", json!({"refresh_token": signed_in.body["refresh_token"]}), None)
         .await;
     assert_eq!(refreshed.status, StatusCode::OK);
-    assert_eq!(counter.0.swap(0, Ordering::SeqCst), 2, "refresh: one batch read, one conditional update");
+    assert_eq!(counter.take(), 2, "refresh: one batch read, one conditional update");
 }
 
 #[tokio::test]

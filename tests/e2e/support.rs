@@ -1,6 +1,10 @@
 //! `spawn_app()` and the client helpers every test uses.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 
 use portico::{AppState, Config};
 use portico_local::moto::{Outbox, OutboxMessage};
@@ -268,5 +272,45 @@ impl TestApp {
     pub async fn account_id(&self, email: &str) -> String {
         let email = portico::domain::Email::parse(email).expect("email");
         self.state.store.account_id_by_email(&email).await.expect("read").expect("account exists").to_string()
+    }
+}
+
+/// Counts the requests a DynamoDB client sends.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(pub Arc<AtomicUsize>);
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _config: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl RequestCounter {
+    /// Requests counted since the last call.
+    pub fn take(&self) -> usize {
+        self.0.swap(0, Ordering::SeqCst)
+    }
+}
+
+impl TestApp {
+    /// The same API and table, served again by a copy whose DynamoDB requests are counted.
+    pub async fn counting_requests(self) -> (TestApp, RequestCounter) {
+        let counter = RequestCounter::default();
+        let sdk = portico_local::moto_sdk_config(moto_endpoint(), REGION).await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
+        let store =
+            portico::store::Store::new(aws_sdk_dynamodb::Client::from_conf(config), self.state.store.table());
+        let base = serve(self.state.clone().with_store(store), self.outbox.clone()).await;
+        (TestApp { base, ..self }, counter)
     }
 }

@@ -23,12 +23,16 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod import;
+
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_records, create_record)).routes(routes!(
-        get_record,
-        patch_record,
-        delete_record
-    ))
+    // Imports may carry up to 6 MiB; every other route keeps the default cap.
+    let (schemas, paths, import) = routes!(import::import_contacts);
+    let import = import.layer(axum::extract::DefaultBodyLimit::max(import::IMPORT_BODY_LIMIT));
+    OpenApiRouter::new()
+        .routes((schemas, paths, import))
+        .routes(routes!(list_records, create_record))
+        .routes(routes!(get_record, patch_record, delete_record))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -42,7 +46,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// What a request wants to do with a module's records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Need {
+pub(crate) enum Need {
     List,
     Read,
     Write,
@@ -165,6 +169,90 @@ fn record_response(status: StatusCode, view: RecordView) -> Response {
     response
 }
 
+/// Stores a new record of `module` with `fields` (nulls dropped), claiming its unique values.
+async fn store_new_record(
+    state: &AppState,
+    view: &View<'_>,
+    module: &'static Module,
+    fields: BTreeMap<String, criteria::Value>,
+    owner_id: Ulid,
+) -> Result<CrmRecord, ApiError> {
+    let now = Utc::now();
+    let fields: BTreeMap<_, _> =
+        fields.into_iter().filter(|(_, value)| *value != criteria::Value::Null).collect();
+    let record = CrmRecord {
+        id: Ulid::generate(),
+        module,
+        owner_id,
+        version: 1,
+        fields,
+        created_at: now,
+        updated_at: now,
+    };
+    match state.store.create_record(&record, &view.schema, &view.unique_values(&record.fields)).await? {
+        RecordWrite::Done => Ok(record),
+        RecordWrite::ValueTaken(field) => Err(value_taken(&field)),
+        RecordWrite::Stale => Err(ApiError::conflict("conflict", "The record exists already.")),
+    }
+}
+
+/// Applies `values` to record `id` if it is still at `expected`; unique values that change
+/// move their guards (the ones held now are read first; the version condition makes sure they
+/// still are when the write lands).
+async fn store_changes(
+    state: &AppState,
+    view: &View<'_>,
+    module: &'static Module,
+    id: Ulid,
+    expected: u64,
+    values: &BTreeMap<String, criteria::Value>,
+) -> Result<CrmRecord, ApiError> {
+    let claim = view.unique_values(values);
+    let release = if values.keys().any(|field| view.schema.custom_field(field).is_some_and(|c| c.unique)) {
+        let current = state
+            .store
+            .record(module, id, &view.schema)
+            .await?
+            .ok_or_else(|| ApiError::not_found("No such record."))?;
+        let held: BTreeMap<_, _> = current
+            .fields
+            .iter()
+            .filter(|(field, _)| values.contains_key(*field))
+            .map(|(f, v)| (f.clone(), v.clone()))
+            .collect();
+        view.unique_values(&held)
+    } else {
+        Vec::new()
+    };
+    let changes = RecordChanges {
+        set: values
+            .iter()
+            .filter(|(_, value)| **value != criteria::Value::Null)
+            .map(|(field, value)| (field.as_str(), value))
+            .collect(),
+        remove: values
+            .iter()
+            .filter(|(_, value)| **value == criteria::Value::Null)
+            .map(|(field, _)| field.as_str())
+            .collect(),
+        claim: claim.iter().filter(|guard| !release.contains(guard)).cloned().collect(),
+        release: release.iter().filter(|guard| !claim.contains(guard)).cloned().collect(),
+    };
+    match state.store.update_record(module, id, expected, &changes, &view.schema, Utc::now()).await {
+        Ok(Some(record)) => Ok(record),
+        Ok(None) => match state.store.record(module, id, &view.schema).await? {
+            None => Err(ApiError::not_found("No such record.")),
+            Some(current) => Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "version_mismatch",
+                format!("The record is at version {}; read it again and retry.", current.version),
+            )),
+        },
+        Err(portico::store::StoreError::ValueTaken(field)) => Err(value_taken(&field)),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// The value itself is never echoed: it may be masked for the caller.
 fn value_taken(field: &str) -> ApiError {
     ApiError::conflict("value_taken", format!("Another record has this value for {field}."))
@@ -265,23 +353,7 @@ async fn create_record(
         }
         None => staff.0.sub,
     };
-    let now = Utc::now();
-    let fields: BTreeMap<_, _> =
-        fields.into_iter().filter(|(_, value)| *value != criteria::Value::Null).collect();
-    let record = CrmRecord {
-        id: Ulid::generate(),
-        module,
-        owner_id,
-        version: 1,
-        fields,
-        created_at: now,
-        updated_at: now,
-    };
-    match state.store.create_record(&record, &view.schema, &view.unique_values(&record.fields)).await? {
-        RecordWrite::Done => {}
-        RecordWrite::ValueTaken(field) => return Err(value_taken(&field)),
-        RecordWrite::Stale => return Err(ApiError::conflict("conflict", "The record exists already.")),
-    }
+    let record = store_new_record(&state, &view, module, fields, owner_id).await?;
     tracing::info!(module = module.name, record_id = %record.id, by = %staff.0.sub, "record created");
     Ok(record_response(StatusCode::CREATED, view.render(&record)))
 }
@@ -351,55 +423,9 @@ async fn patch_record(
     let custom = custom_fields(&state, module).await?;
     let view = View::new(&staff, module, &custom);
     let values = parse_fields(&view.schema, module.name, &patch.fields).map_err(field_errors)?;
-    // Unique values that change move their guards: the ones held now are read first (the
-    // version condition makes sure they still are when the write lands).
-    let claim = view.unique_values(&values);
-    let release = if values.keys().any(|field| view.schema.custom_field(field).is_some_and(|c| c.unique)) {
-        let current = state
-            .store
-            .record(module, id, &view.schema)
-            .await?
-            .ok_or_else(|| ApiError::not_found("No such record."))?;
-        let held: BTreeMap<_, _> = current
-            .fields
-            .iter()
-            .filter(|(field, _)| values.contains_key(*field))
-            .map(|(f, v)| (f.clone(), v.clone()))
-            .collect();
-        view.unique_values(&held)
-    } else {
-        Vec::new()
-    };
-    let changes = RecordChanges {
-        set: values
-            .iter()
-            .filter(|(_, value)| **value != criteria::Value::Null)
-            .map(|(field, value)| (field.as_str(), value))
-            .collect(),
-        remove: values
-            .iter()
-            .filter(|(_, value)| **value == criteria::Value::Null)
-            .map(|(field, _)| field.as_str())
-            .collect(),
-        claim: claim.iter().filter(|guard| !release.contains(guard)).cloned().collect(),
-        release: release.iter().filter(|guard| !claim.contains(guard)).cloned().collect(),
-    };
-    match state.store.update_record(module, id, expected, &changes, &view.schema, Utc::now()).await {
-        Ok(Some(record)) => {
-            tracing::info!(module = module.name, record_id = %id, version = record.version, by = %staff.0.sub, "record changed");
-            Ok(record_response(StatusCode::OK, view.render(&record)))
-        }
-        Ok(None) => match state.store.record(module, id, &view.schema).await? {
-            None => Err(ApiError::not_found("No such record.")),
-            Some(current) => Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "version_mismatch",
-                format!("The record is at version {}; read it again and retry.", current.version),
-            )),
-        },
-        Err(portico::store::StoreError::ValueTaken(field)) => Err(value_taken(&field)),
-        Err(error) => Err(error.into()),
-    }
+    let record = store_changes(&state, &view, module, id, expected, &values).await?;
+    tracing::info!(module = module.name, record_id = %id, version = record.version, by = %staff.0.sub, "record changed");
+    Ok(record_response(StatusCode::OK, view.render(&record)))
 }
 
 #[utoipa::path(delete, path = "/records/{module}/{id}", tag = "records", security(("bearer" = [])),

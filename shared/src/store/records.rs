@@ -236,6 +236,15 @@ impl Store {
         }
     }
 
+    /// The id of the record holding a unique field's value, from its guard.
+    pub async fn record_id_by_unique(&self, guard: &UniqueValue) -> Result<Option<Ulid>, StoreError> {
+        let Some(item) = self.get_item(keys::unique_value(&guard.field, &guard.value)).await? else {
+            return Ok(None);
+        };
+        let id = text(&item, "record_id")?;
+        Ulid::from_string(&id).map(Some).map_err(|_| StoreError::Malformed("unique guard record_id"))
+    }
+
     pub async fn record(
         &self,
         module: &Module,
