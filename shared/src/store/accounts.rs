@@ -351,13 +351,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let after = before.after_failure(now.timestamp());
         let (pk, sk) = keys::login(email);
-        let request = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .expression_attribute_values(":last", n(after.last_at));
+        let request = self.update_at((pk, sk)).expression_attribute_values(":last", n(after.last_at));
         let request = if after.window_start == before.window_start {
             request
                 .update_expression("ADD fail_count :one SET fail_last_at = :last")

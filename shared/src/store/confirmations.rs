@@ -9,7 +9,7 @@ use ulid::Ulid;
 use super::accounts::ChallengeProof;
 use super::keys::{self, PK, SK, TTL};
 use super::sessions::{Session, TrustedDevice};
-use super::{Store, StoreError, n, s};
+use super::{Store, StoreError, condition_held, n, s};
 use crate::domain::challenge::{Challenge, MAX_CODE_ATTEMPTS};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -195,11 +195,7 @@ impl Store {
             .expression_attribute_values(":now", n(now.timestamp()))
             .send()
             .await;
-        match result.map_err(StoreError::from) {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(error) => Err(error),
-        }
+        condition_held(result)
     }
 
     /// Withdraws a pending device confirmation.

@@ -158,11 +158,7 @@ impl Store {
     pub async fn keep_devices(&self, account_id: Ulid, trust_version: u64) -> Result<(), StoreError> {
         for device in self.devices(account_id).await? {
             let (pk, sk) = keys::device(account_id, &device.device_hash);
-            self.client()
-                .update_item()
-                .table_name(self.table())
-                .key(PK, s(pk))
-                .key(SK, s(sk))
+            self.update_at((pk, sk))
                 .update_expression("SET trust_version = :version")
                 .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":version", n(trust_version))

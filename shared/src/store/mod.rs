@@ -20,6 +20,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -158,6 +159,11 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// An UpdateItem on the item at `key`, for the caller to complete.
+    fn update_at(&self, (pk, sk): keys::Key) -> UpdateItemFluentBuilder {
+        self.client.update_item().table_name(self.table()).key(keys::PK, s(pk)).key(keys::SK, s(sk))
+    }
+
     /// A strongly consistent read of the item at `key`.
     async fn get_item(&self, (pk, sk): keys::Key) -> Result<Option<Item>, StoreError> {
         let output = self
@@ -254,6 +260,23 @@ where
     match error.code() {
         Some(code) if UNAVAILABLE_CODES.contains(&code) => StoreError::Unavailable(error.into()),
         _ => StoreError::Request(error.into()),
+    }
+}
+
+/// `true` when a conditional write went through, `false` when its condition did not hold.
+fn condition_held<T>(
+    result: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<
+            impl ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+            impl std::fmt::Debug + Send + Sync + 'static,
+        >,
+    >,
+) -> Result<bool, StoreError> {
+    match result.map_err(StoreError::from) {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(error) => Err(error),
     }
 }
 

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::keys::{self, PK, SK};
-use super::{Store, StoreError, n, s};
+use super::keys;
+use super::{Store, StoreError, n};
 
 /// A limit: at most `max` events per `window_secs` for one subject.
 #[derive(Debug, Clone, Copy)]
@@ -36,11 +36,7 @@ impl Store {
         let now_secs = now.timestamp();
         let (pk, sk, window_end) = window_key(limit, subject, now);
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+            .update_at((pk, sk))
             .update_expression("ADD hits :one SET #ttl = :ttl")
             .condition_expression("attribute_not_exists(hits) OR hits < :max")
             .expression_attribute_names("#ttl", keys::TTL)
@@ -80,11 +76,7 @@ impl Store {
         let until_millis = now_millis + cooldown.secs * 1000;
         let (pk, sk) = keys::cooldown(cooldown.scope, subject);
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+            .update_at((pk, sk))
             .update_expression("SET until_ms = :until, #ttl = :ttl")
             .condition_expression("attribute_not_exists(until_ms) OR until_ms <= :now")
             .expression_attribute_names("#ttl", keys::TTL)
@@ -122,11 +114,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let (pk, sk, window_end) = window_key(limit, subject, now);
-        self.client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+        self.update_at((pk, sk))
             .update_expression("ADD hits :one SET #ttl = :ttl")
             .expression_attribute_names("#ttl", keys::TTL)
             .expression_attribute_values(":one", n(1))

@@ -268,11 +268,7 @@ impl Store {
     ) -> Result<Option<CrmRecord>, StoreError> {
         let (pk, sk) = record_key(module, id);
         let mut request = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+            .update_at((pk, sk))
             .condition_expression("version = :expected")
             .expression_attribute_values(":expected", n(expected_version))
             .expression_attribute_values(":next", n(expected_version + 1))

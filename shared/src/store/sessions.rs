@@ -9,7 +9,7 @@ use ulid::Ulid;
 use super::accounts::{decode_account, decode_login};
 use super::keys::{self, DEVICE_SK_PREFIX, PK, SESSION_SK_PREFIX, SK};
 use super::rate_limit::{RateLimit, window_key};
-use super::{Item, Store, StoreError, n, s};
+use super::{Item, Store, StoreError, condition_held, n, s};
 use crate::domain::account::Login;
 use crate::domain::{Account, Email};
 
@@ -224,11 +224,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let (pk, sk) = keys::session(session.account_id, session.session_id);
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+            .update_at((pk, sk))
             .update_expression("SET refresh_hash = :new, generation = :next, last_used_at = :now")
             .condition_expression("refresh_hash = :old AND generation = :generation")
             .expression_attribute_values(":new", s(new_hash))
@@ -238,11 +234,7 @@ impl Store {
             .expression_attribute_values(":generation", n(session.generation))
             .send()
             .await;
-        match result.map_err(StoreError::from) {
-            Ok(_) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(error) => Err(error),
-        }
+        condition_held(result)
     }
 
     #[tracing::instrument(skip(self))]
