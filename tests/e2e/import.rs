@@ -38,11 +38,11 @@ async fn rows_succeed_or_fail_on_their_own() {
     assert_eq!((report.body["created"].as_u64(), report.body["updated"].as_u64()), (Some(2), Some(0)));
     let failed = report.body["failed"].as_array().expect("failed").clone();
     assert_eq!(failed.len(), 2);
-    assert_eq!(
-        (failed[0]["row"].as_u64(), failed[0]["errors"][0]["field"].as_str()),
-        (Some(2), Some("fields.email"))
-    );
-    assert!(matches!(failed[1]["row"].as_u64(), Some(1 | 3)), "one of the two C-1 rows loses");
+    // Rows run concurrently, so either C-1 row may lose; failures are listed in row order.
+    let bad_email = failed.iter().find(|f| f["row"] == 2).expect("row 2 failed");
+    assert_eq!(bad_email["errors"][0]["field"], "fields.email");
+    let lost = failed.iter().find(|f| f["row"] != 2).expect("a C-1 row failed");
+    assert!(matches!(lost["row"].as_u64(), Some(1 | 3)), "one of the two C-1 rows loses: {lost}");
 
     let stored = contacts(&app, &admin).await;
     let names: Vec<&str> = stored.iter().filter_map(|c| c["fields"]["first_name"].as_str()).collect();
