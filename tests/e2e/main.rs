@@ -13,6 +13,7 @@ mod links;
 mod passwords;
 mod records;
 mod registration;
+mod roles;
 mod runtime_protocol;
 mod sessions;
 mod sign_in;

@@ -227,7 +227,7 @@ async fn the_role_matrix_holds_for_every_built_in_role_module_and_verb() {
     }
     for role in BuiltinRole::ALL {
         let token = app.staff_token(role).await;
-        let grants = portico::domain::permission::module_access_of([role.id()]);
+        let grants = role.definition().modules;
         for (module, id) in &targets {
             let access = grants.get(*module).copied().unwrap_or_default();
             let record_path = format!("/records/{module}/{id}");
@@ -270,7 +270,7 @@ async fn the_role_matrix_holds_for_every_built_in_role_module_and_verb() {
     // Deletes last, on fresh records.
     for role in BuiltinRole::ALL {
         let token = app.staff_token(role).await;
-        let grants = portico::domain::permission::module_access_of([role.id()]);
+        let grants = role.definition().modules;
         for module in portico::domain::modules::modules() {
             let record = create(&app, &admin, module.name, json!({})).await;
             let path = format!("/records/{}/{}", module.name, record["id"].as_str().expect("id"));

@@ -1,9 +1,11 @@
-//! Staff administration: the registration policy, the approval queue and labels.
+//! Staff administration: the registration policy, the approval queue, labels, staff users,
+//! roles, projects and contact fields.
 
 mod fields;
 mod labels;
 mod page;
 mod registrations;
+mod roles;
 mod users;
 
 use axum::Json;
@@ -24,6 +26,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(labels::api())
         .merge(page::api())
         .merge(users::api())
+        .merge(roles::api())
         .merge(fields::api())
 }
 

@@ -6,24 +6,21 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use portico::auth::password;
 use portico::domain::password::check_new_password;
-use portico::domain::permission::module_access_of;
-use portico::domain::{Account, AccountKind, AccountStatus, BuiltinRole, Email, Permission};
+use portico::domain::permission::{BuiltinRole, RoleGrants, check_role_id};
+use portico::domain::{Account, AccountKind, AccountStatus, Email, Permission};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, Staff};
-use portico::store::accounts::Registered;
+use portico::store::accounts::StaffWrite;
+use portico::store::roles::MAX_ROLES_PER_USER;
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_users, create_user))
-        .routes(routes!(change_user))
-        .routes(routes!(list_roles))
+    OpenApiRouter::new().routes(routes!(list_users, create_user)).routes(routes!(change_user))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,15 +48,41 @@ impl From<Account> for UserView {
     }
 }
 
-/// Role ids must name roles that exist.
-fn check_roles(roles: &[String]) -> Result<(), ApiError> {
+/// Role ids must be well formed, at most `MAX_ROLES_PER_USER`, without repeats.
+fn role_id_errors(roles: &[String]) -> Vec<FieldError> {
+    let mut errors: Vec<FieldError> = roles
+        .iter()
+        .enumerate()
+        .filter(|(index, id)| {
+            (BuiltinRole::from_id(id).is_none() && check_role_id(id).is_err()) || roles[..*index].contains(id)
+        })
+        .map(|(index, id)| {
+            FieldError::new(format!("roles[{index}]"), format!("`{id}` is not a role, or repeats"))
+        })
+        .collect();
+    if roles.len() > MAX_ROLES_PER_USER {
+        errors.push(FieldError::new("roles", format!("must hold at most {MAX_ROLES_PER_USER} roles")));
+    }
+    errors
+}
+
+/// What `roles` grant, or an error naming each id that is not a role.
+async fn grants_of_existing(
+    state: &AppState,
+    roles: &[String],
+) -> Result<Result<RoleGrants, Vec<FieldError>>, ApiError> {
+    let found = state.store.roles_by_id(roles).await?;
     let unknown: Vec<FieldError> = roles
         .iter()
         .enumerate()
-        .filter(|(_, id)| BuiltinRole::from_id(id).is_none())
+        .filter(|(_, id)| !found.iter().any(|role| role.id == **id))
         .map(|(index, id)| FieldError::new(format!("roles[{index}]"), format!("`{id}` is not a role")))
         .collect();
-    if unknown.is_empty() { Ok(()) } else { Err(ApiError::validation(unknown)) }
+    Ok(if unknown.is_empty() { Ok(RoleGrants::of(&found)) } else { Err(unknown) })
+}
+
+fn role_gone(role: &str) -> ApiError {
+    ApiError::validation(vec![FieldError::new("roles", format!("`{role}` is not a role (any more)"))])
 }
 
 #[utoipa::path(get, path = "/admin/users", tag = "users", security(("bearer" = [])),
@@ -102,10 +125,17 @@ async fn create_user(
     if name.is_empty() || name.chars().count() > 200 {
         errors.push(FieldError::new("name", "must be 1 to 200 characters"));
     }
-    if let Err(error) = check_roles(&request.roles) {
-        errors.extend(error.fields().iter().cloned());
-    }
-    let Some(email) = email.filter(|_| errors.is_empty()) else { return Err(ApiError::validation(errors)) };
+    let role_errors = role_id_errors(&request.roles);
+    let granted = if role_errors.is_empty() {
+        grants_of_existing(&state, &request.roles).await?.map_err(|unknown| errors.extend(unknown)).ok()
+    } else {
+        errors.extend(role_errors);
+        None
+    };
+    let (Some(email), Some(granted)) = (email.filter(|_| errors.is_empty()), granted) else {
+        return Err(ApiError::validation(errors));
+    };
+    crate::roles::ensure_within_own_rights(&staff, &granted)?;
     let projects = crate::fields::check_projects(&state, "projects", &request.projects).await?;
     let plain = request.password;
     let hash = tokio::task::spawn_blocking(move || password::hash_password(&plain))
@@ -113,14 +143,16 @@ async fn create_user(
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     let account = Account::new_staff(email, name, hash, request.roles, projects, Utc::now());
-    match state.store.create_account(&account, None, None).await? {
-        Registered::Created => {
+    match state.store.create_staff(&account).await? {
+        StaffWrite::Done => {
             tracing::info!(account_id = %account.id, by = %staff.0.sub, "staff user created");
             Ok((StatusCode::CREATED, Json(account.into())))
         }
-        Registered::EmailTaken => {
+        StaffWrite::EmailTaken => {
             Err(ApiError::conflict("email_taken", "An account with this address exists."))
         }
+        StaffWrite::NoSuchRole(role) => Err(role_gone(&role)),
+        StaffWrite::Stale => Err(ApiError::conflict("conflict", "The user changed meanwhile; retry.")),
     }
 }
 
@@ -144,7 +176,10 @@ async fn change_user(
 ) -> Result<Json<UserView>, ApiError> {
     staff.require(Permission::UsersManage)?;
     if let Some(roles) = &change.roles {
-        check_roles(roles)?;
+        let errors = role_id_errors(roles);
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
     }
     let projects = match &change.projects {
         Some(ids) => Some(crate::fields::check_projects(&state, "projects", ids).await?),
@@ -154,37 +189,24 @@ async fn change_user(
     let id = Ulid::from_string(&id).map_err(|_| not_found())?;
     let account =
         state.store.account(id).await?.filter(|a| a.kind == AccountKind::Staff).ok_or_else(not_found)?;
+    // Changing someone's access is only for those who hold all the rights involved, before and after.
+    crate::roles::ensure_within_own_rights(&staff, &state.store.grants_of_roles(&account.roles).await?)?;
+    if let Some(roles) = &change.roles {
+        let granted = grants_of_existing(&state, roles).await?.map_err(ApiError::validation)?;
+        crate::roles::ensure_within_own_rights(&staff, &granted)?;
+    }
     let roles = change.roles.unwrap_or_else(|| account.roles.clone());
     let projects = projects.unwrap_or_else(|| account.projects.clone());
-    if !state.store.set_staff_access(&account, &roles, &projects, Utc::now()).await? {
-        return Err(not_found());
+    match state.store.set_staff_access(&account, &roles, &projects, Utc::now()).await? {
+        StaffWrite::Done => {}
+        StaffWrite::NoSuchRole(role) => return Err(role_gone(&role)),
+        StaffWrite::EmailTaken | StaffWrite::Stale => {
+            return Err(ApiError::conflict(
+                "conflict",
+                "The user's roles changed meanwhile; read them again and retry.",
+            ));
+        }
     }
     tracing::info!(account_id = %id, by = %staff.0.sub, ?roles, "staff access changed");
     Ok(Json(Account { roles, projects, ..account }.into()))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RoleView {
-    pub id: &'static str,
-    pub permissions: Vec<Permission>,
-    /// Module → access letters (`r` read, `w` write, `d` delete).
-    pub modules: BTreeMap<String, String>,
-}
-
-#[utoipa::path(get, path = "/admin/roles", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = Vec<RoleView>), (status = 403, body = Problem)))]
-async fn list_roles(staff: Staff) -> Result<Json<Vec<RoleView>>, ApiError> {
-    staff.require(Permission::UsersManage)?;
-    let roles = BuiltinRole::ALL
-        .into_iter()
-        .map(|role| RoleView {
-            id: role.id(),
-            permissions: role.permissions().to_vec(),
-            modules: module_access_of([role.id()])
-                .into_iter()
-                .map(|(module, access)| (module, access.into()))
-                .collect(),
-        })
-        .collect();
-    Ok(Json(roles))
 }

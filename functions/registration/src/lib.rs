@@ -13,6 +13,7 @@ use portico::domain::challenge::{
     self, Challenge, ChallengeState, EMAIL_CODE_DIGITS, EMAIL_VERIFICATION_TTL,
 };
 use portico::domain::password::check_new_password;
+use portico::domain::permission::grants_of;
 use portico::domain::policy::{RegistrationStep, status_after_verification};
 use portico::domain::{
     Account, AccountKind, AccountStatus, AccountType, ApprovalMode, Email, Locale, Permission, Phone,
@@ -360,9 +361,10 @@ async fn notify_approvers(
         email: account.email.as_str(),
         queue_link: &queue_link,
     };
+    let custom_roles: Vec<_> = state.store.roles().await?.into_iter().map(|stored| stored.role).collect();
     for staff in state.store.staff().await? {
-        let may_approve = portico::domain::permission::permissions_of(staff.roles.iter().map(String::as_str))
-            .contains(&Permission::RegistrationsApprove);
+        let may_approve =
+            grants_of(&staff.roles, &custom_roles).permissions.contains(&Permission::RegistrationsApprove);
         if may_approve && staff.status == AccountStatus::Active {
             state.notifier.send_mail_logged(&staff.email, &template.render(staff.locale)).await;
         }

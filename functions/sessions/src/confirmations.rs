@@ -141,7 +141,7 @@ pub(crate) async fn trust_and_sign_in(
     label: String,
     now: DateTime<Utc>,
 ) -> Result<Tokens, ApiError> {
-    let (session, tokens) = tokens::new_session(state, login, device, now)?;
+    let (session, tokens) = tokens::new_session(state, login, device, now).await?;
     let trusted = trusted(session.device_hash.clone(), label, login.trust_version, now);
     state.store.trust_device_and_start_session(&trusted, &session).await?;
     if let Some(account) = state.store.account(login.account_id).await? {
@@ -226,7 +226,7 @@ async fn confirm_by_code(
         return Err(wrong_code());
     }
     let login = login_of(&account);
-    let (session, tokens) = tokens::new_session(&state, &login, &device, now)?;
+    let (session, tokens) = tokens::new_session(&state, &login, &device, now).await?;
     let device = trusted(
         confirmation.device_hash.clone(),
         confirmation.label.clone(),

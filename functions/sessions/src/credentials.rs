@@ -208,7 +208,7 @@ async fn change_password(
     let new_hash = hash(request.new_password).await?;
     let now = Utc::now();
 
-    let continued = continue_here(&state, &account, device.as_ref(), &headers, now)?;
+    let continued = continue_here(&state, &account, device.as_ref(), &headers, now).await?;
     let continue_on = continued.as_ref().map(|(trusted, session, _)| (trusted, session));
     if !state
         .store
@@ -226,7 +226,7 @@ async fn change_password(
 /// account's next trust version, a new session on it, and that session's tokens.
 type Continuation = (TrustedDevice, Session, Tokens);
 
-fn continue_here(
+async fn continue_here(
     state: &AppState,
     account: &Account,
     device: Option<&DeviceId>,
@@ -235,7 +235,7 @@ fn continue_here(
 ) -> Result<Option<Continuation>, ApiError> {
     let Some(DeviceId(device)) = device else { return Ok(None) };
     let login = Login { trust_version: account.trust_version + 1, ..login_of(account) };
-    let (session, tokens) = tokens::new_session(state, &login, device, now)?;
+    let (session, tokens) = tokens::new_session(state, &login, device, now).await?;
     let trusted = TrustedDevice {
         device_hash: session.device_hash.clone(),
         label: device_label(headers),
@@ -384,7 +384,7 @@ async fn confirm_email_change(
         state.store.count_failed_email_change_code(account.id).await?;
         return Err(wrong());
     }
-    let continued = continue_here(&state, &account, device.as_ref(), &headers, now)?;
+    let continued = continue_here(&state, &account, device.as_ref(), &headers, now).await?;
     let continue_on = continued.as_ref().map(|(trusted, session, _)| (trusted, session));
     match state.store.change_email(&account, &change, continue_on, now).await? {
         EmailChangeOutcome::Changed => {}

@@ -130,7 +130,7 @@ async fn sign_in(
         return Err(ApiError::forbidden(refusal.code(), refusal.message()));
     }
 
-    let (session, tokens) = tokens::new_session(&state, login, &device, now)?;
+    let (session, tokens) = tokens::new_session(&state, login, &device, now).await?;
     let clear_failures = login.failures.count > 0;
     match state.store.start_session_on_trusted_device(&session, email, clear_failures, now).await? {
         SessionStart::Started => {

@@ -7,7 +7,6 @@ use portico::auth::Grants;
 use portico::auth::keys::HashPurpose;
 use portico::auth::secret;
 use portico::domain::account::Login;
-use portico::domain::permission::{module_access_of, permissions_of};
 use portico::domain::signin::RefreshToken;
 use portico::domain::{Account, AccountKind};
 use portico::error::Problem;
@@ -58,7 +57,9 @@ fn refresh_token(state: &AppState, account_id: Ulid, session_id: Ulid, generatio
     (token, hash)
 }
 
-fn access_token(
+/// Staff rights come from their roles as they are now: a changed role reaches its holders
+/// with their next token.
+async fn access_token(
     state: &AppState,
     holder: &Holder<'_>,
     session_id: Ulid,
@@ -66,10 +67,10 @@ fn access_token(
 ) -> Result<(String, i64), ApiError> {
     let grants = match holder.kind {
         AccountKind::Staff => {
-            let roles = || holder.roles.iter().map(String::as_str);
+            let roles = state.store.grants_of_roles(holder.roles).await?;
             Grants {
-                permissions: permissions_of(roles()),
-                modules: module_access_of(roles()),
+                permissions: roles.permissions,
+                modules: roles.modules,
                 projects: holder.projects.to_vec(),
             }
         }
@@ -83,7 +84,7 @@ fn access_token(
 }
 
 /// A new session on `device` for `login`, and the tokens to hand out once it is stored.
-pub(crate) fn new_session(
+pub(crate) async fn new_session(
     state: &AppState,
     login: &Login,
     device: &str,
@@ -91,7 +92,7 @@ pub(crate) fn new_session(
 ) -> Result<(Session, Tokens), ApiError> {
     let session_id = Ulid::generate();
     let (refresh_token, refresh_hash) = refresh_token(state, login.account_id, session_id, 0);
-    let (access_token, expires_in) = access_token(state, &Holder::from(login), session_id, now)?;
+    let (access_token, expires_in) = access_token(state, &Holder::from(login), session_id, now).await?;
     let session = Session {
         account_id: login.account_id,
         session_id,
@@ -183,6 +184,6 @@ pub(crate) async fn refresh(
         roles: &account.roles,
         projects: &account.projects,
     };
-    let (access_token, expires_in) = access_token(&state, &holder, session.session_id, now)?;
+    let (access_token, expires_in) = access_token(&state, &holder, session.session_id, now).await?;
     Ok(Json(Tokens { access_token, token_type: "Bearer", expires_in, refresh_token }))
 }

@@ -15,7 +15,7 @@ use chrono::Utc;
 use portico::auth::password;
 use portico::domain::account::PasswordHash;
 use portico::domain::{Account, BuiltinRole, Email};
-use portico::store::accounts::Registered;
+use portico::store::accounts::StaffWrite;
 use portico::{ApiError, AppState};
 
 /// Every function's routes on one router, plus `GET /_local/outbox` (local stack only).
@@ -78,7 +78,7 @@ pub async fn create_staff(
         password::hash_password(password).map_err(|e| SeedError::Invalid(e.to_string()))?;
     let roles = roles.iter().map(|role| role.id().to_owned()).collect();
     let admin = Account::new_staff(email, name.to_owned(), password_hash, roles, Vec::new(), Utc::now());
-    Ok(state.store.create_account(&admin, None, None).await? == Registered::Created)
+    Ok(state.store.create_staff(&admin).await? == StaffWrite::Done)
 }
 
 /// A random password that passes the password rules, for seeded accounts.

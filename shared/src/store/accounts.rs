@@ -1,11 +1,14 @@
 //! Accounts, their e-mail uniqueness guards and e-mail verification challenges.
 
+use std::collections::BTreeSet;
+
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::keys::{self, GSI1, GSI1PK, PK, SK, TTL};
+use super::roles::custom_role_ids;
 use super::sessions::TrustedDevice;
 use super::{Item, Page, PageKey, Store, StoreError, n, page_key_from_item, page_key_to_item, s};
 use crate::domain::account::Login;
@@ -217,6 +220,18 @@ pub enum Registered {
     EmailTaken,
 }
 
+/// The outcome of creating a staff user or changing their access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffWrite {
+    Done,
+    /// Another account holds the address (on create).
+    EmailTaken,
+    /// This custom role does not exist (any more); nothing was written.
+    NoSuchRole(String),
+    /// The account is not a staff account, or its roles changed since it was read.
+    Stale,
+}
+
 impl Store {
     /// Creates the account, its login item (the e-mail guard), and optionally its verification
     /// challenge and the device it registered from, in one transaction: two registrations racing
@@ -272,8 +287,33 @@ impl Store {
         }
     }
 
-    /// Gives staff member `account` its roles and projects, on the account and its login item
-    /// together; `false` if it is not a staff account (any more).
+    /// Creates staff account `account` like `create_account`, counting it as a holder of each
+    /// of its custom roles in the same transaction.
+    #[tracing::instrument(skip_all, fields(account_id = %account.id))]
+    pub async fn create_staff(&self, account: &Account) -> Result<StaffWrite, StoreError> {
+        let mut items = vec![
+            self.put_if_absent(serde_dynamo::to_item(LoginItem::from(account))?)?,
+            self.put_if_absent(serde_dynamo::to_item(AccountItem::from(account))?)?,
+        ];
+        let custom: Vec<&str> = custom_role_ids(&account.roles).collect();
+        for role in &custom {
+            items.push(self.role_usage(role, 1)?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(StaffWrite::Done),
+            Err(error) if error.failed_condition_at(0) => Ok(StaffWrite::EmailTaken),
+            Err(error) => {
+                match custom.iter().enumerate().find(|(index, _)| error.failed_condition_at(2 + index)) {
+                    Some((_, role)) => Ok(StaffWrite::NoSuchRole((*role).to_owned())),
+                    None => Err(error),
+                }
+            }
+        }
+    }
+
+    /// Gives staff member `account` (as read) new roles and projects, on the account and its
+    /// login item together, moving the custom roles' holder counts. The write holds only if
+    /// the account still has the roles it was read with.
     #[tracing::instrument(skip_all, fields(account_id = %account.id))]
     pub async fn set_staff_access(
         &self,
@@ -281,8 +321,9 @@ impl Store {
         roles: &[String],
         projects: &[Ulid],
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<StaffWrite, StoreError> {
         let list = AttributeValue::L(roles.iter().map(|role| s(role.as_str())).collect());
+        let read_list = AttributeValue::L(account.roles.iter().map(|role| s(role.as_str())).collect());
         let project_list = AttributeValue::L(projects.iter().map(|project| s(project.to_string())).collect());
         let (pk, sk) = keys::account(account.id);
         let account_update = Update::builder()
@@ -290,9 +331,10 @@ impl Store {
             .key(PK, s(pk))
             .key(SK, s(sk))
             .update_expression("SET #roles = :roles, projects = :projects, updated_at = :now")
-            .condition_expression("kind = :staff")
+            .condition_expression("kind = :staff AND #roles = :read")
             .expression_attribute_names("#roles", "roles")
             .expression_attribute_values(":roles", list.clone())
+            .expression_attribute_values(":read", read_list)
             .expression_attribute_values(":projects", project_list.clone())
             .expression_attribute_values(":staff", s("staff"))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
@@ -309,14 +351,28 @@ impl Store {
             .expression_attribute_values(":projects", project_list)
             .expression_attribute_values(":account", s(account.id.to_string()))
             .build()?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(account_update).build(),
             TransactWriteItem::builder().update(login_update).build(),
         ];
+        let held: BTreeSet<&str> = custom_role_ids(&account.roles).collect();
+        let wanted: BTreeSet<&str> = custom_role_ids(roles).collect();
+        let taken: Vec<&str> = wanted.difference(&held).copied().collect();
+        for role in &taken {
+            items.push(self.role_usage(role, 1)?);
+        }
+        for role in held.difference(&wanted) {
+            items.push(self.role_usage(role, -1)?);
+        }
         match self.transact(items).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::TransactionCancelled { .. }) => Ok(false),
-            Err(error) => Err(error),
+            Ok(()) => Ok(StaffWrite::Done),
+            Err(error) => {
+                match taken.iter().enumerate().find(|(index, _)| error.failed_condition_at(2 + index)) {
+                    Some((_, role)) => Ok(StaffWrite::NoSuchRole((*role).to_owned())),
+                    None if matches!(error, StoreError::TransactionCancelled { .. }) => Ok(StaffWrite::Stale),
+                    None => Err(error),
+                }
+            }
         }
     }
 

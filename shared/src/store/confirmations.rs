@@ -182,13 +182,8 @@ impl Store {
 
     /// Spends the link (single use); `false` if it was spent or expired meanwhile.
     pub async fn spend_not_me(&self, not_me: &NotMe, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let (pk, sk) = keys::not_me(not_me.id);
         let result = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+            .delete_at(keys::not_me(not_me.id))
             .condition_expression("token_hash = :hash AND #ttl > :now")
             .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(":hash", s(not_me.token_hash.as_str()))

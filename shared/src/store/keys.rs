@@ -19,6 +19,7 @@
 //! | unique-value guard    | `UNIQUE#contacts#<field>#<value>` | `UNIQUE`     |                        |        |
 //! | CRM record            | `RECORD#<module>#<id>`   | `RECORD`              | `MODULE#<module>`      | `<id>` |
 //! |  (GSI2: `CONTACT#<contact>` / `<module>#<id>`; GSI3: `OWNER#<owner>` / `<module>#<id>`) | | | | |
+//! | custom role         | `ROLES`                  | `ROLE#<id>`           |                        |        |
 //! | rate-limit window     | `RATE#<scope>#<subject>` | `WINDOW#<start>`      |                        |        |
 //! | cooldown              | `COOLDOWN#<scope>#<subject>` | `COOLDOWN`        |                        |        |
 
@@ -120,6 +121,13 @@ pub fn record_member(module: &str, id: Ulid) -> String {
 
 pub fn registration_policy() -> Key {
     ("SETTINGS".into(), "REGISTRATION_POLICY".into())
+}
+
+pub const ROLES_PK: &str = "ROLES";
+pub const ROLE_SK_PREFIX: &str = "ROLE#";
+
+pub fn role(id: &str) -> Key {
+    (ROLES_PK.into(), format!("{ROLE_SK_PREFIX}{id}"))
 }
 
 pub const LABELS_PK: &str = "LABELS";

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod labels;
 pub mod rate_limit;
 pub mod records;
+pub mod roles;
 pub mod sessions;
 pub mod settings;
 
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
@@ -164,6 +166,11 @@ impl Store {
         self.client.update_item().table_name(self.table()).key(keys::PK, s(pk)).key(keys::SK, s(sk))
     }
 
+    /// A DeleteItem of the item at `key`, for the caller to complete.
+    fn delete_at(&self, (pk, sk): keys::Key) -> DeleteItemFluentBuilder {
+        self.client.delete_item().table_name(self.table()).key(keys::PK, s(pk)).key(keys::SK, s(sk))
+    }
+
     /// A strongly consistent read of the item at `key`.
     async fn get_item(&self, (pk, sk): keys::Key) -> Result<Option<Item>, StoreError> {
         let output = self
@@ -201,14 +208,8 @@ impl Store {
         Ok(())
     }
 
-    async fn delete_item(&self, (pk, sk): keys::Key) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(self.table())
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
-            .send()
-            .await?;
+    async fn delete_item(&self, key: keys::Key) -> Result<(), StoreError> {
+        self.delete_at(key).send().await?;
         Ok(())
     }
 

@@ -366,15 +366,7 @@ impl Store {
                 Err(error) => Err(error),
             };
         }
-        let output = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await?;
+        let output = self.delete_at((pk, sk)).return_values(ReturnValue::AllOld).send().await?;
         Ok(output.attributes.is_some())
     }
 

@@ -280,13 +280,8 @@ impl Store {
     /// Forgets a trusted device and ends the sessions begun on it. `false` if it was not trusted.
     #[tracing::instrument(skip(self, device_hash), fields(account_id = %account_id))]
     pub async fn revoke_device(&self, account_id: Ulid, device_hash: &str) -> Result<bool, StoreError> {
-        let (pk, sk) = keys::device(account_id, device_hash);
         let deleted = self
-            .client()
-            .delete_item()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+            .delete_at(keys::device(account_id, device_hash))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await?
