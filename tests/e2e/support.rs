@@ -1,7 +1,6 @@
 //! `spawn_app()` and the client helpers every test uses.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -275,9 +274,9 @@ impl TestApp {
     }
 }
 
-/// Counts the requests a DynamoDB client sends.
+/// Records the requests a DynamoDB client sends (their JSON bodies).
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounter(pub Arc<AtomicUsize>);
+pub struct RequestCounter(pub Arc<Mutex<Vec<String>>>);
 
 impl Intercept for RequestCounter {
     fn name(&self) -> &'static str {
@@ -286,11 +285,12 @@ impl Intercept for RequestCounter {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
         _config: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        let body = context.request().body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+        self.0.lock().expect("not poisoned").push(body.into_owned());
         Ok(())
     }
 }
@@ -298,7 +298,12 @@ impl Intercept for RequestCounter {
 impl RequestCounter {
     /// Requests counted since the last call.
     pub fn take(&self) -> usize {
-        self.0.swap(0, Ordering::SeqCst)
+        self.take_bodies().len()
+    }
+
+    /// The bodies of the requests sent since the last call.
+    pub fn take_bodies(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
     }
 }
 

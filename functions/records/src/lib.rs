@@ -8,22 +8,23 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use portico::criteria::{self, Criteria, EvalContext, FieldSchema, PushdownOptions, ValidationContext};
+use portico::criteria::{self, FieldSchema};
 use portico::domain::Permission;
 use portico::domain::contact_fields::{ContactField, ModuleSchema};
 use portico::domain::modules::{self, CrmRecord, Module, field_json, parse_fields};
 use portico::error::{FieldError, Problem};
-use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff};
-use portico::store::records::{DATES, RecordChanges, RecordWrite, UniqueValue, field_attribute};
+use portico::http::{ApiJson, Staff};
+use portico::store::records::{RecordChanges, RecordWrite, UniqueValue};
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as JsonValue};
 use ulid::Ulid;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod import;
+mod list;
 
 pub fn api() -> OpenApiRouter<AppState> {
     // Imports may carry up to 6 MiB; every other route keeps the default cap.
@@ -31,7 +32,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     let import = import.layer(axum::extract::DefaultBodyLimit::max(import::IMPORT_BODY_LIMIT));
     OpenApiRouter::new()
         .routes((schemas, paths, import))
-        .routes(routes!(list_records, create_record))
+        .routes(routes!(list::list_records, create_record))
         .routes(routes!(get_record, patch_record, delete_record))
 }
 
@@ -55,7 +56,7 @@ pub(crate) enum Need {
 
 /// The module, if the staff member may do `need` with it. A module they can't read answers 404
 /// for its records (they do not exist for them) and 403 for its list.
-fn module_for(staff: &Staff, name: &str, need: Need) -> Result<&'static Module, ApiError> {
+pub(crate) fn module_for(staff: &Staff, name: &str, need: Need) -> Result<&'static Module, ApiError> {
     let no_record = || ApiError::not_found("No such record.");
     let module = modules::module(name).ok_or_else(|| ApiError::not_found("No such module."))?;
     let access = staff.0.access(module.name);
@@ -94,7 +95,7 @@ pub struct RecordView {
 }
 
 /// The fields of a module one staff member works with, and whether they see masked values.
-struct View<'a> {
+pub(crate) struct View<'a> {
     schema: ModuleSchema<'a>,
     sees_masked: bool,
 }
@@ -108,12 +109,12 @@ impl<'a> View<'a> {
         }
     }
 
-    fn hides(&self, field: &str) -> bool {
+    pub(crate) fn hides(&self, field: &str) -> bool {
         !self.sees_masked && self.schema.custom_field(field).is_some_and(|custom| custom.masked)
     }
 
     /// The record as this caller may see it: masked values never leave the server.
-    fn render(&self, record: &CrmRecord) -> RecordView {
+    pub(crate) fn render(&self, record: &CrmRecord) -> RecordView {
         let mut masked = Vec::new();
         let mut fields = Map::new();
         for (name, value) in &record.fields {
@@ -138,7 +139,7 @@ impl<'a> View<'a> {
     }
 
     /// The guards of the unique custom fields among `fields`.
-    fn unique_values(&self, fields: &BTreeMap<String, criteria::Value>) -> Vec<UniqueValue> {
+    pub(crate) fn unique_values(&self, fields: &BTreeMap<String, criteria::Value>) -> Vec<UniqueValue> {
         fields
             .iter()
             .filter(|(_, value)| **value != criteria::Value::Null)
@@ -155,7 +156,7 @@ impl<'a> View<'a> {
 }
 
 /// The custom fields of `module` (only contacts have them).
-async fn custom_fields(state: &AppState, module: &Module) -> Result<Vec<ContactField>, ApiError> {
+pub(crate) async fn custom_fields(state: &AppState, module: &Module) -> Result<Vec<ContactField>, ApiError> {
     if module.name == "contacts" { Ok(state.store.contact_fields().await?) } else { Ok(Vec::new()) }
 }
 
@@ -260,69 +261,6 @@ fn value_taken(field: &str) -> ApiError {
 
 fn field_errors(errors: Vec<(String, String)>) -> ApiError {
     ApiError::validation(errors.into_iter().map(|(field, message)| FieldError::new(field, message)).collect())
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ListQuery {
-    /// Items per page, 1–100 (default 25).
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Criteria (JSON, SPEC §7) the records must match, e.g.
-    /// `{"field":"stage","op":"eq","value":"Negotiation"}`.
-    #[serde(rename = "where")]
-    pub filter: Option<String>,
-}
-
-#[utoipa::path(get, path = "/records/{module}", tag = "records", security(("bearer" = [])),
-    params(("module" = String, Path), ListQuery),
-    responses((status = 200, body = inline(PagedResponse<RecordView>)), (status = 400, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn list_records(
-    State(state): State<AppState>,
-    staff: Staff,
-    Path(module): Path<String>,
-    ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<PagedResponse<RecordView>>, ApiError> {
-    let module = module_for(&staff, &module, Need::List)?;
-    let (limit, start) = PageQuery { limit: query.limit, cursor: query.cursor }.resolve(&state.keys)?;
-    let custom = custom_fields(&state, module).await?;
-    let view = View::new(&staff, module, &custom);
-    let now = Utc::now();
-    let compiled = match query.filter.as_deref() {
-        None => None,
-        Some(text) => {
-            let criteria: Criteria = serde_json::from_str(text).map_err(|error| {
-                ApiError::invalid_field("where", format!("is not valid criteria: {error}"))
-            })?;
-            let compiled = criteria::compile(&criteria, &view.schema, &ValidationContext::plain()).map_err(
-                |errors| {
-                    let fields = errors
-                        .into_iter()
-                        .map(|e| FieldError::new(format!("where.{}", e.path), e.kind.to_string()));
-                    ApiError::validation(fields.collect())
-                },
-            )?;
-            // Filtering on a value one may not see would reveal it.
-            if let Some(field) = compiled.record_fields().into_iter().find(|field| view.hides(field)) {
-                return Err(ApiError::forbidden(
-                    "masked_field",
-                    format!("You may not filter on the masked field {field}."),
-                ));
-            }
-            Some(compiled)
-        }
-    };
-    let pushdown = compiled.as_ref().map(|compiled| {
-        let options = PushdownOptions { now: Some(now), user: None, dates: Some(DATES) };
-        criteria::pushdown_with(compiled, &options, |field| Some(field_attribute(field)))
-    });
-    let filter = pushdown.as_ref().and_then(|pushdown| pushdown.filter.as_ref());
-    let mut page = state.store.records_of_module(module, &view.schema, limit, start, filter).await?;
-    if let Some(pushdown) = &pushdown {
-        page.items.retain(|record| pushdown.residual_holds(&EvalContext::new(&record.fields, now)));
-    }
-    Ok(Json(PagedResponse::from_page(&state.keys, page, |record| view.render(&record))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -38,7 +38,13 @@ pub enum FieldNameError {
     Dot,
     #[error("is a built-in contact field")]
     BuiltIn,
+    #[error("is reserved: list queries use it as a parameter")]
+    Reserved,
 }
+
+/// Query parameters of record lists; every other parameter is a field to match, so no field
+/// may be named like these.
+pub const LIST_PARAMETERS: [&str; 5] = ["limit", "cursor", "where", "sort", "owner_id"];
 
 /// Checks a new custom field's name against the `contacts` module's own fields.
 pub fn check_field_name(name: &str, contacts: &Module) -> Result<(), FieldNameError> {
@@ -50,6 +56,9 @@ pub fn check_field_name(name: &str, contacts: &Module) -> Result<(), FieldNameEr
     }
     if contacts.fields.field_type(name).is_some() {
         return Err(FieldNameError::BuiltIn);
+    }
+    if LIST_PARAMETERS.contains(&name) {
+        return Err(FieldNameError::Reserved);
     }
     Ok(())
 }
@@ -117,6 +126,10 @@ mod tests {
         assert_eq!(check_field_name("Loyalty ID", contacts), Ok(()));
         assert_eq!(check_field_name("email", contacts), Err(FieldNameError::BuiltIn));
         assert_eq!(check_field_name("a.b", contacts), Err(FieldNameError::Dot));
+        assert_eq!(check_field_name("sort", contacts), Err(FieldNameError::Reserved));
+        assert!(crate::domain::modules::modules().iter().all(|module| {
+            LIST_PARAMETERS.iter().all(|parameter| module.fields.field_type(parameter).is_none())
+        }));
         assert_eq!(check_field_name(" padded", contacts), Err(FieldNameError::Length));
     }
 

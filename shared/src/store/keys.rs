@@ -18,7 +18,8 @@
 //! | custom contact field  | `CONTACT_FIELDS`         | `FIELD#<name>`        |                        |        |
 //! | unique-value guard    | `UNIQUE#contacts#<field>#<value>` | `UNIQUE`     |                        |        |
 //! | CRM record            | `RECORD#<module>#<id>`   | `RECORD`              | `MODULE#<module>`      | `<id>` |
-//! |  (GSI2: `CONTACT#<contact>` / `<module>#<id>`; GSI3: `OWNER#<owner>` / `<module>#<id>`) | | | | |
+//! |  (GSI2: `CONTACT#<contact>` / `<module>#<id>`; GSI3: `OWNER#<owner>` / `<module>#<id>`;    | | | | |
+//! |   GSI4: `MODULE#<module>` (GSI1PK) / `<updated_at>#<id>`)                                   | | | | |
 //! | custom role         | `ROLES`                  | `ROLE#<id>`           |                        |        |
 //! | rate-limit window     | `RATE#<scope>#<subject>` | `WINDOW#<start>`      |                        |        |
 //! | cooldown              | `COOLDOWN#<scope>#<subject>` | `COOLDOWN`        |                        |        |
@@ -32,6 +33,15 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
+/// Shares GSI1's partition (`GSI1PK`), sorted by `GSI4SK`.
+pub const GSI4: &str = "GSI4";
+pub const GSI4SK: &str = "GSI4SK";
 /// Epoch seconds after which DynamoDB may delete the item (it deletes late: code checks expiry too).
 pub const TTL: &str = "ttl";
 
@@ -112,6 +122,12 @@ pub fn contact_records(contact_id: &str) -> String {
 
 pub fn owner_records(owner_id: Ulid) -> String {
     format!("OWNER#{owner_id}")
+}
+
+/// Sort key of a record in the module-by-last-change index: fixed-width UTC microseconds,
+/// so text order is time order.
+pub fn record_change(updated_at: chrono::DateTime<chrono::Utc>, id: Ulid) -> String {
+    format!("{}#{id}", updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
 /// Sort key of a record in the contact and owner indexes.

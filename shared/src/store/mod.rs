@@ -43,6 +43,9 @@ pub enum StoreError {
     Codec(#[from] serde_dynamo::Error),
     #[error("a stored item is malformed: {0}")]
     Malformed(&'static str),
+    /// A page's start key belongs to another index or partition than the query's.
+    #[error("the start key belongs to another list")]
+    ForeignStart,
     /// A unique field's value belongs to another record.
     #[error("the value of {0} is taken")]
     ValueTaken(String),
@@ -95,6 +98,7 @@ impl From<StoreError> for crate::ApiError {
             StoreError::ValueTaken(field) => {
                 Self::conflict("value_taken", format!("Another record has this value for {field}."))
             }
+            StoreError::ForeignStart => crate::http::cursor::invalid_cursor(),
             StoreError::ConditionFailed | StoreError::TransactionCancelled { .. } => {
                 tracing::warn!(%error, "write lost a race");
                 Self::conflict("conflict", "The resource was changed concurrently; retry the request.")

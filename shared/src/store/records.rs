@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::types::{AttributeValue as Av, Delete, ReturnValue, Transac
 use chrono::{DateTime, NaiveDate, Utc};
 use ulid::Ulid;
 
-use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK};
+use super::keys::{
+    self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, GSI4, GSI4SK, PK, SK,
+};
 use super::{Item, Page, PageKey, Store, StoreError, n, page_key_from_item, page_key_to_item, s};
 use crate::criteria::{
     AttributeValue, DateEncoding, FieldSchema, FieldType, FilterExpression, Number, Value,
@@ -172,8 +174,9 @@ impl Store {
             (SK.into(), s(sk)),
             (GSI1PK.into(), s(keys::module_records(record.module.name))),
             (GSI1SK.into(), s(record.id.to_string())),
-            ("GSI3PK".into(), s(keys::owner_records(record.owner_id))),
-            ("GSI3SK".into(), s(member_key(record))),
+            (GSI3PK.into(), s(keys::owner_records(record.owner_id))),
+            (GSI3SK.into(), s(member_key(record))),
+            (GSI4SK.into(), s(keys::record_change(record.updated_at, record.id))),
             ("entity".into(), s("record")),
             ("module".into(), s(record.module.name)),
             ("id".into(), s(record.id.to_string())),
@@ -183,8 +186,8 @@ impl Store {
             ("updated_at".into(), s(record.updated_at.to_rfc3339())),
         ]);
         if let Some(contact) = record.contact_id() {
-            item.insert("GSI2PK".into(), s(keys::contact_records(contact)));
-            item.insert("GSI2SK".into(), s(member_key(record)));
+            item.insert(GSI2PK.into(), s(keys::contact_records(contact)));
+            item.insert(GSI2SK.into(), s(member_key(record)));
         }
         let mut stored_fields = Item::new();
         for (field, value) in &record.fields {
@@ -273,8 +276,13 @@ impl Store {
             .expression_attribute_values(":expected", n(expected_version))
             .expression_attribute_values(":next", n(expected_version + 1))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":changed", s(keys::record_change(now, id)))
             .return_values(ReturnValue::AllNew);
-        let mut sets = vec!["version = :next".to_owned(), "updated_at = :now".to_owned()];
+        let mut sets = vec![
+            "version = :next".to_owned(),
+            "updated_at = :now".to_owned(),
+            format!("{GSI4SK} = :changed"),
+        ];
         // DynamoDB refuses placeholders an expression does not use.
         if !changes.set.is_empty() || !changes.remove.is_empty() {
             request = request.expression_attribute_names("#f", FIELDS);
@@ -370,38 +378,64 @@ impl Store {
         Ok(output.attributes.is_some())
     }
 
-    /// A page of `module`'s records, oldest first, with `filter` applied by DynamoDB (the caller
-    /// applies any residual criteria). DynamoDB limits before filtering, so a page can hold
-    /// fewer than `limit` items and still have a next one.
-    #[tracing::instrument(skip(self, schema, start, filter), fields(module = module.name))]
-    pub async fn records_of_module(
+    /// A page of `query.module`'s records from the index `query.index` names, with
+    /// `query.filter` applied by DynamoDB (the caller applies any residual criteria). DynamoDB
+    /// limits before filtering, so a page can hold fewer than `limit` items and still have a
+    /// next one. A start key from another index or partition is refused (`ForeignStart`).
+    #[tracing::instrument(skip_all, fields(module = query.module.name, index = ?query.index))]
+    pub async fn records(
         &self,
-        module: &Module,
+        query: RecordQuery<'_>,
         schema: &(dyn FieldSchema + Sync),
-        limit: i32,
-        start: Option<PageKey>,
-        filter: Option<&FilterExpression>,
     ) -> Result<Page<CrmRecord>, StoreError> {
-        let mut query = self
+        let module = query.module.name;
+        let (index, partition_attribute, sort_attribute, partition, members) = match &query.index {
+            RecordIndex::Module => (GSI1, GSI1PK, GSI1SK, keys::module_records(module), None),
+            RecordIndex::ModuleByChange => (GSI4, GSI1PK, GSI4SK, keys::module_records(module), None),
+            RecordIndex::Contact(contact) => {
+                (GSI2, GSI2PK, GSI2SK, keys::contact_records(contact), Some(format!("{module}#")))
+            }
+            RecordIndex::Owner(owner) => {
+                (GSI3, GSI3PK, GSI3SK, keys::owner_records(*owner), Some(format!("{module}#")))
+            }
+        };
+        if let Some(start) = &query.start {
+            let expected = [PK, SK, partition_attribute, sort_attribute];
+            let belongs = start.len() == expected.len()
+                && expected.iter().all(|name| start.contains_key(*name))
+                && start[partition_attribute] == partition
+                && members.as_deref().is_none_or(|prefix| start[sort_attribute].starts_with(prefix));
+            if !belongs {
+                return Err(StoreError::ForeignStart);
+            }
+        }
+        let mut request = self
             .client()
             .query()
             .table_name(self.table())
-            .index_name(GSI1)
-            .key_condition_expression("#index_pk = :index_pk")
-            .expression_attribute_names("#index_pk", GSI1PK)
-            .expression_attribute_values(":index_pk", s(keys::module_records(module.name)))
-            .limit(limit)
-            .set_exclusive_start_key(start.map(page_key_to_item));
-        if let Some(filter) = filter {
-            query = query.filter_expression(&filter.expression);
+            .index_name(index)
+            .expression_attribute_names("#index_pk", partition_attribute)
+            .expression_attribute_values(":index_pk", s(partition))
+            .scan_index_forward(!query.descending)
+            .limit(query.limit)
+            .set_exclusive_start_key(query.start.map(page_key_to_item));
+        request = match members {
+            None => request.key_condition_expression("#index_pk = :index_pk"),
+            Some(prefix) => request
+                .key_condition_expression("#index_pk = :index_pk AND begins_with(#index_sk, :members)")
+                .expression_attribute_names("#index_sk", sort_attribute)
+                .expression_attribute_values(":members", s(prefix)),
+        };
+        if let Some(filter) = query.filter {
+            request = request.filter_expression(&filter.expression);
             for (placeholder, name) in &filter.names {
-                query = query.expression_attribute_names(placeholder, name);
+                request = request.expression_attribute_names(placeholder, name);
             }
             for (placeholder, value) in &filter.values {
-                query = query.expression_attribute_values(placeholder, to_sdk(value));
+                request = request.expression_attribute_values(placeholder, to_sdk(value));
             }
         }
-        let output = query.send().await?;
+        let output = request.send().await?;
         let items = output
             .items
             .unwrap_or_default()
@@ -410,4 +444,28 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok(Page { items, next: page_key_from_item(output.last_evaluated_key)? })
     }
+}
+
+/// The index a record list reads, and so the order records come in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordIndex {
+    /// A module's records by id, i.e. by creation (GSI1).
+    Module,
+    /// A module's records by last change (GSI4).
+    ModuleByChange,
+    /// The records of one contact, by creation (GSI2).
+    Contact(String),
+    /// The records of one owner, by creation (GSI3).
+    Owner(Ulid),
+}
+
+/// One page's worth of a record list.
+pub struct RecordQuery<'a> {
+    pub module: &'static Module,
+    pub index: RecordIndex,
+    /// Newest first.
+    pub descending: bool,
+    pub limit: i32,
+    pub start: Option<PageKey>,
+    pub filter: Option<&'a FilterExpression>,
 }

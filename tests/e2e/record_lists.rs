@@ -1,0 +1,261 @@
+//! Record lists beyond criteria: `?field=value` equality, lists of an owner and of a contact
+//! from their indexes, order by creation or last change, cursors bound to their list, and a
+//! unique contact field answered from its guard.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use ulid::Ulid;
+
+use crate::contact_fields::{Setup, setup};
+use crate::support::{TestApp, spawn_app};
+
+async fn create(app: &TestApp, token: &str, module: &str, body: Value) -> String {
+    let response = app.post(&format!("/records/{module}"), body, Some(token)).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{module}: {:?}", response.body);
+    response.body["id"].as_str().expect("id").to_owned()
+}
+
+/// Every item of a list, following its cursors; the ids in the order they came.
+async fn all_ids(app: &TestApp, token: &str, path: &str) -> Vec<String> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let mut ids = Vec::new();
+    let mut next = format!("{path}{separator}limit=100");
+    loop {
+        let page = app.get(&next, Some(token)).await;
+        assert_eq!(page.status, StatusCode::OK, "{next}: {:?}", page.body);
+        ids.extend(
+            page.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|r| r["id"].as_str().expect("id").to_owned()),
+        );
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => next = format!("{path}{separator}limit=100&cursor={cursor}"),
+            None => return ids,
+        }
+    }
+}
+
+fn error_fields(body: &Value) -> Vec<&str> {
+    body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_owner_s_records_come_from_the_owner_index_and_match_fields() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let (owner, other) = (Ulid::generate().to_string(), Ulid::generate().to_string());
+    let task = |subject: &str, status: &str, owner: &str| json!({"fields": {"subject": subject, "status": status}, "owner_id": owner});
+    let first = create(&app, &admin, "tasks", task("Call", "Open", &owner)).await;
+    let second = create(&app, &admin, "tasks", task("Visit", "Done", &owner)).await;
+    let third = create(&app, &admin, "tasks", json!({"fields": {"status": "Open"}, "owner_id": owner})).await;
+    create(&app, &admin, "tasks", task("Call", "Open", &other)).await;
+    create(&app, &admin, "deals", json!({"fields": {"name": "Not a task"}, "owner_id": owner})).await;
+
+    let mine = format!("/records/tasks?owner_id={owner}");
+    let (app, requests) = app.counting_requests().await;
+    assert_eq!(all_ids(&app, &admin, &mine).await.len(), 3);
+    let sent = requests.take_bodies();
+    assert_eq!(sent.len(), 1, "one Query: {sent:?}");
+    assert!(sent[0].contains(r#""IndexName":"GSI3""#), "{sent:?}");
+    assert_eq!(all_ids(&app, &admin, &mine).await, [first.as_str(), second.as_str(), third.as_str()]);
+    assert_eq!(
+        all_ids(&app, &admin, &format!("{mine}&sort=-created_at")).await,
+        [third.as_str(), second.as_str(), first.as_str()]
+    );
+    assert_eq!(all_ids(&app, &admin, &format!("{mine}&status=Open")).await, [first.as_str(), third.as_str()]);
+    assert_eq!(all_ids(&app, &admin, &format!("{mine}&status=Open&subject=Call")).await, [first.as_str()]);
+    assert_eq!(
+        all_ids(&app, &admin, &format!("{mine}&subject=")).await,
+        [third.as_str()],
+        "empty matches empty"
+    );
+    let filtered = format!(
+        "{mine}&where=%7B%22field%22%3A%22subject%22%2C%22op%22%3A%22starts_with%22%2C%22value%22%3A%22V%22%7D"
+    );
+    assert_eq!(all_ids(&app, &admin, &filtered).await, [second.as_str()], "criteria and the index together");
+
+    // One page at a time, and a cursor only continues its own list.
+    let page = app.get(&format!("{mine}&limit=1"), Some(&admin)).await.body;
+    let cursor = page["next_cursor"].as_str().expect("more pages");
+    let next = app.get(&format!("{mine}&limit=1&cursor={cursor}"), Some(&admin)).await.body;
+    assert_eq!(next["items"][0]["id"], second.as_str());
+    for foreign in [
+        format!("/records/tasks?owner_id={other}&cursor={cursor}"),
+        format!("/records/tasks?cursor={cursor}"),
+        format!("/records/deals?owner_id={owner}&cursor={cursor}"),
+    ] {
+        let refused = app.get(&foreign, Some(&admin)).await;
+        assert_eq!(
+            (refused.status, refused.body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_cursor")),
+            "{foreign}"
+        );
+    }
+
+    // The caller's own records.
+    let agent = app.staff_token(portico::domain::BuiltinRole::FieldAgent).await;
+    let own = create(&app, &agent, "tasks", json!({"fields": {"subject": "Mine"}})).await;
+    assert_eq!(all_ids(&app, &agent, "/records/tasks?owner_id=me").await, [own]);
+}
+
+#[tokio::test]
+async fn bad_list_parameters_are_named() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    for (path, fields) in [
+        ("/records/tasks?colour=red", vec!["colour"]),
+        ("/records/tasks?status=Maybe&due_date=tomorrow", vec!["status", "due_date"]),
+        ("/records/tasks?tags=a", vec!["tags"]),
+        ("/records/tasks?status=Open&status=Done", vec!["status"]),
+        ("/records/tasks?owner_id=someone&limit=many", vec!["limit", "owner_id"]),
+        ("/records/tasks?sort=subject", vec!["sort"]),
+        ("/records/tasks?owner_id=me&sort=updated_at", vec!["sort"]),
+        (
+            "/records/tasks?where=%7B%22field%22%3A%22nope%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A1%7D",
+            vec!["where.field"],
+        ),
+    ] {
+        let refused = app.get(path, Some(&admin)).await;
+        assert_eq!(
+            (refused.status, error_fields(&refused.body)),
+            (StatusCode::BAD_REQUEST, fields),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_contact_s_records_come_from_the_contact_index() {
+    let (app, requests) = spawn_app().await.counting_requests().await;
+    let (admin, _) = app.admin_token().await;
+    let contact = create(&app, &admin, "contacts", json!({"fields": {"first_name": "Cem"}})).await;
+    let elsewhere = create(&app, &admin, "contacts", json!({"fields": {"first_name": "Ada"}})).await;
+    let deal = |amount: u32, contact: &str| json!({"fields": {"name": "Deal", "amount": amount, "contact_id": contact}});
+    let small = create(&app, &admin, "deals", deal(100, &contact)).await;
+    let big = create(&app, &admin, "deals", deal(900, &contact)).await;
+    create(&app, &admin, "deals", deal(100, &elsewhere)).await;
+    let case =
+        create(&app, &admin, "cases", json!({"fields": {"subject": "Help", "contact_id": contact}})).await;
+
+    assert_eq!(
+        all_ids(&app, &admin, &format!("/records/deals?contact_id={contact}")).await,
+        [small.as_str(), big.as_str()]
+    );
+    assert_eq!(
+        all_ids(&app, &admin, &format!("/records/deals?contact_id={contact}&amount=900")).await,
+        [big.as_str()]
+    );
+    requests.take();
+    assert_eq!(all_ids(&app, &admin, &format!("/records/cases?contact_id={contact}")).await, [case.as_str()]);
+    let sent = requests.take_bodies();
+    assert_eq!(sent.len(), 1, "one Query: {sent:?}");
+    assert!(sent[0].contains(r#""IndexName":"GSI2""#), "{sent:?}");
+
+    // Moving a deal to another contact moves it between the contacts' lists.
+    let moved = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/records/deals/{small}"),
+            Some(json!({"fields": {"contact_id": elsewhere}, "version": 1})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
+    assert_eq!(all_ids(&app, &admin, &format!("/records/deals?contact_id={contact}")).await, [big.as_str()]);
+    assert!(all_ids(&app, &admin, &format!("/records/deals?contact_id={elsewhere}")).await.contains(&small));
+}
+
+#[tokio::test]
+async fn lists_sort_by_last_change_either_way() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let tag = Ulid::generate().to_string();
+    let product = |n: u32| json!({"fields": {"name": tag, "code": format!("P{n}"), "active": n != 2}});
+    let (first, second, third) = (
+        create(&app, &admin, "products", product(1)).await,
+        create(&app, &admin, "products", product(2)).await,
+        create(&app, &admin, "products", product(3)).await,
+    );
+    let touched = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/records/products/{first}"),
+            Some(json!({"fields": {"price": 5}, "version": 1})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(touched.status, StatusCode::OK);
+    let by_tag = format!("/records/products?name={tag}");
+    assert_eq!(
+        all_ids(&app, &admin, &by_tag).await,
+        [first.as_str(), second.as_str(), third.as_str()],
+        "by creation"
+    );
+    assert_eq!(
+        all_ids(&app, &admin, &format!("{by_tag}&sort=updated_at")).await,
+        [second.as_str(), third.as_str(), first.as_str()]
+    );
+    assert_eq!(
+        all_ids(&app, &admin, &format!("{by_tag}&sort=-updated_at")).await,
+        [first.as_str(), third.as_str(), second.as_str()]
+    );
+    assert_eq!(all_ids(&app, &admin, &format!("{by_tag}&active=false")).await, [second.as_str()]);
+    assert_eq!(
+        all_ids(&app, &admin, &format!("{by_tag}&price=5.0")).await,
+        [first.as_str()],
+        "numbers compare as numbers"
+    );
+}
+
+#[tokio::test]
+async fn a_unique_field_is_matched_through_its_guard_and_masked_fields_are_refused() {
+    let app = spawn_app().await;
+    let Setup { admin, agent, .. } = setup(&app).await;
+    let loyalty = format!("L-{}", Ulid::generate());
+    let body = json!({"fields": {"first_name": "Una", "Loyalty ID": loyalty, "Salary": 4200}});
+    let contact = create(&app, &admin, "contacts", body).await;
+    create(
+        &app,
+        &admin,
+        "contacts",
+        json!({"fields": {"first_name": "Una", "Loyalty ID": format!("{loyalty}-2")}}),
+    )
+    .await;
+
+    let (app, counter) = app.counting_requests().await;
+    let path = format!("/records/contacts?Loyalty%20ID={loyalty}");
+    let found = app.get(&path, Some(&agent)).await;
+    let sent = counter.take_bodies();
+    assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
+    let items = found.body["items"].as_array().expect("items");
+    assert_eq!(items.iter().map(|r| r["id"].as_str().expect("id")).collect::<Vec<_>>(), [contact.as_str()]);
+    assert_eq!(items[0]["fields"]["Salary"], Value::Null, "still masked for the agent");
+    assert!(found.body.get("next_cursor").is_none());
+    // The contact fields, the guard and the record: no Query over contacts at all.
+    assert_eq!(sent.len(), 3, "a unique value is looked up, not searched: {sent:?}");
+    assert!(!sent.iter().any(|body| body.contains("IndexName")), "{sent:?}");
+    let other_name = app.get(&format!("{path}&first_name=Ivo"), Some(&agent)).await;
+    assert_eq!(other_name.body["items"], json!([]), "the other conditions still apply");
+    let absent = app.get("/records/contacts?Loyalty%20ID=nobody-has-this", Some(&agent)).await;
+    assert_eq!((absent.status, absent.body["items"].clone()), (StatusCode::OK, json!([])));
+
+    for path in
+        ["/records/contacts?Salary=4200", "/records/contacts?sort=Salary", "/records/contacts?sort=-Salary"]
+    {
+        let refused = app.get(path, Some(&agent)).await;
+        assert_eq!(
+            (refused.status, refused.body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("masked_field")),
+            "{path}"
+        );
+        assert!(!refused.body.to_string().contains("4200"));
+    }
+    let allowed =
+        app.get(&format!("/records/contacts?Salary=4200&Loyalty%20ID={loyalty}"), Some(&admin)).await;
+    assert_eq!(allowed.body["items"][0]["id"], contact.as_str(), "with the permission, masked fields filter");
+}
