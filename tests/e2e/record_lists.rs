@@ -259,3 +259,49 @@ async fn a_unique_field_is_matched_through_its_guard_and_masked_fields_are_refus
         app.get(&format!("/records/contacts?Salary=4200&Loyalty%20ID={loyalty}"), Some(&admin)).await;
     assert_eq!(allowed.body["items"][0]["id"], contact.as_str(), "with the permission, masked fields filter");
 }
+
+#[tokio::test]
+async fn lists_sort_by_the_module_s_sort_field_with_blanks_last() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let tag = Ulid::generate().to_string();
+    let task = |due: Option<&str>| json!({"fields": {"subject": tag, "due_date": due}});
+    let march = create(&app, &admin, "tasks", task(Some("2027-03-01"))).await;
+    let january = create(&app, &admin, "tasks", task(Some("2027-01-15"))).await;
+    let undated = create(&app, &admin, "tasks", task(None)).await;
+    let february = create(&app, &admin, "tasks", task(Some("2027-02-10"))).await;
+    let by_due = format!("/records/tasks?subject={tag}&sort=due_date");
+    let expected = [january.as_str(), february.as_str(), march.as_str(), undated.as_str()];
+    assert_eq!(all_ids(&app, &admin, &by_due).await, expected);
+    let reversed: Vec<&str> = expected.iter().rev().copied().collect();
+    assert_eq!(
+        all_ids(&app, &admin, &format!("/records/tasks?subject={tag}&sort=-due_date")).await,
+        reversed
+    );
+
+    // The index follows changes: January moves to April, March loses its date.
+    for (id, due) in [(&january, json!("2027-04-01")), (&march, Value::Null)] {
+        let path = format!("/records/tasks/{id}");
+        let changed = app
+            .request(
+                reqwest::Method::PATCH,
+                &path,
+                Some(json!({"fields": {"due_date": due}, "version": 1})),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    }
+    let ids = all_ids(&app, &admin, &by_due).await;
+    assert_eq!(ids[..2], [february.as_str(), january.as_str()]);
+    assert_eq!(ids.len(), 4, "undated ones stay listed, last");
+
+    let surname = Ulid::generate().to_string();
+    let contact = |last: &str| json!({"fields": {"first_name": surname, "last_name": last}});
+    let (zeta, alpha) = (
+        create(&app, &admin, "contacts", contact("zeta")).await,
+        create(&app, &admin, "contacts", contact("Alpha")).await,
+    );
+    let by_name = format!("/records/contacts?first_name={surname}&sort=last_name");
+    assert_eq!(all_ids(&app, &admin, &by_name).await, [alpha.as_str(), zeta.as_str()], "ignoring case");
+}

@@ -34,7 +34,10 @@ pub struct ListQuery {
     /// `{"field":"stage","op":"eq","value":"Negotiation"}`.
     #[param(rename = "where")]
     pub filter: Option<String>,
-    /// `created_at` (default) or `updated_at`; a leading `-` lists newest first. Lists of an
+    /// `created_at` (default), `updated_at`, or the module's sort field (contacts `last_name`,
+    /// accounts and products `name`, deals `close_date`, quotes `valid_until`, invoices and
+    /// tasks `due_date`, cases `subject`, meetings `starts_at`, deliveries `scheduled_for`:
+    /// texts ignoring case, records without a value last); a leading `-` reverses. Lists of an
     /// owner or a contact come by `created_at`.
     pub sort: Option<String>,
     /// Only the records this user owns (`me`: the caller), read from the owner index.
@@ -53,11 +56,13 @@ struct ListRequest {
     owner: Option<Ulid>,
 }
 
-/// Where an order comes from: the two orders records are indexed in.
+/// The orders records are indexed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortKey {
     Created,
     Changed,
+    /// The module's sort field.
+    Field,
 }
 
 fn parse_sort(text: &str, view: &View<'_>) -> Result<(SortKey, bool), ApiError> {
@@ -65,14 +70,19 @@ fn parse_sort(text: &str, view: &View<'_>) -> Result<(SortKey, bool), ApiError> 
         Some(name) => (name, true),
         None => (text, false),
     };
+    let sort_field = view.schema.builtin.sort_field;
     match name {
         "created_at" | "id" => Ok((SortKey::Created, descending)),
         "updated_at" => Ok((SortKey::Changed, descending)),
+        field if field == sort_field => Ok((SortKey::Field, descending)),
         // Refused before anything else, so the order of hidden values can't be probed.
         field if view.hides(field) => Err(masked(field, "sort by")),
         _ => Err(ApiError::invalid_field(
             "sort",
-            "records are indexed for created_at and updated_at (a leading - for newest first); filter on other fields",
+            format!(
+                "{} records are ordered by created_at, updated_at or {sort_field} (a leading - reverses)",
+                view.schema.builtin.name
+            ),
         )),
     }
 }
@@ -196,9 +206,10 @@ impl ListRequest {
         let index = match (owner, contact, sort) {
             (None, None, SortKey::Created) => RecordIndex::Module,
             (None, None, SortKey::Changed) => RecordIndex::ModuleByChange,
+            (None, None, SortKey::Field) => RecordIndex::ModuleBySortField,
             (Some(owner), _, SortKey::Created) => RecordIndex::Owner(owner),
             (None, Some(contact), SortKey::Created) => RecordIndex::Contact(contact),
-            (_, _, SortKey::Changed) => {
+            (_, _, SortKey::Changed | SortKey::Field) => {
                 return Err(ApiError::invalid_field(
                     "sort",
                     "lists of an owner or a contact come by created_at only",

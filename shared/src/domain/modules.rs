@@ -14,6 +14,9 @@ use crate::domain::contact::{Email, Phone};
 #[derive(Debug)]
 pub struct Module {
     pub name: &'static str,
+    /// The field records are indexed by besides creation and last change (`?sort=`): a text
+    /// (ordered ignoring case), a date or a date-time.
+    pub sort_field: &'static str,
     pub fields: Fields,
 }
 
@@ -34,10 +37,15 @@ fn contact() -> FieldType {
 
 fn build() -> Vec<Module> {
     use FieldType::*;
-    let module = |name, fields: Vec<(&str, FieldType)>| Module { name, fields: fields.into_iter().collect() };
+    let module = |name, sort_field, fields: Vec<(&str, FieldType)>| Module {
+        name,
+        sort_field,
+        fields: fields.into_iter().collect(),
+    };
     vec![
         module(
             "contacts",
+            "last_name",
             vec![
                 ("first_name", Text),
                 ("last_name", Text),
@@ -52,6 +60,7 @@ fn build() -> Vec<Module> {
         ),
         module(
             "accounts",
+            "name",
             vec![
                 ("name", Text),
                 ("industry", Text),
@@ -62,6 +71,7 @@ fn build() -> Vec<Module> {
         ),
         module(
             "deals",
+            "close_date",
             vec![
                 ("name", Text),
                 ("amount", Number),
@@ -74,6 +84,7 @@ fn build() -> Vec<Module> {
         ),
         module(
             "quotes",
+            "valid_until",
             vec![
                 ("subject", Text),
                 ("stage", select(&["Draft", "Negotiation", "Approved", "Rejected"])),
@@ -84,10 +95,12 @@ fn build() -> Vec<Module> {
         ),
         module(
             "products",
+            "name",
             vec![("name", Text), ("code", Text), ("price", Number), ("region", Text), ("active", Bool)],
         ),
         module(
             "invoices",
+            "due_date",
             vec![
                 ("number", Text),
                 ("status", select(&["Draft", "Sent", "Paid", "Overdue"])),
@@ -98,6 +111,7 @@ fn build() -> Vec<Module> {
         ),
         module(
             "cases",
+            "subject",
             vec![
                 ("subject", Text),
                 ("status", select(&["New", "Open", "Escalated", "Closed"])),
@@ -107,6 +121,7 @@ fn build() -> Vec<Module> {
         ),
         module(
             "meetings",
+            "starts_at",
             vec![
                 ("title", Text),
                 ("starts_at", DateTime),
@@ -117,6 +132,7 @@ fn build() -> Vec<Module> {
         ),
         module(
             "deliveries",
+            "scheduled_for",
             vec![
                 ("reference", Text),
                 ("status", select(&["Scheduled", "Out for delivery", "Delivered", "Failed"])),
@@ -127,6 +143,7 @@ fn build() -> Vec<Module> {
         ),
         module(
             "tasks",
+            "due_date",
             vec![
                 ("subject", Text),
                 ("status", select(&["Open", "In progress", "Done"])),

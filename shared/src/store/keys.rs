@@ -19,7 +19,8 @@
 //! | unique-value guard    | `UNIQUE#contacts#<field>#<value>` | `UNIQUE`     |                        |        |
 //! | CRM record            | `RECORD#<module>#<id>`   | `RECORD`              | `MODULE#<module>`      | `<id>` |
 //! |  (GSI2: `CONTACT#<contact>` / `<module>#<id>`; GSI3: `OWNER#<owner>` / `<module>#<id>`;    | | | | |
-//! |   GSI4: `MODULE#<module>` (GSI1PK) / `<updated_at>#<id>`)                                   | | | | |
+//! |   GSI4: `MODULE#<module>` (GSI1PK) / `<updated_at>#<id>`;                                   | | | | |
+//! |   GSI5: `MODULE#<module>` (GSI1PK) / `1<sort field value>\x01<id>`, or `2\x01<id>` without one) | | | |
 //! | custom role         | `ROLES`                  | `ROLE#<id>`           |                        |        |
 //! | rate-limit window     | `RATE#<scope>#<subject>` | `WINDOW#<start>`      |                        |        |
 //! | cooldown              | `COOLDOWN#<scope>#<subject>` | `COOLDOWN`        |                        |        |
@@ -42,6 +43,9 @@ pub const GSI3SK: &str = "GSI3SK";
 /// Shares GSI1's partition (`GSI1PK`), sorted by `GSI4SK`.
 pub const GSI4: &str = "GSI4";
 pub const GSI4SK: &str = "GSI4SK";
+/// Shares GSI1's partition, sorted by the module's sort field (`GSI5SK`).
+pub const GSI5: &str = "GSI5";
+pub const GSI5SK: &str = "GSI5SK";
 /// Epoch seconds after which DynamoDB may delete the item (it deletes late: code checks expiry too).
 pub const TTL: &str = "ttl";
 

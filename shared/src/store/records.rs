@@ -9,7 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ulid::Ulid;
 
 use super::keys::{
-    self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, GSI4, GSI4SK, PK, SK,
+    self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, GSI4, GSI4SK, GSI5, GSI5SK, PK,
+    SK,
 };
 use super::{Item, Page, PageKey, Store, StoreError, n, page_key_from_item, page_key_to_item, s};
 use crate::criteria::{
@@ -65,6 +66,26 @@ fn decode(field_type: &FieldType, stored: &Av) -> Result<Value, StoreError> {
         }
         _ => return Err(malformed()),
     })
+}
+
+/// Longest prefix of a text value that orders records; longer texts tie on it, then on the id.
+const SORT_PREFIX_CHARS: usize = 200;
+
+/// Sort key of a record in the module-by-sort-field index (GSI5): records with a value first,
+/// in order (texts ignoring case), then those without one; the id breaks ties. Dates sort as
+/// their fixed-width ISO 8601 text.
+pub fn sort_field_key(module: &Module, value: Option<&Value>, id: Ulid) -> String {
+    let stored = value
+        .zip(module.fields.field_type(module.sort_field))
+        .and_then(|(value, field_type)| AttributeValue::from_value(value, field_type, DATES));
+    match stored {
+        Some(AttributeValue::S(text)) => {
+            let ordered: String =
+                text.to_lowercase().chars().filter(|c| !c.is_control()).take(SORT_PREFIX_CHARS).collect();
+            format!("1{ordered}\u{1}{id}")
+        }
+        _ => format!("2\u{1}{id}"),
+    }
 }
 
 fn text(item: &Item, name: &'static str) -> Result<String, StoreError> {
@@ -177,6 +198,10 @@ impl Store {
             (GSI3PK.into(), s(keys::owner_records(record.owner_id))),
             (GSI3SK.into(), s(member_key(record))),
             (GSI4SK.into(), s(keys::record_change(record.updated_at, record.id))),
+            (
+                GSI5SK.into(),
+                s(sort_field_key(record.module, record.fields.get(record.module.sort_field), record.id)),
+            ),
             ("entity".into(), s("record")),
             ("module".into(), s(record.module.name)),
             ("id".into(), s(record.id.to_string())),
@@ -299,6 +324,15 @@ impl Store {
             request = request.expression_attribute_names(format!("#r{index}"), *field);
             removes.push(format!("#f.#r{index}"));
         }
+        // The sort-field index follows the sort field.
+        let sort_field = module.sort_field;
+        let new_sort_value =
+            changes.set.iter().find(|(field, _)| *field == sort_field).map(|(_, value)| *value);
+        if new_sort_value.is_some() || changes.remove.contains(&sort_field) {
+            request =
+                request.expression_attribute_values(":sorted", s(sort_field_key(module, new_sort_value, id)));
+            sets.push(format!("{GSI5SK} = :sorted"));
+        }
         // The contact index follows contact_id.
         let member = keys::record_member(module.name, id);
         if let Some((_, Value::String(contact))) =
@@ -392,6 +426,7 @@ impl Store {
         let (index, partition_attribute, sort_attribute, partition, members) = match &query.index {
             RecordIndex::Module => (GSI1, GSI1PK, GSI1SK, keys::module_records(module), None),
             RecordIndex::ModuleByChange => (GSI4, GSI1PK, GSI4SK, keys::module_records(module), None),
+            RecordIndex::ModuleBySortField => (GSI5, GSI1PK, GSI5SK, keys::module_records(module), None),
             RecordIndex::Contact(contact) => {
                 (GSI2, GSI2PK, GSI2SK, keys::contact_records(contact), Some(format!("{module}#")))
             }
@@ -453,6 +488,8 @@ pub enum RecordIndex {
     Module,
     /// A module's records by last change (GSI4).
     ModuleByChange,
+    /// A module's records by its sort field, those without a value last (GSI5).
+    ModuleBySortField,
     /// The records of one contact, by creation (GSI2).
     Contact(String),
     /// The records of one owner, by creation (GSI3).
@@ -468,4 +505,51 @@ pub struct RecordQuery<'a> {
     pub limit: i32,
     pub start: Option<PageKey>,
     pub filter: Option<&'a FilterExpression>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::modules::module;
+
+    fn key(module_name: &str, value: Option<Value>) -> String {
+        let module = module(module_name).expect("module");
+        sort_field_key(module, value.as_ref(), Ulid::nil())
+    }
+
+    #[test]
+    fn sort_keys_order_values_ignoring_case_then_the_missing() {
+        let text = |t: &str| Some(Value::String(t.to_owned()));
+        let mut names = [text("beta"), None, text("Alpha"), text("ab c"), text("ab"), text("Çelik")];
+        names.sort_by_key(|value| key("contacts", value.clone()));
+        assert_eq!(names, [text("ab"), text("ab c"), text("Alpha"), text("beta"), text("Çelik"), None]);
+    }
+
+    #[test]
+    fn sort_keys_order_dates_and_date_times_in_time() {
+        let at =
+            |text: &str| Some(Value::DateTime(DateTime::parse_from_rfc3339(text).expect("instant").to_utc()));
+        let (early, late) = (at("2026-01-09T23:59:59.5+00:00"), at("2026-01-10T00:00:00Z"));
+        assert!(key("meetings", early.clone()) < key("meetings", late.clone()));
+        assert!(key("meetings", late) < key("meetings", None));
+        let day = |text: &str| at(&format!("{text}T00:00:00Z"));
+        assert!(key("tasks", day("2026-02-01")) < key("tasks", day("2026-10-01")));
+        assert!(key("tasks", day("2026-10-01")).starts_with("12026-10-01\u{1}"));
+    }
+
+    #[test]
+    fn every_sort_field_is_an_ordered_field() {
+        for module in crate::domain::modules::modules() {
+            let field_type = module.fields.field_type(module.sort_field);
+            assert!(
+                matches!(
+                    field_type,
+                    Some(FieldType::Text | FieldType::Select { .. } | FieldType::Date | FieldType::DateTime)
+                ),
+                "{}: {:?}",
+                module.name,
+                field_type
+            );
+        }
+    }
 }
