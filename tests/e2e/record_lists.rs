@@ -305,3 +305,59 @@ async fn lists_sort_by_the_module_s_sort_field_with_blanks_last() {
     let by_name = format!("/records/contacts?first_name={surname}&sort=last_name");
     assert_eq!(all_ids(&app, &admin, &by_name).await, [alpha.as_str(), zeta.as_str()], "ignoring case");
 }
+
+/// A CSV page: its rows (header first) and the next page's cursor.
+async fn csv_page(app: &TestApp, token: &str, path: &str) -> (Vec<Vec<String>>, Option<String>) {
+    let response = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+    let cursor = response.headers().get("next-cursor").map(|value| value.to_str().expect("ascii").to_owned());
+    let body = response.bytes().await.expect("body");
+    let rows = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&body[..])
+        .records()
+        .map(|row| row.expect("csv row").iter().map(str::to_owned).collect())
+        .collect();
+    (rows, cursor)
+}
+
+#[tokio::test]
+async fn a_csv_export_pages_like_the_list_and_leaves_masked_columns_out() {
+    let app = spawn_app().await;
+    let Setup { admin, agent, .. } = setup(&app).await;
+    let tag = Ulid::generate().to_string();
+    for (last, salary) in [("Ok", 1111), ("=HYPERLINK(\"http://evil\")", 2222), ("Three", 3333)] {
+        let fields = json!({"first_name": tag, "last_name": last, "Salary": salary});
+        create(&app, &admin, "contacts", json!({"fields": fields})).await;
+    }
+    let path = format!("/records/contacts?first_name={tag}&limit=2");
+    let (first, cursor) = csv_page(&app, &agent, &path).await;
+    let header = &first[0];
+    assert_eq!(header[..5], ["id", "owner_id", "version", "created_at", "updated_at"]);
+    assert!(header.contains(&"Loyalty ID".to_owned()) && header.contains(&"last_name".to_owned()));
+    assert!(!header.contains(&"Salary".to_owned()), "a masked column is left out: {header:?}");
+    let cursor = cursor.expect("a second page");
+    let (second, last) = csv_page(&app, &agent, &format!("{path}&cursor={cursor}")).await;
+    assert_eq!((first.len() - 1, second.len() - 1, last), (2, 1, None));
+    let everything = format!("{first:?}{second:?}");
+    assert!(!["1111", "2222", "3333"].iter().any(|salary| everything.contains(salary)), "{everything}");
+    let column = header.iter().position(|name| name == "last_name").expect("last_name");
+    assert_eq!(first[2][column], "'=HYPERLINK(\"http://evil\")", "formulas are defused");
+
+    let (full, _) = csv_page(&app, &admin, &format!("/records/contacts?first_name={tag}")).await;
+    let salary = full[0].iter().position(|name| name == "Salary").expect("admins see Salary");
+    assert_eq!(
+        full[1..].iter().map(|row| row[salary].as_str()).collect::<Vec<_>>(),
+        ["1111", "2222", "3333"]
+    );
+    let too_big = app.get(&format!("/records/contacts?first_name={tag}&limit=1000"), Some(&admin)).await;
+    assert_eq!(too_big.status, StatusCode::BAD_REQUEST, "JSON pages stay at 100");
+}

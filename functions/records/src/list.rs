@@ -5,28 +5,32 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use portico::criteria::{
     self, CompiledCriteria, Criteria, EvalContext, FieldSchema, FieldType, Leaf, Op, PushdownOptions,
     ValidationContext, Value,
 };
+use portico::domain::modules::CrmRecord;
 use portico::domain::modules::{field_json, parse_field};
 use portico::error::{FieldError, Problem};
+use portico::http::cursor::MAX_PAGE_SIZE;
 use portico::http::{ApiQuery, PageQuery, PagedResponse, Staff};
-use portico::store::Page;
 use portico::store::records::{DATES, RecordIndex, RecordQuery, UniqueValue, field_attribute};
+use portico::store::{Page, PageKey};
 use portico::{ApiError, AppState};
 use serde_json::Value as JsonValue;
 use ulid::Ulid;
 use utoipa::IntoParams;
 
-use crate::{Need, RecordView, View, custom_fields, module_for};
+use crate::{Need, RecordView, View, custom_fields, export, module_for};
 
 /// The parameters a list takes besides `?<field>=<value>`.
 #[derive(Debug, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Items per page, 1–100 (default 25).
+    /// Items per page, 1–100 (default 25); CSV pages up to 1000.
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page (of the same list).
     pub cursor: Option<String>,
@@ -233,22 +237,47 @@ impl ListRequest {
         the contact's with `contact_id`, a unique contact field's guard when matching one, else the \
         module's, in the order `sort` names.",
     params(("module" = String, Path), ListQuery),
-    responses((status = 200, body = inline(PagedResponse<RecordView>)), (status = 400, body = Problem),
+    responses((status = 200, content(
+            (inline(PagedResponse<RecordView>) = "application/json"),
+            (String = "text/csv")
+        ), description = "A page of records. With `Accept: text/csv`, the page as CSV (up to 1000 rows) with \
+            the next page's cursor in the `Next-Cursor` header; masked columns are left out for callers \
+            who may not see them"), (status = 400, body = Problem),
         (status = 403, body = Problem, description = "`forbidden`, or `masked_field`: filtering or sorting on a field hidden from the caller"),
         (status = 404, body = Problem)))]
 pub(crate) async fn list_records(
     State(state): State<AppState>,
     staff: Staff,
     Path(module): Path<String>,
+    headers: HeaderMap,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
-) -> Result<Json<PagedResponse<RecordView>>, ApiError> {
+) -> Result<Response, ApiError> {
     let module = module_for(&staff, &module, Need::List)?;
     let custom = custom_fields(&state, module).await?;
     let view = View::new(&staff, module, &custom);
     let request = ListRequest::parse(pairs, &view, &staff)?;
-    let (limit, start) = request.page.resolve(&state.keys)?;
+    let csv = export::wants_csv(&headers);
+    let max_page = if csv { export::MAX_CSV_PAGE } else { MAX_PAGE_SIZE };
+    let (limit, start) = request.page.resolve_up_to(&state.keys, max_page)?;
+    let page = read_page(&state, &view, &request, limit, start).await?;
+    if csv {
+        let page = PagedResponse::from_page(&state.keys, page, |record| record);
+        return export::csv_response(&view, &page.items, page.next_cursor);
+    }
+    Ok(Json(PagedResponse::from_page(&state.keys, page, |record| view.render(&record))).into_response())
+}
+
+/// One page of the list `request` describes.
+async fn read_page(
+    state: &AppState,
+    view: &View<'_>,
+    request: &ListRequest,
+    limit: i32,
+    start: Option<PageKey>,
+) -> Result<Page<CrmRecord>, ApiError> {
+    let module = view.schema.builtin;
     let now = Utc::now();
-    let holds = |record: &portico::domain::modules::CrmRecord| {
+    let holds = |record: &CrmRecord| {
         request
             .criteria
             .as_ref()
@@ -265,9 +294,7 @@ pub(crate) async fn list_records(
             .filter(|record| holds(record))
             .into_iter()
             .collect();
-        return Ok(Json(PagedResponse::from_page(&state.keys, Page { items, next: None }, |record| {
-            view.render(&record)
-        })));
+        return Ok(Page { items, next: None });
     }
     let pushdown = request.criteria.as_ref().map(|compiled| {
         let options = PushdownOptions { now: Some(now), user: None, dates: Some(DATES) };
@@ -285,7 +312,7 @@ pub(crate) async fn list_records(
     if let Some(pushdown) = &pushdown {
         page.items.retain(|record| pushdown.residual_holds(&EvalContext::new(&record.fields, now)));
     }
-    Ok(Json(PagedResponse::from_page(&state.keys, page, |record| view.render(&record))))
+    Ok(page)
 }
 
 #[cfg(test)]

@@ -23,9 +23,14 @@ pub struct PageQuery {
 impl PageQuery {
     /// The validated page size and start key.
     pub fn resolve(&self, keys: &Keys) -> Result<(i32, Option<PageKey>), ApiError> {
+        self.resolve_up_to(keys, MAX_PAGE_SIZE)
+    }
+
+    /// `resolve` for lists whose pages may hold up to `max` items.
+    pub fn resolve_up_to(&self, keys: &Keys, max: u32) -> Result<(i32, Option<PageKey>), ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(ApiError::invalid_field("limit", format!("must be between 1 and {MAX_PAGE_SIZE}")));
+        if !(1..=max).contains(&limit) {
+            return Err(ApiError::invalid_field("limit", format!("must be between 1 and {max}")));
         }
         let start = self.cursor.as_deref().map(|cursor| open(keys, cursor)).transpose()?;
         Ok((i32::try_from(limit).unwrap_or(DEFAULT_PAGE_SIZE as i32), start))
