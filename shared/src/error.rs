@@ -85,6 +85,11 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
+    /// A cursor that was altered, or belongs to another list.
+    pub fn invalid_cursor() -> Self {
+        Self::bad_request("invalid_cursor", "The cursor is invalid; start again without it.")
+    }
+
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }

@@ -66,7 +66,7 @@ async fn custom_roles_are_made_assigned_changed_and_deleted() {
         .await;
     assert_eq!(letters.status, StatusCode::BAD_REQUEST, "{:?}", letters.body);
     let builtin = app.post("/admin/roles", json!({"id": "field_agent", "name": "Mine"}), Some(&admin)).await;
-    assert_eq!(builtin.status, StatusCode::BAD_REQUEST);
+    assert_eq!(codes(&builtin), (StatusCode::CONFLICT, Some("role_exists")));
 
     let definition = json!({
         "id": id, "name": "Night shift", "permissions": ["registrations.approve"],
@@ -156,7 +156,10 @@ async fn nobody_hands_out_rights_they_do_not_hold() {
     let demoting = set_roles(&app, &manager, &admin_user, json!([])).await;
     assert_eq!(codes(&demoting), (StatusCode::FORBIDDEN, Some("beyond_own_rights")));
     let new_role = json!({"id": unique_role_id("x"), "name": "X"});
-    assert_eq!(app.post("/admin/roles", new_role, Some(&manager)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        codes(&app.post("/admin/roles", new_role, Some(&manager)).await),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
 
     // A settings manager defines roles only within their own rights.
     let settings_role = unique_role_id("settings");
@@ -207,4 +210,118 @@ async fn a_role_deleted_while_being_assigned_is_either_held_or_gone() {
             other => panic!("assignment and deletion both won or both lost: {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn rights_taken_away_can_t_be_handed_back_on_an_old_token() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let role_id = unique_role_id("deputy");
+    let role = json!({"id": role_id, "name": "Deputy", "permissions": ["users.manage", "settings.manage"]});
+    assert_eq!(app.post("/admin/roles", role, Some(&admin)).await.status, StatusCode::CREATED);
+    let (deputy, _, token) = staff_with(&app, &admin, json!([role_id])).await;
+    assert_eq!(set_roles(&app, &admin, &deputy, json!([])).await.status, StatusCode::OK);
+
+    // The deputy's token still claims both permissions for a few minutes; the store says no.
+    let back = set_roles(&app, &token, &deputy, json!([role_id])).await;
+    assert_eq!(codes(&back), (StatusCode::FORBIDDEN, Some("forbidden")));
+    let copy = json!({"id": unique_role_id("copy"), "name": "Copy", "permissions": ["users.manage"]});
+    assert_eq!(
+        codes(&app.post("/admin/roles", copy, Some(&token)).await),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let widened = app
+        .request(
+            Method::PUT,
+            &format!("/admin/roles/{role_id}"),
+            Some(json!({"name": "Deputy"})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(codes(&widened), (StatusCode::FORBIDDEN, Some("forbidden")));
+    assert_eq!(holders(&app, &admin, &role_id).await, json!(0));
+}
+
+#[tokio::test]
+async fn a_role_is_changed_only_by_someone_holding_what_it_grants_before_and_after() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let powerful = unique_role_id("powerful");
+    let role =
+        json!({"id": powerful, "name": "Powerful", "permissions": ["users.manage", "contacts.view_masked"]});
+    assert_eq!(app.post("/admin/roles", role, Some(&admin)).await.status, StatusCode::CREATED);
+    let settings_role = unique_role_id("settings_only");
+    let role = json!({"id": settings_role, "name": "Settings", "permissions": ["settings.manage"]});
+    assert_eq!(app.post("/admin/roles", role, Some(&admin)).await.status, StatusCode::CREATED);
+    let (_, _, settings) = staff_with(&app, &admin, json!([settings_role])).await;
+
+    // Stripping the role down to nothing would be within the caller's rights; what it granted is not.
+    let stripped = app
+        .request(
+            Method::PUT,
+            &format!("/admin/roles/{powerful}"),
+            Some(json!({"name": "Nothing"})),
+            Some(&settings),
+        )
+        .await;
+    assert_eq!(codes(&stripped), (StatusCode::FORBIDDEN, Some("beyond_own_rights")));
+    let kept = app.get(&format!("/admin/roles/{powerful}"), Some(&admin)).await.body;
+    assert_eq!(kept["permissions"], json!(["users.manage", "contacts.view_masked"]));
+    let renamed = app
+        .request(
+            Method::PUT,
+            &format!("/admin/roles/{powerful}"),
+            Some(json!({"id": "other", "name": "X"})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!((renamed.status, error_fields(&renamed.body)), (StatusCode::BAD_REQUEST, vec!["id"]));
+}
+
+#[tokio::test]
+async fn a_user_manager_gives_access_only_to_their_own_projects() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let project = |name: &'static str| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            app.post("/admin/projects", json!({"name": name}), Some(&admin)).await.body["id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        }
+    };
+    let (own, foreign) = (project("Own").await, project("Foreign").await);
+    let role_id = unique_role_id("hr");
+    let role = json!({"id": role_id, "name": "HR", "permissions": ["users.manage"]});
+    assert_eq!(app.post("/admin/roles", role, Some(&admin)).await.status, StatusCode::CREATED);
+    let email = unique_email("hr");
+    let body =
+        json!({"email": email, "name": "HR", "password": PASSWORD, "roles": [role_id], "projects": [own]});
+    assert_eq!(app.post("/admin/users", body, Some(&admin)).await.status, StatusCode::CREATED);
+    let hr = app.sign_in(&email, PASSWORD).await.body["access_token"].as_str().expect("token").to_owned();
+
+    let user = |projects: Value| json!({"email": unique_email("new"), "name": "N", "password": PASSWORD, "roles": [], "projects": projects});
+    let refused = app.post("/admin/users", user(json!([foreign])), Some(&hr)).await;
+    assert_eq!(codes(&refused), (StatusCode::FORBIDDEN, Some("beyond_own_rights")));
+    let created = app.post("/admin/users", user(json!([own])), Some(&hr)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = created.body["id"].as_str().expect("id");
+    let moved = app
+        .request(
+            Method::PATCH,
+            &format!("/admin/users/{id}"),
+            Some(json!({"projects": [own, foreign]})),
+            Some(&hr),
+        )
+        .await;
+    assert_eq!(codes(&moved), (StatusCode::FORBIDDEN, Some("beyond_own_rights")));
+}
+
+fn error_fields(body: &Value) -> Vec<&str> {
+    body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default()
 }

@@ -10,11 +10,13 @@ use chrono::{DateTime, Utc};
 use portico::domain::Permission;
 use portico::domain::modules;
 use portico::domain::permission::{BuiltinRole, ModuleAccess, Role, RoleGrants, builtin_role, check_role_id};
+use portico::domain::{Account, AccountKind, AccountStatus};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, Staff};
-use portico::store::roles::{RoleDeletion, StoredRole};
+use portico::store::roles::{RoleDeletion, RoleWrite, StoredRole};
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
+use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -83,21 +85,70 @@ pub struct RoleDefinition {
     pub modules: BTreeMap<String, ModuleAccess>,
 }
 
-/// What the caller holds, as their access token says.
-pub(crate) fn held_by(staff: &Staff) -> RoleGrants {
-    RoleGrants { permissions: staff.0.perms.clone(), modules: staff.0.modules.clone() }
+/// The caller as the store knows them now. Rights are read afresh rather than from the
+/// access token, which may be up to 15 minutes old: rights taken from someone must not be
+/// handed back out on their old token. Writes that grant also check, in their transaction,
+/// that the granter's roles are still the ones read here.
+pub(crate) struct Granter {
+    pub account: Account,
+    grants: RoleGrants,
 }
 
-/// 403 unless the caller holds everything `wanted` grants.
-pub(crate) fn ensure_within_own_rights(staff: &Staff, wanted: &RoleGrants) -> Result<(), ApiError> {
-    let missing = held_by(staff).missing(wanted);
-    if missing.is_empty() {
-        return Ok(());
+impl Granter {
+    /// The caller, if they hold `permission` now.
+    pub(crate) async fn of(
+        state: &AppState,
+        staff: &Staff,
+        permission: Permission,
+    ) -> Result<Self, ApiError> {
+        staff.require(permission)?;
+        let account =
+            state.store.account(staff.0.sub).await?.filter(|account| {
+                account.kind == AccountKind::Staff && account.status == AccountStatus::Active
+            });
+        let Some(account) = account else { return Err(forbidden()) };
+        let grants = state.store.grants_of_roles(&account.roles).await?;
+        if !grants.permissions.contains(&permission) {
+            return Err(forbidden());
+        }
+        Ok(Self { account, grants })
     }
-    Err(ApiError::forbidden(
+
+    /// 403 unless the granter holds everything `wanted` grants.
+    pub(crate) fn ensure_covers(&self, wanted: &RoleGrants) -> Result<(), ApiError> {
+        let missing = self.grants.missing(wanted);
+        if missing.is_empty() { Ok(()) } else { Err(beyond_own_rights(&missing.join(", "))) }
+    }
+
+    /// 403 unless the granter may give access to `projects`: those they belong to, or any for
+    /// those who manage settings (they see every project's fields anyway).
+    pub(crate) fn ensure_projects(&self, projects: &[Ulid]) -> Result<(), ApiError> {
+        if self.grants.permissions.contains(&Permission::SettingsManage) {
+            return Ok(());
+        }
+        let foreign: Vec<String> = projects
+            .iter()
+            .filter(|project| !self.account.projects.contains(project))
+            .map(|project| format!("project {project}"))
+            .collect();
+        if foreign.is_empty() { Ok(()) } else { Err(beyond_own_rights(&foreign.join(", "))) }
+    }
+}
+
+fn forbidden() -> ApiError {
+    ApiError::forbidden("forbidden", "Your role does not allow this.")
+}
+
+fn beyond_own_rights(missing: &str) -> ApiError {
+    ApiError::forbidden(
         "beyond_own_rights",
-        format!("You can only grant rights you hold yourself; you lack {}.", missing.join(", ")),
-    ))
+        format!("You can only grant rights you hold yourself; you lack {missing}."),
+    )
+}
+
+/// 409 when the granter's own roles changed while the request ran.
+pub(crate) fn granter_changed() -> ApiError {
+    ApiError::conflict("conflict", "Your own roles changed meanwhile; sign in again and retry.")
 }
 
 /// The role `id` would be with `definition`, validated, every error collected.
@@ -151,23 +202,32 @@ async fn list_roles(State(state): State<AppState>, staff: Staff) -> Result<Json<
 #[utoipa::path(post, path = "/admin/roles", tag = "users", security(("bearer" = [])), request_body = RoleDefinition,
     responses((status = 201, body = RoleView), (status = 400, body = Problem),
         (status = 403, body = Problem, description = "`beyond_own_rights`: the role grants more than the caller holds"),
-        (status = 409, body = Problem, description = "`role_exists`")))]
+        (status = 409, body = Problem, description = "`role_exists` (also for a built-in id), or `conflict`: the caller's roles changed meanwhile")))]
 async fn create_role(
     State(state): State<AppState>,
     staff: Staff,
     ApiJson(definition): ApiJson<RoleDefinition>,
 ) -> Result<(StatusCode, Json<RoleView>), ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    let granter = Granter::of(&state, &staff, Permission::SettingsManage).await?;
     let id = definition.id.clone().unwrap_or_default();
+    if builtin_role(&id).is_some() {
+        return Err(role_exists(&id));
+    }
     let id_errors = check_role_id(&id).err().map(|message| FieldError::new("id", message));
     let role = role_from(id, definition, id_errors.into_iter().collect())?;
-    ensure_within_own_rights(&staff, &RoleGrants::of([&role]))?;
+    granter.ensure_covers(&RoleGrants::of([&role]))?;
     let now = Utc::now();
-    if !state.store.create_role(&role, now).await? {
-        return Err(ApiError::conflict("role_exists", format!("A role with id {} exists.", role.id)));
+    match state.store.create_role(&role, &granter.account, now).await? {
+        RoleWrite::Done => {}
+        RoleWrite::Exists => return Err(role_exists(&role.id)),
+        RoleWrite::GranterChanged | RoleWrite::Stale => return Err(granter_changed()),
     }
     tracing::info!(role_id = %role.id, by = %staff.0.sub, "role created");
     Ok((StatusCode::CREATED, Json(StoredRole { role, users: 0, created_at: now, updated_at: now }.into())))
+}
+
+fn role_exists(id: &str) -> ApiError {
+    ApiError::conflict("role_exists", format!("A role with id {id} exists."))
 }
 
 #[utoipa::path(get, path = "/admin/roles/{id}", tag = "users", security(("bearer" = [])),
@@ -188,15 +248,17 @@ async fn get_role(
 #[utoipa::path(put, path = "/admin/roles/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = RoleDefinition,
     responses((status = 200, body = RoleView, description = "Holders get the new rights with their next sign-in or token refresh"),
-        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "`builtin_role`")))]
+        (status = 400, body = Problem),
+        (status = 403, body = Problem, description = "`beyond_own_rights`: the role grants, or granted, more than the caller holds"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "`builtin_role`, or `conflict`: the role or the caller's roles changed meanwhile")))]
 async fn put_role(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
     ApiJson(definition): ApiJson<RoleDefinition>,
 ) -> Result<Json<RoleView>, ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    let granter = Granter::of(&state, &staff, Permission::SettingsManage).await?;
     if builtin_role(&id).is_some() {
         return Err(builtin_refused());
     }
@@ -206,12 +268,23 @@ async fn put_role(
         .filter(|given| **given != id)
         .map(|_| FieldError::new("id", "must be left out or match the path; a role's id can't change"));
     let role = role_from(id, definition, id_errors.into_iter().collect())?;
-    ensure_within_own_rights(&staff, &RoleGrants::of([&role]))?;
-    if !state.store.update_role(&role, Utc::now()).await? {
-        return Err(no_role());
+    let read = state.store.role(&role.id).await?.ok_or_else(no_role)?;
+    // What holders had and what they will have: both must be the granter's to give.
+    granter.ensure_covers(&RoleGrants::of([&read.role]))?;
+    granter.ensure_covers(&RoleGrants::of([&role]))?;
+    let now = Utc::now();
+    match state.store.update_role(&read, &role, &granter.account, now).await? {
+        RoleWrite::Done => {}
+        RoleWrite::Stale => {
+            return Err(ApiError::conflict(
+                "conflict",
+                "The role changed meanwhile; read it again and retry.",
+            ));
+        }
+        RoleWrite::GranterChanged | RoleWrite::Exists => return Err(granter_changed()),
     }
     tracing::info!(role_id = %role.id, by = %staff.0.sub, "role changed");
-    Ok(Json(state.store.role(&role.id).await?.ok_or_else(no_role)?.into()))
+    Ok(Json(StoredRole { role, updated_at: now, ..read }.into()))
 }
 
 #[utoipa::path(delete, path = "/admin/roles/{id}", tag = "users", security(("bearer" = [])),

@@ -1,5 +1,6 @@
 //! Staff users and the roles they can have (SPEC §6).
 
+use crate::roles::{Granter, granter_changed};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -50,16 +51,15 @@ impl From<Account> for UserView {
 
 /// Role ids must be well formed, at most `MAX_ROLES_PER_USER`, without repeats.
 fn role_id_errors(roles: &[String]) -> Vec<FieldError> {
-    let mut errors: Vec<FieldError> = roles
-        .iter()
-        .enumerate()
-        .filter(|(index, id)| {
-            (BuiltinRole::from_id(id).is_none() && check_role_id(id).is_err()) || roles[..*index].contains(id)
-        })
-        .map(|(index, id)| {
-            FieldError::new(format!("roles[{index}]"), format!("`{id}` is not a role, or repeats"))
-        })
-        .collect();
+    let mut errors = Vec::new();
+    for (index, id) in roles.iter().enumerate() {
+        let field = || format!("roles[{index}]");
+        if BuiltinRole::from_id(id).is_none() && check_role_id(id).is_err() {
+            errors.push(FieldError::new(field(), format!("`{id}` is not a role id")));
+        } else if roles[..index].contains(id) {
+            errors.push(FieldError::new(field(), format!("`{id}` is given twice")));
+        }
+    }
     if roles.len() > MAX_ROLES_PER_USER {
         errors.push(FieldError::new("roles", format!("must hold at most {MAX_ROLES_PER_USER} roles")));
     }
@@ -107,14 +107,15 @@ pub struct NewUser {
 }
 
 #[utoipa::path(post, path = "/admin/users", tag = "users", security(("bearer" = [])), request_body = NewUser,
-    responses((status = 201, body = UserView), (status = 400, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem, description = "`email_taken`")))]
+    responses((status = 201, body = UserView), (status = 400, body = Problem),
+        (status = 403, body = Problem, description = "`beyond_own_rights`: the roles or projects give more than the caller holds"),
+        (status = 409, body = Problem, description = "`email_taken`, or `conflict`: the caller's roles changed meanwhile")))]
 async fn create_user(
     State(state): State<AppState>,
     staff: Staff,
     ApiJson(request): ApiJson<NewUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    staff.require(Permission::UsersManage)?;
+    let granter = Granter::of(&state, &staff, Permission::UsersManage).await?;
     let mut errors = Vec::new();
     let email =
         Email::parse(&request.email).map_err(|e| errors.push(FieldError::new("email", e.to_string()))).ok();
@@ -135,15 +136,16 @@ async fn create_user(
     let (Some(email), Some(granted)) = (email.filter(|_| errors.is_empty()), granted) else {
         return Err(ApiError::validation(errors));
     };
-    crate::roles::ensure_within_own_rights(&staff, &granted)?;
+    granter.ensure_covers(&granted)?;
     let projects = crate::fields::check_projects(&state, "projects", &request.projects).await?;
+    granter.ensure_projects(&projects)?;
     let plain = request.password;
     let hash = tokio::task::spawn_blocking(move || password::hash_password(&plain))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     let account = Account::new_staff(email, name, hash, request.roles, projects, Utc::now());
-    match state.store.create_staff(&account).await? {
+    match state.store.create_staff(&account, Some(&granter.account)).await? {
         StaffWrite::Done => {
             tracing::info!(account_id = %account.id, by = %staff.0.sub, "staff user created");
             Ok((StatusCode::CREATED, Json(account.into())))
@@ -152,7 +154,7 @@ async fn create_user(
             Err(ApiError::conflict("email_taken", "An account with this address exists."))
         }
         StaffWrite::NoSuchRole(role) => Err(role_gone(&role)),
-        StaffWrite::Stale => Err(ApiError::conflict("conflict", "The user changed meanwhile; retry.")),
+        StaffWrite::GranterChanged | StaffWrite::Stale => Err(granter_changed()),
     }
 }
 
@@ -167,14 +169,17 @@ pub struct UserChange {
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = UserChange,
     responses((status = 200, body = UserView, description = "Takes effect with the user's next sign-in or token refresh"),
-        (status = 400, body = Problem), (status = 404, body = Problem)))]
+        (status = 400, body = Problem),
+        (status = 403, body = Problem, description = "`beyond_own_rights`: the user holds, or would hold, rights or projects the caller lacks"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "`conflict`: the user's or the caller's roles changed meanwhile")))]
 async fn change_user(
     State(state): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
     ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<UserView>, ApiError> {
-    staff.require(Permission::UsersManage)?;
+    let granter = Granter::of(&state, &staff, Permission::UsersManage).await?;
     if let Some(roles) = &change.roles {
         let errors = role_id_errors(roles);
         if !errors.is_empty() {
@@ -190,16 +195,21 @@ async fn change_user(
     let account =
         state.store.account(id).await?.filter(|a| a.kind == AccountKind::Staff).ok_or_else(not_found)?;
     // Changing someone's access is only for those who hold all the rights involved, before and after.
-    crate::roles::ensure_within_own_rights(&staff, &state.store.grants_of_roles(&account.roles).await?)?;
+    granter.ensure_covers(&state.store.grants_of_roles(&account.roles).await?)?;
     if let Some(roles) = &change.roles {
         let granted = grants_of_existing(&state, roles).await?.map_err(ApiError::validation)?;
-        crate::roles::ensure_within_own_rights(&staff, &granted)?;
+        granter.ensure_covers(&granted)?;
+    }
+    if let Some(projects) = &projects {
+        let added: Vec<Ulid> = projects.iter().filter(|p| !account.projects.contains(p)).copied().collect();
+        granter.ensure_projects(&added)?;
     }
     let roles = change.roles.unwrap_or_else(|| account.roles.clone());
     let projects = projects.unwrap_or_else(|| account.projects.clone());
-    match state.store.set_staff_access(&account, &roles, &projects, Utc::now()).await? {
+    match state.store.set_staff_access(&account, &roles, &projects, &granter.account, Utc::now()).await? {
         StaffWrite::Done => {}
         StaffWrite::NoSuchRole(role) => return Err(role_gone(&role)),
+        StaffWrite::GranterChanged => return Err(granter_changed()),
         StaffWrite::EmailTaken | StaffWrite::Stale => {
             return Err(ApiError::conflict(
                 "conflict",

@@ -32,7 +32,7 @@ use crate::{Need, RecordView, View, custom_fields, export, module_for};
 pub struct ListQuery {
     /// Items per page, 1–100 (default 25); CSV pages up to 1000.
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page (of the same list).
+    /// The `next_cursor` of the previous page; send the same parameters with it.
     pub cursor: Option<String>,
     /// Criteria (JSON, SPEC §7) the records must match, e.g.
     /// `{"field":"stage","op":"eq","value":"Negotiation"}`.
@@ -41,8 +41,8 @@ pub struct ListQuery {
     /// `created_at` (default), `updated_at`, or the module's sort field (contacts `last_name`,
     /// accounts and products `name`, deals `close_date`, quotes `valid_until`, invoices and
     /// tasks `due_date`, cases `subject`, meetings `starts_at`, deliveries `scheduled_for`:
-    /// texts ignoring case, records without a value last); a leading `-` reverses. Lists of an
-    /// owner or a contact come by `created_at`.
+    /// texts ignoring case, records without a value last); a leading `-` reverses (records
+    /// without a value first). Lists of an owner or a contact come by `created_at`.
     pub sort: Option<String>,
     /// Only the records this user owns (`me`: the caller), read from the owner index.
     pub owner_id: Option<String>,

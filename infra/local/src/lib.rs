@@ -78,7 +78,7 @@ pub async fn create_staff(
         password::hash_password(password).map_err(|e| SeedError::Invalid(e.to_string()))?;
     let roles = roles.iter().map(|role| role.id().to_owned()).collect();
     let admin = Account::new_staff(email, name.to_owned(), password_hash, roles, Vec::new(), Utc::now());
-    Ok(state.store.create_staff(&admin).await? == StaffWrite::Done)
+    Ok(state.store.create_staff(&admin, None).await? == StaffWrite::Done)
 }
 
 /// A random password that passes the password rules, for seeded accounts.

@@ -40,12 +40,7 @@ impl PageQuery {
 fn open(keys: &Keys, cursor: &str) -> Result<PageKey, ApiError> {
     keys.open_cursor(cursor)
         .and_then(|payload| serde_json::from_slice(&payload).ok())
-        .ok_or_else(invalid_cursor)
-}
-
-/// Also for a genuine cursor of another list.
-pub fn invalid_cursor() -> ApiError {
-    ApiError::bad_request("invalid_cursor", "The cursor is invalid; start again without it.")
+        .ok_or_else(ApiError::invalid_cursor)
 }
 
 fn seal(keys: &Keys, key: &PageKey) -> String {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -230,6 +230,23 @@ pub enum StaffWrite {
     NoSuchRole(String),
     /// The account is not a staff account, or its roles changed since it was read.
     Stale,
+    /// The granter's own roles changed since they were read; nothing was written.
+    GranterChanged,
+}
+
+fn role_list(roles: &[String]) -> AttributeValue {
+    AttributeValue::L(roles.iter().map(|role| s(role.as_str())).collect())
+}
+
+/// Which of `roles`, claimed by the transaction items from `first` on, was missing. Any other
+/// cancellation (e.g. a conflict on a shared holder count) stays an error, which callers answer
+/// with a retryable 409.
+fn missing_role(error: &StoreError, roles: &[&str], first: usize) -> Option<String> {
+    roles
+        .iter()
+        .enumerate()
+        .find(|(index, _)| error.failed_condition_at(first + index))
+        .map(|(_, role)| (*role).to_owned())
 }
 
 impl Store {
@@ -288,13 +305,21 @@ impl Store {
     }
 
     /// Creates staff account `account` like `create_account`, counting it as a holder of each
-    /// of its custom roles in the same transaction.
+    /// of its custom roles, while `granter` still holds the roles it was read with, all in one
+    /// transaction. Without a granter (an operator seeding the first administrator) only the
+    /// account's own conditions apply.
     #[tracing::instrument(skip_all, fields(account_id = %account.id))]
-    pub async fn create_staff(&self, account: &Account) -> Result<StaffWrite, StoreError> {
+    pub async fn create_staff(
+        &self,
+        account: &Account,
+        granter: Option<&Account>,
+    ) -> Result<StaffWrite, StoreError> {
         let mut items = vec![
             self.put_if_absent(serde_dynamo::to_item(LoginItem::from(account))?)?,
             self.put_if_absent(serde_dynamo::to_item(AccountItem::from(account))?)?,
         ];
+        let first_usage = items.len() + usize::from(granter.is_some());
+        items.extend(granter.map(|granter| self.granter_unchanged(granter)).transpose()?);
         let custom: Vec<&str> = custom_role_ids(&account.roles).collect();
         for role in &custom {
             items.push(self.role_usage(role, 1)?);
@@ -302,28 +327,25 @@ impl Store {
         match self.transact(items).await {
             Ok(()) => Ok(StaffWrite::Done),
             Err(error) if error.failed_condition_at(0) => Ok(StaffWrite::EmailTaken),
-            Err(error) => {
-                match custom.iter().enumerate().find(|(index, _)| error.failed_condition_at(2 + index)) {
-                    Some((_, role)) => Ok(StaffWrite::NoSuchRole((*role).to_owned())),
-                    None => Err(error),
-                }
-            }
+            Err(error) if granter.is_some() && error.failed_condition_at(2) => Ok(StaffWrite::GranterChanged),
+            Err(error) => missing_role(&error, &custom, first_usage).map(StaffWrite::NoSuchRole).ok_or(error),
         }
     }
 
     /// Gives staff member `account` (as read) new roles and projects, on the account and its
-    /// login item together, moving the custom roles' holder counts. The write holds only if
-    /// the account still has the roles it was read with.
-    #[tracing::instrument(skip_all, fields(account_id = %account.id))]
+    /// login item together, moving the custom roles' holder counts, while `granter` still
+    /// holds the roles it was read with. The write holds only if the account still has the
+    /// roles it was read with.
+    #[tracing::instrument(skip_all, fields(account_id = %account.id, by = %granter.id))]
     pub async fn set_staff_access(
         &self,
         account: &Account,
         roles: &[String],
         projects: &[Ulid],
+        granter: &Account,
         now: DateTime<Utc>,
     ) -> Result<StaffWrite, StoreError> {
         let list = AttributeValue::L(roles.iter().map(|role| s(role.as_str())).collect());
-        let read_list = AttributeValue::L(account.roles.iter().map(|role| s(role.as_str())).collect());
         let project_list = AttributeValue::L(projects.iter().map(|project| s(project.to_string())).collect());
         let (pk, sk) = keys::account(account.id);
         let account_update = Update::builder()
@@ -334,7 +356,7 @@ impl Store {
             .condition_expression("kind = :staff AND #roles = :read")
             .expression_attribute_names("#roles", "roles")
             .expression_attribute_values(":roles", list.clone())
-            .expression_attribute_values(":read", read_list)
+            .expression_attribute_values(":read", role_list(&account.roles))
             .expression_attribute_values(":projects", project_list.clone())
             .expression_attribute_values(":staff", s("staff"))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
@@ -351,10 +373,16 @@ impl Store {
             .expression_attribute_values(":projects", project_list)
             .expression_attribute_values(":account", s(account.id.to_string()))
             .build()?;
+        // Changing one's own access: the account's condition already holds the granter's roles
+        // (one transaction can't name an item twice).
+        let granter_check =
+            (granter.id != account.id).then(|| self.granter_unchanged(granter)).transpose()?;
+        let first_usage = 2 + usize::from(granter_check.is_some());
         let mut items = vec![
             TransactWriteItem::builder().update(account_update).build(),
             TransactWriteItem::builder().update(login_update).build(),
         ];
+        items.extend(granter_check);
         let held: BTreeSet<&str> = custom_role_ids(&account.roles).collect();
         let wanted: BTreeSet<&str> = custom_role_ids(roles).collect();
         let taken: Vec<&str> = wanted.difference(&held).copied().collect();
@@ -366,14 +394,28 @@ impl Store {
         }
         match self.transact(items).await {
             Ok(()) => Ok(StaffWrite::Done),
-            Err(error) => {
-                match taken.iter().enumerate().find(|(index, _)| error.failed_condition_at(2 + index)) {
-                    Some((_, role)) => Ok(StaffWrite::NoSuchRole((*role).to_owned())),
-                    None if matches!(error, StoreError::TransactionCancelled { .. }) => Ok(StaffWrite::Stale),
-                    None => Err(error),
-                }
+            Err(error) if error.failed_condition_at(0) || error.failed_condition_at(1) => {
+                Ok(StaffWrite::Stale)
             }
+            Err(error) if first_usage == 3 && error.failed_condition_at(2) => Ok(StaffWrite::GranterChanged),
+            Err(error) => missing_role(&error, &taken, first_usage).map(StaffWrite::NoSuchRole).ok_or(error),
         }
+    }
+
+    /// A transaction item that holds only while staff member `granter` has the roles it was
+    /// read with: rights taken from someone can't be handed out on their behalf meanwhile.
+    pub(super) fn granter_unchanged(&self, granter: &Account) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = keys::account(granter.id);
+        let check = ConditionCheck::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("kind = :staff AND #roles = :held")
+            .expression_attribute_names("#roles", "roles")
+            .expression_attribute_values(":staff", s("staff"))
+            .expression_attribute_values(":held", role_list(&granter.roles))
+            .build()?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// A transaction item that copies a new status to the login item of `email`.

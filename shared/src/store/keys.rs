@@ -134,9 +134,14 @@ pub fn record_change(updated_at: chrono::DateTime<chrono::Utc>, id: Ulid) -> Str
     format!("{}#{id}", updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
+/// What the contact and owner index sort keys of `module`'s records begin with.
+pub fn record_members_of(module: &str) -> String {
+    format!("{module}#")
+}
+
 /// Sort key of a record in the contact and owner indexes.
 pub fn record_member(module: &str, id: Ulid) -> String {
-    format!("{module}#{id}")
+    format!("{}{id}", record_members_of(module))
 }
 
 pub fn registration_policy() -> Key {

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type Item = HashMap<String, AttributeValue>;
@@ -98,7 +98,7 @@ impl From<StoreError> for crate::ApiError {
             StoreError::ValueTaken(field) => {
                 Self::conflict("value_taken", format!("Another record has this value for {field}."))
             }
-            StoreError::ForeignStart => crate::http::cursor::invalid_cursor(),
+            StoreError::ForeignStart => Self::invalid_cursor(),
             StoreError::ConditionFailed | StoreError::TransactionCancelled { .. } => {
                 tracing::warn!(%error, "write lost a race");
                 Self::conflict("conflict", "The resource was changed concurrently; retry the request.")
@@ -187,6 +187,15 @@ impl Store {
             .send()
             .await?;
         Ok(output.item)
+    }
+
+    /// One BatchGetItem on this table; unprocessed keys (throttling) fail the read.
+    async fn batch_get(&self, keys: KeysAndAttributes) -> Result<Vec<Item>, StoreError> {
+        let output = self.client().batch_get_item().request_items(self.table(), keys).send().await?;
+        if output.unprocessed_keys.as_ref().is_some_and(|unprocessed| !unprocessed.is_empty()) {
+            return Err(StoreError::Unavailable("batch read left keys unprocessed".into()));
+        }
+        Ok(output.responses.and_then(|mut responses| responses.remove(self.table())).unwrap_or_default())
     }
 
     /// Writes `item` (a codec struct), replacing any item with its key.

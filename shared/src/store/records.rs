@@ -428,10 +428,10 @@ impl Store {
             RecordIndex::ModuleByChange => (GSI4, GSI1PK, GSI4SK, keys::module_records(module), None),
             RecordIndex::ModuleBySortField => (GSI5, GSI1PK, GSI5SK, keys::module_records(module), None),
             RecordIndex::Contact(contact) => {
-                (GSI2, GSI2PK, GSI2SK, keys::contact_records(contact), Some(format!("{module}#")))
+                (GSI2, GSI2PK, GSI2SK, keys::contact_records(contact), Some(keys::record_members_of(module)))
             }
             RecordIndex::Owner(owner) => {
-                (GSI3, GSI3PK, GSI3SK, keys::owner_records(*owner), Some(format!("{module}#")))
+                (GSI3, GSI3PK, GSI3SK, keys::owner_records(*owner), Some(keys::record_members_of(module)))
             }
         };
         if let Some(start) = &query.start {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, PK, ROLE_SK_PREFIX, ROLES_PK, SK};
 use super::{Item, Store, StoreError, condition_held, n, s};
+use crate::domain::Account;
 use crate::domain::permission::{BuiltinRole, ModuleAccess, Permission, Role, RoleGrants, builtin_role};
 
 /// Most roles one user may hold; also bounds the BatchGetItem that resolves them.
@@ -59,6 +60,17 @@ fn decode_role(item: Item) -> Result<StoredRole, StoreError> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleWrite {
+    Done,
+    /// A role with this id exists (on create).
+    Exists,
+    /// The role is gone or changed since it was read (on update).
+    Stale,
+    /// The granter's own roles changed since they were read.
+    GranterChanged,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoleDeletion {
     Deleted,
     NotFound,
@@ -71,9 +83,14 @@ pub(crate) fn custom_role_ids(role_ids: &[String]) -> impl Iterator<Item = &str>
 }
 
 impl Store {
-    /// `false` when a role with this id exists.
-    #[tracing::instrument(skip_all, fields(role_id = %role.id))]
-    pub async fn create_role(&self, role: &Role, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    /// Stores new custom role `role` while `granter` still holds the roles it was read with.
+    #[tracing::instrument(skip_all, fields(role_id = %role.id, by = %granter.id))]
+    pub async fn create_role(
+        &self,
+        role: &Role,
+        granter: &Account,
+        now: DateTime<Utc>,
+    ) -> Result<RoleWrite, StoreError> {
         let (pk, sk) = keys::role(&role.id);
         let item = RoleItem {
             pk,
@@ -87,9 +104,11 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
-        match self.put_new(item).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
+        let items = vec![self.granter_unchanged(granter)?, self.put_if_absent(serde_dynamo::to_item(item)?)?];
+        match self.transact(items).await {
+            Ok(()) => Ok(RoleWrite::Done),
+            Err(error) if error.failed_condition_at(0) => Ok(RoleWrite::GranterChanged),
+            Err(error) if error.failed_condition_at(1) => Ok(RoleWrite::Exists),
             Err(error) => Err(error),
         }
     }
@@ -129,19 +148,8 @@ impl Store {
             let (pk, sk) = keys::role(id);
             wanted = wanted.keys(Item::from([(PK.into(), s(pk)), (SK.into(), s(sk))]));
         }
-        let mut request = Some(BTreeMap::from([(self.table().to_owned(), wanted.build()?)]));
-        // BatchGetItem may hand back keys it did not read; ask again for those.
-        while let Some(keys) = request.take().filter(|keys| !keys.is_empty()) {
-            let output = self
-                .client()
-                .batch_get_item()
-                .set_request_items(Some(keys.into_iter().collect()))
-                .send()
-                .await?;
-            for item in output.responses.unwrap_or_default().into_values().flatten() {
-                roles.push(decode_role(item)?.role);
-            }
-            request = output.unprocessed_keys.map(|keys| keys.into_iter().collect());
+        for item in self.batch_get(wanted.build()?).await? {
+            roles.push(decode_role(item)?.role);
         }
         Ok(roles)
     }
@@ -151,16 +159,26 @@ impl Store {
         Ok(RoleGrants::of(&self.roles_by_id(role_ids).await?))
     }
 
-    /// Replaces the name, permissions and modules of custom role `role.id`; `false` when there
-    /// is no such role. Users holding it get the new rights with their next token.
-    #[tracing::instrument(skip_all, fields(role_id = %role.id))]
-    pub async fn update_role(&self, role: &Role, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let result = self
-            .update_at(keys::role(&role.id))
+    /// Replaces the name, permissions and modules of custom role `read` with those of `role`,
+    /// if it is unchanged since it was read and `granter` still holds the roles it was read
+    /// with. Holders get the new rights with their next token.
+    #[tracing::instrument(skip_all, fields(role_id = %role.id, by = %granter.id))]
+    pub async fn update_role(
+        &self,
+        read: &StoredRole,
+        role: &Role,
+        granter: &Account,
+        now: DateTime<Utc>,
+    ) -> Result<RoleWrite, StoreError> {
+        let (pk, sk) = keys::role(&role.id);
+        let update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
             .update_expression(
                 "SET #name = :name, #permissions = :permissions, #modules = :modules, updated_at = :now",
             )
-            .condition_expression("attribute_exists(PK)")
+            .condition_expression("updated_at = :read")
             .expression_attribute_names("#name", "name")
             .expression_attribute_names("#permissions", "permissions")
             .expression_attribute_names("#modules", "modules")
@@ -168,9 +186,16 @@ impl Store {
             .expression_attribute_values(":permissions", serde_dynamo::to_attribute_value(&role.permissions)?)
             .expression_attribute_values(":modules", serde_dynamo::to_attribute_value(&role.modules)?)
             .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now)?)
-            .send()
-            .await;
-        condition_held(result)
+            .expression_attribute_values(":read", serde_dynamo::to_attribute_value(read.updated_at)?)
+            .build()?;
+        let items =
+            vec![self.granter_unchanged(granter)?, TransactWriteItem::builder().update(update).build()];
+        match self.transact(items).await {
+            Ok(()) => Ok(RoleWrite::Done),
+            Err(error) if error.failed_condition_at(0) => Ok(RoleWrite::GranterChanged),
+            Err(error) if error.failed_condition_at(1) => Ok(RoleWrite::Stale),
+            Err(error) => Err(error),
+        }
     }
 
     /// Deletes custom role `id` unless a user holds it.

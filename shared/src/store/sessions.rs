@@ -177,15 +177,6 @@ impl Store {
         Ok((login, ip_failures))
     }
 
-    /// One BatchGetItem on this table; unprocessed keys (throttling) fail the read.
-    async fn batch_get(&self, keys: KeysAndAttributes) -> Result<Vec<Item>, StoreError> {
-        let output = self.client().batch_get_item().request_items(self.table(), keys).send().await?;
-        if output.unprocessed_keys.as_ref().is_some_and(|unprocessed| !unprocessed.is_empty()) {
-            return Err(StoreError::Unavailable("batch read left keys unprocessed".into()));
-        }
-        Ok(output.responses.and_then(|mut responses| responses.remove(self.table())).unwrap_or_default())
-    }
-
     /// A session and its account, read together (one round trip).
     #[tracing::instrument(skip(self))]
     pub async fn session_with_account(
