@@ -90,6 +90,15 @@ impl ApiError {
         Self::bad_request("invalid_cursor", "The cursor is invalid; start again without it.")
     }
 
+    /// 409 `value_taken`: another record holds this unique field's value. The value itself is
+    /// never echoed, as it may be masked for the caller.
+    pub fn value_taken(field: &str) -> Self {
+        Self {
+            fields: vec![FieldError::new(field, "another record has this value")],
+            ..Self::conflict("value_taken", format!("Another record has this value for {field}."))
+        }
+    }
+
     pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }

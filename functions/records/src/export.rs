@@ -3,6 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::SecondsFormat;
 use portico::ApiError;
 use portico::criteria::{FieldType, Value};
 use portico::domain::modules::{CrmRecord, field_json};
@@ -64,8 +65,8 @@ pub(crate) fn csv_response(
             record.id.to_string(),
             record.owner_id.to_string(),
             record.version.to_string(),
-            record.created_at.to_rfc3339(),
-            record.updated_at.to_rfc3339(),
+            record.created_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            record.updated_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
         ];
         row.extend(fields.iter().map(|(name, field_type)| cell(field_type, record.fields.get(*name))));
         writer.write_record(&row).map_err(ApiError::internal)?;

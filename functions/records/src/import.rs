@@ -10,10 +10,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use futures::stream::{self, StreamExt};
-use portico::criteria::{FieldSchema, FieldType};
+use portico::criteria::{FieldSchema, FieldType, Value};
 use portico::domain::Permission;
 use portico::domain::contact_fields::ModuleSchema;
-use portico::domain::modules::parse_fields;
+use portico::domain::modules::{Module, parse_fields};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiQuery, Staff};
 use portico::{ApiError, AppState};
@@ -244,11 +244,16 @@ pub async fn import_contacts(
         return Err(ApiError::validation(errors));
     }
 
-    let (view, templates, owner) = (&view, &templates, staff.0.sub);
+    let prepared = prepare_rows(&view, contacts, &templates, &request.rows);
+    let (view, owner) = (&view, staff.0.sub);
     let (state, match_on) = (&state, request.match_on.as_deref());
-    let outcomes: Vec<(usize, Result<bool, ApiError>)> = stream::iter(request.rows.into_iter().enumerate())
-        .map(|(index, row)| async move {
-            (index + 1, import_row(state, view, contacts, templates, match_on, &row, owner).await)
+    let outcomes: Vec<(usize, Result<bool, ApiError>)> = stream::iter(prepared)
+        .map(|(row, values)| async move {
+            let outcome = match values {
+                Ok(values) => write_row(state, view, contacts, match_on, values, owner).await,
+                Err(error) => Err(error),
+            };
+            (row, outcome)
         })
         .buffer_unordered(CONCURRENT_ROWS)
         .collect()
@@ -275,25 +280,64 @@ pub async fn import_contacts(
     Ok(Json(report))
 }
 
-/// Writes one row; `Ok(true)` when it updated the contact its `match_on` value named.
-async fn import_row(
+/// A row's field values, ready to write.
+type RowValues = BTreeMap<String, Value>;
+
+/// Each row's values, rendered from the templates and validated, numbered from 1. A row
+/// repeating a unique value of an earlier valid row fails, so which of them is written does not
+/// depend on the order concurrent writes land in.
+fn prepare_rows(
+    view: &View<'_>,
+    contacts: &'static Module,
+    templates: &[(String, FieldType, Vec<Part>)],
+    rows: &[Map<String, JsonValue>],
+) -> Vec<(usize, Result<RowValues, ApiError>)> {
+    let mut first_rows: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut prepared = Vec::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        let number = index + 1;
+        let input: Map<String, JsonValue> = templates
+            .iter()
+            .filter_map(|(field, field_type, parts)| {
+                render(parts, row).map(|value| (field.clone(), coerce(field_type, value)))
+            })
+            .collect();
+        let values = parse_fields(&view.schema, contacts.name, &input).map_err(|errors| {
+            ApiError::validation(errors.into_iter().map(|(f, m)| FieldError::new(f, m)).collect())
+        });
+        let values = values.and_then(|values| {
+            let held: Vec<(String, String)> =
+                view.unique_values(&values).into_iter().map(|guard| (guard.field, guard.value)).collect();
+            let repeats: Vec<FieldError> = held
+                .iter()
+                .filter_map(|key| {
+                    let first = first_rows.get(key)?;
+                    Some(FieldError::new(
+                        format!("fields.{}", key.0),
+                        format!("repeats the value of row {first}"),
+                    ))
+                })
+                .collect();
+            if !repeats.is_empty() {
+                return Err(ApiError::validation(repeats));
+            }
+            first_rows.extend(held.into_iter().map(|key| (key, number)));
+            Ok(values)
+        });
+        prepared.push((number, values));
+    }
+    prepared
+}
+
+/// Writes one prepared row; `Ok(true)` when it updated the contact its `match_on` value named.
+async fn write_row(
     state: &AppState,
     view: &View<'_>,
-    contacts: &'static portico::domain::modules::Module,
-    templates: &[(String, FieldType, Vec<Part>)],
+    contacts: &'static Module,
     match_on: Option<&str>,
-    row: &Map<String, JsonValue>,
+    values: RowValues,
     owner: Ulid,
 ) -> Result<bool, ApiError> {
-    let input: Map<String, JsonValue> = templates
-        .iter()
-        .filter_map(|(field, field_type, parts)| {
-            render(parts, row).map(|value| (field.clone(), coerce(field_type, value)))
-        })
-        .collect();
-    let values = parse_fields(&view.schema, contacts.name, &input).map_err(|errors| {
-        ApiError::validation(errors.into_iter().map(|(f, m)| FieldError::new(f, m)).collect())
-    })?;
     let existing = match match_on {
         Some(key) => match view.unique_values(&values).into_iter().find(|guard| guard.field == key) {
             Some(guard) => state.store.record_id_by_unique(&guard).await?,

@@ -193,7 +193,7 @@ async fn store_new_record(
     };
     match state.store.create_record(&record, &view.schema, &view.unique_values(&record.fields)).await? {
         RecordWrite::Done => Ok(record),
-        RecordWrite::ValueTaken(field) => Err(value_taken(&field)),
+        RecordWrite::ValueTaken(field) => Err(ApiError::value_taken(&field)),
         RecordWrite::Stale => Err(ApiError::conflict("conflict", "The record exists already.")),
     }
 }
@@ -250,14 +250,9 @@ async fn store_changes(
                 format!("The record is at version {}; read it again and retry.", current.version),
             )),
         },
-        Err(portico::store::StoreError::ValueTaken(field)) => Err(value_taken(&field)),
+        Err(portico::store::StoreError::ValueTaken(field)) => Err(ApiError::value_taken(&field)),
         Err(error) => Err(error.into()),
     }
-}
-
-/// The value itself is never echoed: it may be masked for the caller.
-fn value_taken(field: &str) -> ApiError {
-    ApiError::conflict("value_taken", format!("Another record has this value for {field}."))
 }
 
 fn field_errors(errors: Vec<(String, String)>) -> ApiError {

@@ -95,9 +95,7 @@ impl From<StoreError> for crate::ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(_) => Self::unavailable(error),
-            StoreError::ValueTaken(field) => {
-                Self::conflict("value_taken", format!("Another record has this value for {field}."))
-            }
+            StoreError::ValueTaken(field) => Self::value_taken(&field),
             StoreError::ForeignStart => Self::invalid_cursor(),
             StoreError::ConditionFailed | StoreError::TransactionCancelled { .. } => {
                 tracing::warn!(%error, "write lost a race");
