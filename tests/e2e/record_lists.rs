@@ -362,3 +362,71 @@ async fn a_csv_export_pages_like_the_list_and_leaves_masked_columns_out() {
     let too_big = app.get(&format!("/records/contacts?first_name={tag}&limit=1000"), Some(&admin)).await;
     assert_eq!(too_big.status, StatusCode::BAD_REQUEST, "JSON pages stay at 100");
 }
+
+/// `make bench`: an owner's 100 tasks among `LIST_BENCH_RECORDS` (default 5 000), read from
+/// the owner index, against the same 100 found by filtering the whole module. Prints the time
+/// and DynamoDB requests of each and their ratio. A measurement, not a test.
+#[tokio::test]
+#[ignore = "benchmark: run with `make bench`"]
+async fn list_benchmark() {
+    use futures::stream::{self, StreamExt};
+    use portico::domain::modules::{CrmRecord, module};
+
+    let total: usize = std::env::var("LIST_BENCH_RECORDS").ok().and_then(|n| n.parse().ok()).unwrap_or(5_000);
+    let per_owner = 100;
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let tasks = module("tasks").expect("tasks");
+    let owners: Vec<Ulid> = (0..total.div_ceil(per_owner)).map(|_| Ulid::generate()).collect();
+    let schema = portico::domain::contact_fields::ModuleSchema::builtin(tasks);
+    let seeded = std::time::Instant::now();
+    stream::iter(0..total)
+        .for_each_concurrent(16, |i| {
+            let owner = owners[i / per_owner];
+            let (store, schema) = (&app.state.store, &schema);
+            async move {
+                let now = chrono::Utc::now();
+                let fields = [
+                    ("subject".to_owned(), portico::criteria::Value::String(format!("owner-{owner}"))),
+                    ("status".to_owned(), portico::criteria::Value::String("Open".into())),
+                ];
+                let record = CrmRecord {
+                    id: Ulid::generate(),
+                    module: tasks,
+                    owner_id: owner,
+                    version: 1,
+                    fields: fields.into_iter().collect(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                store.create_record(&record, schema, &[]).await.expect("seed");
+            }
+        })
+        .await;
+    println!("seeded {total} tasks for {} owners in {:.1} s", owners.len(), seeded.elapsed().as_secs_f64());
+
+    let (app, requests) = app.counting_requests().await;
+    let owner = owners[owners.len() / 2];
+    let measure = |path: String| {
+        let (app, admin, requests) = (&app, &admin, &requests);
+        async move {
+            requests.take();
+            let runs = 5;
+            let started = std::time::Instant::now();
+            for _ in 0..runs {
+                assert_eq!(all_ids(app, admin, &path).await.len(), per_owner);
+            }
+            (started.elapsed().as_secs_f64() / runs as f64, requests.take() / runs)
+        }
+    };
+    let (indexed, indexed_requests) = measure(format!("/records/tasks?owner_id={owner}")).await;
+    let (filtered, filtered_requests) = measure(format!("/records/tasks?subject=owner-{owner}")).await;
+    println!(
+        "an owner's {per_owner} tasks among {total}: owner index {:.1} ms, {indexed_requests} request(s); \
+         module filter {:.1} ms, {filtered_requests} requests; {:.0}x the time, {:.0}x the requests",
+        indexed * 1000.0,
+        filtered * 1000.0,
+        filtered / indexed,
+        filtered_requests as f64 / indexed_requests as f64
+    );
+}
