@@ -195,3 +195,75 @@ async fn contact_field_definitions_are_validated() {
     let twice = app.post("/admin/contact-fields", ok, Some(&admin)).await;
     assert_eq!((twice.status, twice.body["code"].as_str()), (StatusCode::CONFLICT, Some("field_exists")));
 }
+
+#[tokio::test]
+async fn masking_a_field_or_moving_it_takes_effect_at_once() {
+    let app = spawn_app().await;
+    let Setup { admin, agent, project } = setup(&app).await;
+    let created =
+        app.post("/records/contacts", json!({"fields": {"Loyalty ID": "L-77"}}), Some(&admin)).await;
+    let path = format!("/records/contacts/{}", created.body["id"].as_str().expect("id"));
+    assert_eq!(app.get(&path, Some(&agent)).await.body["fields"]["Loyalty ID"], "L-77");
+
+    let projects = app.get("/admin/projects", Some(&admin)).await.body;
+    let support = projects
+        .as_array()
+        .expect("projects")
+        .iter()
+        .find(|p| p["name"] == "Support")
+        .expect("support")["id"]
+        .clone();
+    let field = "/admin/contact-fields/Loyalty%20ID";
+    // Two admins change different things at once; neither undoes the other.
+    let (masked, moved) = tokio::join!(
+        app.request(Method::PATCH, field, Some(json!({"masked": true})), Some(&admin)),
+        app.request(Method::PATCH, field, Some(json!({"projects": [project, support]})), Some(&admin)),
+    );
+    assert_eq!((masked.status, moved.status), (StatusCode::OK, StatusCode::OK));
+    let listed = app.get("/admin/contact-fields", Some(&admin)).await.body;
+    let stored =
+        listed.as_array().expect("fields").iter().find(|f| f["name"] == "Loyalty ID").expect("field").clone();
+    assert_eq!(
+        (stored["masked"].clone(), stored["projects"].as_array().map(Vec::len)),
+        (json!(true), Some(2))
+    );
+    assert_eq!(stored["unique"], json!(true), "uniqueness is fixed");
+
+    let read = app.get(&path, Some(&agent)).await.body;
+    assert_eq!(
+        (read["fields"]["Loyalty ID"].clone(), read["masked"].clone()),
+        (Value::Null, json!(["Loyalty ID"]))
+    );
+    let filter = app.get("/records/contacts?Loyalty%20ID=L-77", Some(&agent)).await;
+    assert_eq!(filter.body["code"], "masked_field");
+
+    let away = app.request(Method::PATCH, field, Some(json!({"projects": [support]})), Some(&admin)).await;
+    assert_eq!(away.status, StatusCode::OK);
+    assert!(
+        app.get(&path, Some(&agent)).await.body["fields"].get("Loyalty ID").is_none(),
+        "another project's now"
+    );
+
+    for (path, body, status) in [
+        ("/admin/contact-fields/Nope", json!({"masked": true}), StatusCode::NOT_FOUND),
+        (field, json!({"projects": ["01ARZ3NDEKTSV4RRFFQ69G5FAV"]}), StatusCode::BAD_REQUEST),
+        (field, json!({"unique": false}), StatusCode::BAD_REQUEST),
+        ("/admin/projects/01ARZ3NDEKTSV4RRFFQ69G5FAV", json!({"name": "X"}), StatusCode::NOT_FOUND),
+        (&format!("/admin/projects/{project}"), json!({"name": " "}), StatusCode::BAD_REQUEST),
+    ] {
+        assert_eq!(app.request(Method::PATCH, path, Some(body), Some(&admin)).await.status, status, "{path}");
+    }
+    let renamed = app
+        .request(
+            Method::PATCH,
+            &format!("/admin/projects/{project}"),
+            Some(json!({"name": "Calls"})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(renamed.body["name"], "Calls");
+    assert_eq!(
+        app.request(Method::PATCH, field, Some(json!({"masked": true})), Some(&agent)).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

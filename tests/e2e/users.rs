@@ -81,3 +81,47 @@ async fn an_administrator_creates_staff_and_changes_their_roles() {
         .clone();
     assert_eq!(agent["modules"], json!({"deliveries": "rw", "tasks": "rw"}));
 }
+
+#[tokio::test]
+async fn a_disabled_staff_user_is_signed_out_and_kept_out_until_enabled() {
+    let app = spawn_app().await;
+    let (admin, admin_email) = app.admin_token().await;
+    let email = unique_email("leaver");
+    let created = app
+        .post(
+            "/admin/users",
+            json!({"email": email, "name": "Leaver", "password": PASSWORD, "roles": ["users_manage_free"]}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::BAD_REQUEST, "an unknown role");
+    let created = app
+        .post(
+            "/admin/users",
+            json!({"email": email, "name": "Leaver", "password": PASSWORD, "roles": ["sales_manager"]}),
+            Some(&admin),
+        )
+        .await;
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let signed_in = app.sign_in(&email, PASSWORD).await.body;
+
+    let disabled = app.post(&format!("/admin/users/{id}/disable"), json!({}), Some(&admin)).await;
+    assert_eq!((disabled.status, disabled.body["status"].as_str()), (StatusCode::OK, Some("disabled")));
+    let again = app.post(&format!("/admin/users/{id}/disable"), json!({}), Some(&admin)).await;
+    assert_eq!((again.status, again.body["code"].as_str()), (StatusCode::CONFLICT, Some("not_active")));
+    let refreshed =
+        app.post("/sessions/refresh", json!({"refresh_token": signed_in["refresh_token"]}), None).await;
+    assert_eq!(refreshed.status, StatusCode::UNAUTHORIZED, "its sessions ended");
+    assert_eq!(app.sign_in(&email, PASSWORD).await.status, StatusCode::FORBIDDEN);
+
+    let admin_id = app.account_id(&admin_email).await;
+    let own = app.post(&format!("/admin/users/{admin_id}/disable"), json!({}), Some(&admin)).await;
+    assert_eq!(own.body["code"], "own_account");
+    let enabled = app.post(&format!("/admin/users/{id}/enable"), json!({}), Some(&admin)).await;
+    assert_eq!(enabled.body["status"], "active");
+    let back = app.sign_in(&email, PASSWORD).await;
+    assert_eq!(back.status, StatusCode::OK);
+    let token = back.body["access_token"].as_str().expect("token");
+    let up = app.post(&format!("/admin/users/{admin_id}/disable"), json!({}), Some(token)).await;
+    assert_eq!(up.status, StatusCode::FORBIDDEN, "a sales manager manages no users");
+}

@@ -1,7 +1,7 @@
 //! Projects and custom contact fields (SPEC §6).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use portico::criteria::FieldType;
 use portico::domain::Permission;
@@ -20,7 +20,9 @@ use utoipa_axum::routes;
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_projects, create_project))
+        .routes(routes!(rename_project))
         .routes(routes!(list_fields, create_field))
+        .routes(routes!(change_field))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,13 +61,36 @@ async fn create_project(
     ApiJson(request): ApiJson<NewProject>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
     staff.require(Permission::SettingsManage)?;
-    let name = request.name.trim();
+    let project = Project { id: Ulid::generate(), name: project_name(&request.name)? };
+    state.store.create_project(&project).await?;
+    Ok((StatusCode::CREATED, Json(project.into())))
+}
+
+fn project_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid_field("name", "must be 1 to 100 characters"));
     }
-    let project = Project { id: Ulid::generate(), name: name.to_owned() };
-    state.store.create_project(&project).await?;
-    Ok((StatusCode::CREATED, Json(project.into())))
+    Ok(name.to_owned())
+}
+
+#[utoipa::path(patch, path = "/admin/projects/{id}", tag = "fields", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = NewProject,
+    responses((status = 200, body = ProjectView), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+async fn rename_project(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<NewProject>,
+) -> Result<Json<ProjectView>, ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    let not_found = || ApiError::not_found("No such project.");
+    let id = Ulid::from_string(&id).map_err(|_| not_found())?;
+    let name = project_name(&request.name)?;
+    let project = state.store.rename_project(id, &name).await?.ok_or_else(not_found)?;
+    tracing::info!(project_id = %id, by = %staff.0.sub, "project renamed");
+    Ok(Json(project.into()))
 }
 
 /// Checks that every id names an existing project.
@@ -158,4 +183,38 @@ async fn create_field(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// What may change about a contact field; absent parts stay. Its name, type and uniqueness are
+/// fixed: stored values and unique-value guards depend on them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactFieldChange {
+    pub projects: Option<Vec<String>>,
+    pub masked: Option<bool>,
+}
+
+#[utoipa::path(patch, path = "/admin/contact-fields/{name}", tag = "fields", security(("bearer" = [])),
+    params(("name" = String, Path, description = "The field's name, URL-encoded (case-sensitive)")),
+    request_body = ContactFieldChange,
+    responses((status = 200, body = ContactFieldView, description = "In effect with the next request"),
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn change_field(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(name): Path<String>,
+    ApiJson(change): ApiJson<ContactFieldChange>,
+) -> Result<Json<ContactFieldView>, ApiError> {
+    staff.require(Permission::SettingsManage)?;
+    let projects = match &change.projects {
+        Some(ids) => Some(check_projects(&state, "projects", ids).await?),
+        None => None,
+    };
+    let field = state
+        .store
+        .update_contact_field(&name, projects.as_deref(), change.masked)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such contact field."))?;
+    tracing::info!(field = %name, by = %staff.0.sub, masked = field.masked, "contact field changed");
+    Ok(Json(field.into()))
 }

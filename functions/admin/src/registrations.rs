@@ -166,7 +166,9 @@ async fn transition(
     reason: Option<&str>,
     conflict_code: &'static str,
 ) -> Result<Account, ApiError> {
-    if let Some(account) = state.store.change_status(id, from, to, reason, Utc::now()).await? {
+    if let Some(account) =
+        state.store.change_status(id, AccountKind::Customer, from, to, reason, Utc::now()).await?
+    {
         return Ok(account);
     }
     match state.store.account(id).await? {
@@ -191,9 +193,7 @@ async fn disable(
     let id = parse_id(&id)?;
     let account =
         transition(&state, id, AccountStatus::Active, AccountStatus::Disabled, None, "not_active").await?;
-    for session in state.store.sessions(id).await? {
-        state.store.end_session(id, session.session_id).await?;
-    }
+    state.store.end_sessions_except(id, None).await?;
     tracing::info!(account_id = %id, by = %staff.0.sub, "customer disabled");
     Ok(Json(account.into()))
 }

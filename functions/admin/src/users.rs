@@ -21,7 +21,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_users, create_user)).routes(routes!(change_user))
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(change_user))
+        .routes(routes!(disable_user))
+        .routes(routes!(enable_user))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -219,4 +223,67 @@ async fn change_user(
     }
     tracing::info!(account_id = %id, by = %staff.0.sub, ?roles, "staff access changed");
     Ok(Json(Account { roles, projects, ..account }.into()))
+}
+
+/// Disables (`to = Disabled`) or enables staff user `id`, if the caller holds every right the
+/// user has; 409 `conflict_code` when the user is in another state.
+async fn set_user_status(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+    from: AccountStatus,
+    to: AccountStatus,
+    conflict_code: &'static str,
+) -> Result<Account, ApiError> {
+    let granter = Granter::of(state, staff, Permission::UsersManage).await?;
+    let not_found = || ApiError::not_found("No such user.");
+    let id = Ulid::from_string(id).map_err(|_| not_found())?;
+    if id == granter.account.id {
+        return Err(ApiError::conflict("own_account", "You can't disable or enable yourself."));
+    }
+    let account =
+        state.store.account(id).await?.filter(|a| a.kind == AccountKind::Staff).ok_or_else(not_found)?;
+    granter.ensure_covers(&state.store.grants_of_roles(&account.roles).await?)?;
+    match state.store.change_status(id, AccountKind::Staff, from, to, None, Utc::now()).await? {
+        Some(account) => Ok(account),
+        None => Err(ApiError::conflict(
+            conflict_code,
+            format!("The user is {}, not {}.", account.status.as_str(), from.as_str()),
+        )),
+    }
+}
+
+#[utoipa::path(post, path = "/admin/users/{id}/disable", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = UserView, description = "Disabled: signed out everywhere, can't sign in; access tokens already issued lapse within 15 minutes"),
+        (status = 403, body = Problem, description = "`beyond_own_rights`: the user holds rights the caller lacks"),
+        (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "`not_active`, or `own_account`")))]
+async fn disable_user(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    let account =
+        set_user_status(&state, &staff, &id, AccountStatus::Active, AccountStatus::Disabled, "not_active")
+            .await?;
+    let ended = state.store.end_sessions_except(account.id, None).await?;
+    tracing::info!(account_id = %account.id, by = %staff.0.sub, ended, "staff user disabled");
+    Ok(Json(account.into()))
+}
+
+#[utoipa::path(post, path = "/admin/users/{id}/enable", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = UserView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "`not_disabled`, or `own_account`")))]
+async fn enable_user(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    let account =
+        set_user_status(&state, &staff, &id, AccountStatus::Disabled, AccountStatus::Active, "not_disabled")
+            .await?;
+    tracing::info!(account_id = %account.id, by = %staff.0.sub, "staff user enabled");
+    Ok(Json(account.into()))
 }

@@ -516,22 +516,24 @@ impl Store {
         Ok(staff)
     }
 
-    /// Moves a customer from `from` to `to` (with `reason` recorded, for rejections), on the
-    /// account and its login item together. `None` when there is no such customer or it is not
-    /// (or no longer) in `from`.
+    /// Moves a `kind` account from `from` to `to` (with `reason` recorded, for rejections), on
+    /// the account and its login item together. `None` when there is no such account of that
+    /// kind or it is not (or no longer) in `from`.
     #[tracing::instrument(skip(self, reason), fields(account_id = %id))]
     pub async fn change_status(
         &self,
         id: Ulid,
+        kind: AccountKind,
         from: AccountStatus,
         to: AccountStatus,
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<Account>, StoreError> {
         let Some(account) = self.account(id).await? else { return Ok(None) };
-        if account.kind != AccountKind::Customer || account.status != from {
+        if account.kind != kind || account.status != from {
             return Ok(None);
         }
+        let partition = account_partition(kind, to);
         let (pk, sk) = keys::account(id);
         let mut update = Update::builder()
             .table_name(self.table())
@@ -542,7 +544,7 @@ impl Store {
             .expression_attribute_names("#gsi1pk", GSI1PK)
             .expression_attribute_values(":from", s(from.as_str()))
             .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":partition", s(keys::customers_in(to)))
+            .expression_attribute_values(":partition", s(partition))
             .expression_attribute_values(":now", s(now.to_rfc3339()));
         update = match reason {
             Some(reason) => update

@@ -1,6 +1,8 @@
 //! Projects and custom contact fields: small configuration sets, each in one partition.
 
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde::{Deserialize, Serialize};
+use ulid::Ulid;
 
 use super::keys::{self, CONTACT_FIELDS_PK, PROJECTS_PK};
 use super::{Item, Store, StoreError, s};
@@ -63,6 +65,61 @@ impl Store {
     pub async fn create_contact_field(&self, field: &ContactField) -> Result<(), StoreError> {
         let (pk, sk) = keys::contact_field(&field.name);
         self.put_new(FieldItem { pk, sk, field: field.clone() }).await
+    }
+
+    /// Changes which projects use custom field `name` and whether it is masked, setting only
+    /// what is given (so two admins changing different things don't undo each other); `None`
+    /// when there is no such field. Takes effect with the next request: definitions are not
+    /// cached, so a field masked now is masked everywhere at once.
+    pub async fn update_contact_field(
+        &self,
+        name: &str,
+        projects: Option<&[Ulid]>,
+        masked: Option<bool>,
+    ) -> Result<Option<ContactField>, StoreError> {
+        let mut request = self
+            .update_at(keys::contact_field(name))
+            .condition_expression("attribute_exists(PK)")
+            .return_values(ReturnValue::AllNew);
+        let mut sets = Vec::new();
+        if let Some(projects) = projects {
+            request =
+                request.expression_attribute_values(":projects", serde_dynamo::to_attribute_value(projects)?);
+            sets.push("projects = :projects");
+        }
+        if let Some(masked) = masked {
+            request = request.expression_attribute_values(":masked", AttributeValue::Bool(masked));
+            sets.push("masked = :masked");
+        }
+        if sets.is_empty() {
+            return Ok(self.contact_fields().await?.into_iter().find(|field| field.name == name));
+        }
+        let result = request.update_expression(format!("SET {}", sets.join(", "))).send().await;
+        match result.map_err(StoreError::from) {
+            Ok(output) => output
+                .attributes
+                .map(|item| Ok(serde_dynamo::from_item::<_, FieldItem>(item)?.field))
+                .transpose(),
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Renames project `id`; `None` when there is no such project.
+    pub async fn rename_project(&self, id: Ulid, name: &str) -> Result<Option<Project>, StoreError> {
+        let result = self
+            .update_at(keys::project(id))
+            .update_expression("SET #name = :name")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", s(name))
+            .send()
+            .await;
+        match result.map_err(StoreError::from) {
+            Ok(_) => Ok(Some(Project { id, name: name.to_owned() })),
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     pub async fn contact_fields(&self) -> Result<Vec<ContactField>, StoreError> {
