@@ -85,6 +85,11 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
+    /// 403 `forbidden`: the caller's roles don't allow this.
+    pub fn not_permitted() -> Self {
+        Self::forbidden("forbidden", "Your role does not allow this.")
+    }
+
     /// A cursor that was altered, or belongs to another list.
     pub fn invalid_cursor() -> Self {
         Self::bad_request("invalid_cursor", "The cursor is invalid; start again without it.")
@@ -94,7 +99,7 @@ impl ApiError {
     /// never echoed, as it may be masked for the caller.
     pub fn value_taken(field: &str) -> Self {
         Self {
-            fields: vec![FieldError::new(field, "another record has this value")],
+            fields: vec![FieldError::new(format!("fields.{field}"), "another record has this value")],
             ..Self::conflict("value_taken", format!("Another record has this value for {field}."))
         }
     }

@@ -253,6 +253,32 @@ async fn masking_a_field_or_moving_it_takes_effect_at_once() {
     ] {
         assert_eq!(app.request(Method::PATCH, path, Some(body), Some(&admin)).await.status, status, "{path}");
     }
+    let nothing = app.request(Method::PATCH, field, Some(json!({})), Some(&admin)).await;
+    assert_eq!(
+        (nothing.status, nothing.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("nothing_to_change"))
+    );
+
+    // Unmasking shows the values: only someone who may see them now can do it.
+    let role = json!({"id": "configurator", "name": "Configurator", "permissions": ["settings.manage"]});
+    assert_eq!(app.post("/admin/roles", role, Some(&admin)).await.status, StatusCode::CREATED);
+    let email = unique_email("configurator");
+    let body = json!({"email": email, "name": "C", "password": PASSWORD, "roles": ["configurator"]});
+    assert_eq!(app.post("/admin/users", body, Some(&admin)).await.status, StatusCode::CREATED);
+    let configurator =
+        app.sign_in(&email, PASSWORD).await.body["access_token"].as_str().expect("token").to_owned();
+    let salary = "/admin/contact-fields/Salary";
+    let unmask =
+        app.request(Method::PATCH, salary, Some(json!({"masked": false})), Some(&configurator)).await;
+    assert_eq!(
+        (unmask.status, unmask.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("beyond_own_rights"))
+    );
+    let mask = app.request(Method::PATCH, field, Some(json!({"masked": true})), Some(&configurator)).await;
+    assert_eq!(mask.status, StatusCode::OK, "masking hides, so anyone managing settings may");
+    let unmasked = app.request(Method::PATCH, salary, Some(json!({"masked": false})), Some(&admin)).await;
+    assert_eq!(unmasked.body["masked"], json!(false));
+
     let renamed = app
         .request(
             Method::PATCH,

@@ -38,7 +38,7 @@ async fn a_cooldown_admits_one_event_until_it_runs_out() {
 async fn a_role_deleted_after_the_user_was_read_is_not_assigned() {
     use portico::domain::permission::Role;
     use portico::store::accounts::StaffWrite;
-    use portico::store::roles::{RoleDeletion, RoleWrite};
+    use portico::store::roles::{RoleCreation, RoleDeletion};
 
     let app = spawn_app().await;
     let store = &app.state.store;
@@ -56,7 +56,7 @@ async fn a_role_deleted_after_the_user_was_read_is_not_assigned() {
         modules: Default::default(),
         builtin: false,
     };
-    assert_eq!(store.create_role(&role, &admin, Utc::now()).await.expect("create"), RoleWrite::Done);
+    assert_eq!(store.create_role(&role, &admin, Utc::now()).await.expect("create"), RoleCreation::Created);
     let email = crate::support::unique_email("user");
     assert!(
         portico_local::create_staff(&app.state, &email, "User", crate::support::PASSWORD, &[])
@@ -80,7 +80,7 @@ async fn a_role_deleted_after_the_user_was_read_is_not_assigned() {
     // Two changes from one read: the second finds the roles changed.
     let other = format!("other_{}", ulid::Ulid::generate().to_string().to_lowercase());
     let role = Role { id: other.clone(), ..role };
-    assert_eq!(store.create_role(&role, &admin, Utc::now()).await.expect("create"), RoleWrite::Done);
+    assert_eq!(store.create_role(&role, &admin, Utc::now()).await.expect("create"), RoleCreation::Created);
     let first = store
         .set_staff_access(&user, std::slice::from_ref(&other), &[], &admin, Utc::now())
         .await

@@ -119,9 +119,63 @@ async fn a_disabled_staff_user_is_signed_out_and_kept_out_until_enabled() {
     assert_eq!(own.body["code"], "own_account");
     let enabled = app.post(&format!("/admin/users/{id}/enable"), json!({}), Some(&admin)).await;
     assert_eq!(enabled.body["status"], "active");
+    let old = app.post("/sessions/refresh", json!({"refresh_token": signed_in["refresh_token"]}), None).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED, "sessions ended by the disable stay ended");
     let back = app.sign_in(&email, PASSWORD).await;
     assert_eq!(back.status, StatusCode::OK);
     let token = back.body["access_token"].as_str().expect("token");
     let up = app.post(&format!("/admin/users/{admin_id}/disable"), json!({}), Some(token)).await;
     assert_eq!(up.status, StatusCode::FORBIDDEN, "a sales manager manages no users");
+}
+
+#[tokio::test]
+async fn two_administrators_disabling_each_other_leave_one_standing() {
+    let app = spawn_app().await;
+    let (first, first_email) = app.admin_token().await;
+    let (second, second_email) = app.admin_token().await;
+    let (first_id, second_id) = (app.account_id(&first_email).await, app.account_id(&second_email).await);
+    let (disable_second, disable_first) =
+        (format!("/admin/users/{second_id}/disable"), format!("/admin/users/{first_id}/disable"));
+    let (one, two) = tokio::join!(
+        app.post(&disable_second, json!({}), Some(&first)),
+        app.post(&disable_first, json!({}), Some(&second)),
+    );
+    let won = [one.status, two.status].iter().filter(|status| **status == StatusCode::OK).count();
+    assert!(won <= 1, "both disabled each other: {:?} {:?}", one.body, two.body);
+    let users =
+        app.get("/admin/users", Some(if one.status == StatusCode::OK { &first } else { &second })).await.body;
+    let active = users
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter(|u| {
+            (u["id"] == first_id.as_str() || u["id"] == second_id.as_str()) && u["status"] == "active"
+        })
+        .count();
+    assert!(active >= 1, "{users}");
+}
+
+#[tokio::test]
+async fn a_user_manager_can_t_disable_someone_with_more_rights() {
+    let app = spawn_app().await;
+    let (admin, admin_email) = app.admin_token().await;
+    let role = json!({"id": "hr_only", "name": "HR", "permissions": ["users.manage"]});
+    assert_eq!(app.post("/admin/roles", role, Some(&admin)).await.status, StatusCode::CREATED);
+    let email = unique_email("hr");
+    let body = json!({"email": email, "name": "HR", "password": PASSWORD, "roles": ["hr_only"]});
+    assert_eq!(app.post("/admin/users", body, Some(&admin)).await.status, StatusCode::CREATED);
+    let hr = app.sign_in(&email, PASSWORD).await.body["access_token"].as_str().expect("token").to_owned();
+    let admin_id = app.account_id(&admin_email).await;
+    let refused = app.post(&format!("/admin/users/{admin_id}/disable"), json!({}), Some(&hr)).await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("beyond_own_rights"))
+    );
+    let peer = unique_email("peer");
+    let body = json!({"email": peer, "name": "Peer", "password": PASSWORD, "roles": []});
+    let id = app.post("/admin/users", body, Some(&hr)).await.body["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        app.post(&format!("/admin/users/{id}/disable"), json!({}), Some(&hr)).await.status,
+        StatusCode::OK
+    );
 }

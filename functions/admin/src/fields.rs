@@ -7,6 +7,7 @@ use portico::criteria::FieldType;
 use portico::domain::Permission;
 use portico::domain::contact_fields::{ContactField, Project, check_field_name};
 use portico::domain::modules;
+use portico::domain::permission::RoleGrants;
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, Staff};
 use portico::store::StoreError;
@@ -16,6 +17,8 @@ use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+use crate::roles::Granter;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -198,7 +201,9 @@ pub struct ContactFieldChange {
     params(("name" = String, Path, description = "The field's name, URL-encoded (case-sensitive)")),
     request_body = ContactFieldChange,
     responses((status = 200, body = ContactFieldView, description = "In effect with the next request"),
-        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+        (status = 400, body = Problem),
+        (status = 403, body = Problem, description = "`beyond_own_rights`: unmasking needs `contacts.view_masked`"),
+        (status = 404, body = Problem)))]
 async fn change_field(
     State(state): State<AppState>,
     staff: Staff,
@@ -206,6 +211,16 @@ async fn change_field(
     ApiJson(change): ApiJson<ContactFieldChange>,
 ) -> Result<Json<ContactFieldView>, ApiError> {
     staff.require(Permission::SettingsManage)?;
+    if change.projects.is_none() && change.masked.is_none() {
+        return Err(ApiError::bad_request("nothing_to_change", "Send projects, masked or both."));
+    }
+    if change.masked == Some(false) {
+        // Unmasking shows the values to everyone: only for someone allowed to see them now.
+        let granter = Granter::of(&state, &staff, Permission::SettingsManage).await?;
+        let seeing =
+            RoleGrants { permissions: vec![Permission::ContactsViewMasked], ..RoleGrants::default() };
+        granter.ensure_covers(&seeing)?;
+    }
     let projects = match &change.projects {
         Some(ids) => Some(check_projects(&state, "projects", ids).await?),
         None => None,

@@ -166,9 +166,7 @@ async fn transition(
     reason: Option<&str>,
     conflict_code: &'static str,
 ) -> Result<Account, ApiError> {
-    if let Some(account) =
-        state.store.change_status(id, AccountKind::Customer, from, to, reason, Utc::now()).await?
-    {
+    if let Some(account) = state.store.change_status(id, from, to, reason, Utc::now()).await? {
         return Ok(account);
     }
     match state.store.account(id).await? {

@@ -13,7 +13,7 @@ use portico::domain::permission::{BuiltinRole, ModuleAccess, Role, RoleGrants, b
 use portico::domain::{Account, AccountKind, AccountStatus};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, Staff};
-use portico::store::roles::{RoleDeletion, RoleWrite, StoredRole};
+use portico::store::roles::{RoleCreation, RoleDeletion, RoleUpdate, StoredRole};
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -106,10 +106,10 @@ impl Granter {
             state.store.account(staff.0.sub).await?.filter(|account| {
                 account.kind == AccountKind::Staff && account.status == AccountStatus::Active
             });
-        let Some(account) = account else { return Err(forbidden()) };
+        let Some(account) = account else { return Err(ApiError::not_permitted()) };
         let grants = state.store.grants_of_roles(&account.roles).await?;
         if !grants.permissions.contains(&permission) {
-            return Err(forbidden());
+            return Err(ApiError::not_permitted());
         }
         Ok(Self { account, grants })
     }
@@ -133,10 +133,6 @@ impl Granter {
             .collect();
         if foreign.is_empty() { Ok(()) } else { Err(beyond_own_rights(&foreign.join(", "))) }
     }
-}
-
-fn forbidden() -> ApiError {
-    ApiError::forbidden("forbidden", "Your role does not allow this.")
 }
 
 fn beyond_own_rights(missing: &str) -> ApiError {
@@ -218,9 +214,9 @@ async fn create_role(
     granter.ensure_covers(&RoleGrants::of([&role]))?;
     let now = Utc::now();
     match state.store.create_role(&role, &granter.account, now).await? {
-        RoleWrite::Done => {}
-        RoleWrite::Exists => return Err(role_exists(&role.id)),
-        RoleWrite::GranterChanged | RoleWrite::Stale => return Err(granter_changed()),
+        RoleCreation::Created => {}
+        RoleCreation::Exists => return Err(role_exists(&role.id)),
+        RoleCreation::GranterChanged => return Err(granter_changed()),
     }
     tracing::info!(role_id = %role.id, by = %staff.0.sub, "role created");
     Ok((StatusCode::CREATED, Json(StoredRole { role, users: 0, created_at: now, updated_at: now }.into())))
@@ -274,14 +270,15 @@ async fn put_role(
     granter.ensure_covers(&RoleGrants::of([&role]))?;
     let now = Utc::now();
     match state.store.update_role(&read, &role, &granter.account, now).await? {
-        RoleWrite::Done => {}
-        RoleWrite::Stale => {
+        RoleUpdate::Updated => {}
+        RoleUpdate::Stale if state.store.role(&role.id).await?.is_none() => return Err(no_role()),
+        RoleUpdate::Stale => {
             return Err(ApiError::conflict(
                 "conflict",
                 "The role changed meanwhile; read it again and retry.",
             ));
         }
-        RoleWrite::GranterChanged | RoleWrite::Exists => return Err(granter_changed()),
+        RoleUpdate::GranterChanged => return Err(granter_changed()),
     }
     tracing::info!(role_id = %role.id, by = %staff.0.sub, "role changed");
     Ok(Json(StoredRole { role, updated_at: now, ..read }.into()))

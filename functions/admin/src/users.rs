@@ -174,7 +174,7 @@ pub struct UserChange {
     params(("id" = String, Path)), request_body = UserChange,
     responses((status = 200, body = UserView, description = "Takes effect with the user's next sign-in or token refresh"),
         (status = 400, body = Problem),
-        (status = 403, body = Problem, description = "`beyond_own_rights`: the user holds, or would hold, rights or projects the caller lacks"),
+        (status = 403, body = Problem, description = "`beyond_own_rights`: the user holds, or would hold, rights the caller lacks, or is given a project the caller is not in"),
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "`conflict`: the user's or the caller's roles changed meanwhile")))]
 async fn change_user(
@@ -196,8 +196,12 @@ async fn change_user(
     };
     let not_found = || ApiError::not_found("No such user.");
     let id = Ulid::from_string(&id).map_err(|_| not_found())?;
-    let account =
-        state.store.account(id).await?.filter(|a| a.kind == AccountKind::Staff).ok_or_else(not_found)?;
+    // Changing one's own access: the roles checked are the ones the transaction conditions on.
+    let account = if id == granter.account.id {
+        granter.account.clone()
+    } else {
+        state.store.account(id).await?.filter(|a| a.kind == AccountKind::Staff).ok_or_else(not_found)?
+    };
     // Changing someone's access is only for those who hold all the rights involved, before and after.
     granter.ensure_covers(&state.store.grants_of_roles(&account.roles).await?)?;
     if let Some(roles) = &change.roles {
@@ -225,8 +229,8 @@ async fn change_user(
     Ok(Json(Account { roles, projects, ..account }.into()))
 }
 
-/// Disables (`to = Disabled`) or enables staff user `id`, if the caller holds every right the
-/// user has; 409 `conflict_code` when the user is in another state.
+/// Moves staff user `id` from `from` to `to`, if the caller holds every right the user has;
+/// 409 `conflict_code` when the user is in another state.
 async fn set_user_status(
     state: &AppState,
     staff: &Staff,
@@ -241,15 +245,29 @@ async fn set_user_status(
     if id == granter.account.id {
         return Err(ApiError::conflict("own_account", "You can't disable or enable yourself."));
     }
-    let account =
-        state.store.account(id).await?.filter(|a| a.kind == AccountKind::Staff).ok_or_else(not_found)?;
-    granter.ensure_covers(&state.store.grants_of_roles(&account.roles).await?)?;
-    match state.store.change_status(id, AccountKind::Staff, from, to, None, Utc::now()).await? {
-        Some(account) => Ok(account),
-        None => Err(ApiError::conflict(
+    let staff_user = |account: Option<Account>| account.filter(|a| a.kind == AccountKind::Staff);
+    let account = staff_user(state.store.account(id).await?).ok_or_else(not_found)?;
+    let in_other_state = |account: &Account| {
+        ApiError::conflict(
             conflict_code,
             format!("The user is {}, not {}.", account.status.as_str(), from.as_str()),
-        )),
+        )
+    };
+    if account.status != from {
+        return Err(in_other_state(&account));
+    }
+    granter.ensure_covers(&state.store.grants_of_roles(&account.roles).await?)?;
+    let now = Utc::now();
+    match state.store.change_staff_status(&account, to, &granter.account, now).await? {
+        StaffWrite::Done => Ok(Account { status: to, updated_at: now, ..account }),
+        StaffWrite::GranterChanged => Err(granter_changed()),
+        StaffWrite::Stale | StaffWrite::EmailTaken | StaffWrite::NoSuchRole(_) => {
+            match staff_user(state.store.account(id).await?) {
+                Some(current) if current.status != from => Err(in_other_state(&current)),
+                Some(_) => Err(ApiError::conflict("conflict", "The user's roles changed meanwhile; retry.")),
+                None => Err(not_found()),
+            }
+        }
     }
 }
 

@@ -36,12 +36,14 @@ fn visible_fields<'a>(view: &'a View<'_>) -> Vec<(&'a str, &'a FieldType)> {
     builtin.chain(custom).filter(|(name, _)| !view.hides(name)).collect()
 }
 
-/// A cell for `value`. Free text that a spreadsheet would run as a formula gets a leading `'`
-/// (OWASP's advice on CSV injection); typed values (numbers, phones, dates) are left as they are.
+/// A cell for `value`. Text a spreadsheet would run as a formula gets a leading `'` (OWASP's
+/// advice on CSV injection): any text but a phone number, whose `+` is validated E.164.
 fn cell(field_type: &FieldType, value: Option<&Value>) -> String {
     let Some(value) = value else { return String::new() };
     match (field_type, field_json(field_type, value)) {
-        (FieldType::Text, JsonValue::String(text)) if text.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+        (field_type, JsonValue::String(text))
+            if *field_type != FieldType::Phone && text.starts_with(['=', '+', '-', '@', '\t', '\r']) =>
+        {
             format!("'{text}")
         }
         (_, JsonValue::String(text)) => text,
@@ -91,6 +93,7 @@ mod tests {
         assert_eq!(cell(&FieldType::Text, Some(&text("-2+3"))), "'-2+3");
         assert_eq!(cell(&FieldType::Text, Some(&text("plain"))), "plain");
         assert_eq!(cell(&FieldType::Phone, Some(&text("+4930123456"))), "+4930123456");
+        assert_eq!(cell(&FieldType::Email, Some(&text("=cmd@example.com"))), "'=cmd@example.com");
         assert_eq!(cell(&FieldType::Number, Some(&Value::Number("-5".parse().expect("number")))), "-5");
         assert_eq!(cell(&FieldType::List, Some(&Value::List(vec![text("a"), text("b")]))), r#"["a","b"]"#);
         assert_eq!(cell(&FieldType::Text, None), "");

@@ -43,11 +43,7 @@ pub struct Staff(pub AccessClaims);
 impl Staff {
     /// 403 unless the staff member holds `permission`.
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
-        if self.0.has(permission) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("forbidden", "Your role does not allow this."))
-        }
+        if self.0.has(permission) { Ok(()) } else { Err(ApiError::not_permitted()) }
     }
 }
 

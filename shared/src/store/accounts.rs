@@ -238,6 +238,10 @@ fn role_list(roles: &[String]) -> AttributeValue {
     AttributeValue::L(roles.iter().map(|role| s(role.as_str())).collect())
 }
 
+fn project_list(projects: &[Ulid]) -> AttributeValue {
+    AttributeValue::L(projects.iter().map(|project| s(project.to_string())).collect())
+}
+
 /// Which of `roles`, claimed by the transaction items from `first` on, was missing. Any other
 /// cancellation (e.g. a conflict on a shared holder count) stays an error, which callers answer
 /// with a retryable 409.
@@ -345,8 +349,8 @@ impl Store {
         granter: &Account,
         now: DateTime<Utc>,
     ) -> Result<StaffWrite, StoreError> {
-        let list = AttributeValue::L(roles.iter().map(|role| s(role.as_str())).collect());
-        let project_list = AttributeValue::L(projects.iter().map(|project| s(project.to_string())).collect());
+        let list = role_list(roles);
+        let projects = project_list(projects);
         let (pk, sk) = keys::account(account.id);
         let account_update = Update::builder()
             .table_name(self.table())
@@ -357,7 +361,7 @@ impl Store {
             .expression_attribute_names("#roles", "roles")
             .expression_attribute_values(":roles", list.clone())
             .expression_attribute_values(":read", role_list(&account.roles))
-            .expression_attribute_values(":projects", project_list.clone())
+            .expression_attribute_values(":projects", projects.clone())
             .expression_attribute_values(":staff", s("staff"))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .build()?;
@@ -370,7 +374,7 @@ impl Store {
             .condition_expression("account_id = :account")
             .expression_attribute_names("#roles", "roles")
             .expression_attribute_values(":roles", list)
-            .expression_attribute_values(":projects", project_list)
+            .expression_attribute_values(":projects", projects)
             .expression_attribute_values(":account", s(account.id.to_string()))
             .build()?;
         // Changing one's own access: the account's condition already holds the granter's roles
@@ -402,20 +406,65 @@ impl Store {
         }
     }
 
-    /// A transaction item that holds only while staff member `granter` has the roles it was
-    /// read with: rights taken from someone can't be handed out on their behalf meanwhile.
+    /// A transaction item that holds only while staff member `granter` is active with the roles
+    /// and projects it was read with: rights taken from someone can't be handed out on their
+    /// behalf meanwhile.
     pub(super) fn granter_unchanged(&self, granter: &Account) -> Result<TransactWriteItem, StoreError> {
         let (pk, sk) = keys::account(granter.id);
         let check = ConditionCheck::builder()
             .table_name(self.table())
             .key(PK, s(pk))
             .key(SK, s(sk))
-            .condition_expression("kind = :staff AND #roles = :held")
+            .condition_expression(
+                "kind = :staff AND #status = :active AND #roles = :held AND projects = :projects",
+            )
             .expression_attribute_names("#roles", "roles")
+            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":staff", s("staff"))
+            .expression_attribute_values(":active", s(AccountStatus::Active.as_str()))
             .expression_attribute_values(":held", role_list(&granter.roles))
+            .expression_attribute_values(":projects", project_list(&granter.projects))
             .build()?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// Moves staff member `account` (as read) from its status to `to`, on the account and its
+    /// login item, while it still has the roles it was read with and `granter` is unchanged
+    /// (two administrators disabling each other at once: one of them wins).
+    #[tracing::instrument(skip_all, fields(account_id = %account.id, by = %granter.id))]
+    pub async fn change_staff_status(
+        &self,
+        account: &Account,
+        to: AccountStatus,
+        granter: &Account,
+        now: DateTime<Utc>,
+    ) -> Result<StaffWrite, StoreError> {
+        let (pk, sk) = keys::account(account.id);
+        let update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET #status = :to, updated_at = :now")
+            .condition_expression("kind = :staff AND #status = :from AND #roles = :read")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#roles", "roles")
+            .expression_attribute_values(":staff", s("staff"))
+            .expression_attribute_values(":from", s(account.status.as_str()))
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":read", role_list(&account.roles))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .build()?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.login_status_update(&account.email, to)?,
+            self.granter_unchanged(granter)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(StaffWrite::Done),
+            Err(error) if error.failed_condition_at(0) => Ok(StaffWrite::Stale),
+            Err(error) if error.failed_condition_at(2) => Ok(StaffWrite::GranterChanged),
+            Err(error) => Err(error),
+        }
     }
 
     /// A transaction item that copies a new status to the login item of `email`.
@@ -516,24 +565,23 @@ impl Store {
         Ok(staff)
     }
 
-    /// Moves a `kind` account from `from` to `to` (with `reason` recorded, for rejections), on
-    /// the account and its login item together. `None` when there is no such account of that
-    /// kind or it is not (or no longer) in `from`.
+    /// Moves a customer from `from` to `to` (with `reason` recorded, for rejections), on the
+    /// account and its login item together. `None` when there is no such customer or it is not
+    /// (or no longer) in `from`.
     #[tracing::instrument(skip(self, reason), fields(account_id = %id))]
     pub async fn change_status(
         &self,
         id: Ulid,
-        kind: AccountKind,
         from: AccountStatus,
         to: AccountStatus,
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<Account>, StoreError> {
         let Some(account) = self.account(id).await? else { return Ok(None) };
-        if account.kind != kind || account.status != from {
+        if account.kind != AccountKind::Customer || account.status != from {
             return Ok(None);
         }
-        let partition = account_partition(kind, to);
+        let partition = keys::customers_in(to);
         let (pk, sk) = keys::account(id);
         let mut update = Update::builder()
             .table_name(self.table())

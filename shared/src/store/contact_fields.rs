@@ -71,6 +71,7 @@ impl Store {
     /// what is given (so two admins changing different things don't undo each other); `None`
     /// when there is no such field. Takes effect with the next request: definitions are not
     /// cached, so a field masked now is masked everywhere at once.
+    #[tracing::instrument(skip(self, projects))]
     pub async fn update_contact_field(
         &self,
         name: &str,
@@ -92,7 +93,7 @@ impl Store {
             sets.push("masked = :masked");
         }
         if sets.is_empty() {
-            return Ok(self.contact_fields().await?.into_iter().find(|field| field.name == name));
+            return Err(StoreError::Malformed("a contact field change without changes"));
         }
         let result = request.update_expression(format!("SET {}", sets.join(", "))).send().await;
         match result.map_err(StoreError::from) {
@@ -106,6 +107,7 @@ impl Store {
     }
 
     /// Renames project `id`; `None` when there is no such project.
+    #[tracing::instrument(skip(self))]
     pub async fn rename_project(&self, id: Ulid, name: &str) -> Result<Option<Project>, StoreError> {
         let result = self
             .update_at(keys::project(id))

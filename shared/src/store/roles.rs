@@ -60,11 +60,18 @@ fn decode_role(item: Item) -> Result<StoredRole, StoreError> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleWrite {
-    Done,
-    /// A role with this id exists (on create).
+pub enum RoleCreation {
+    Created,
+    /// A role with this id exists.
     Exists,
-    /// The role is gone or changed since it was read (on update).
+    /// The granter's own roles changed since they were read.
+    GranterChanged,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleUpdate {
+    Updated,
+    /// The role is gone or changed since it was read.
     Stale,
     /// The granter's own roles changed since they were read.
     GranterChanged,
@@ -90,7 +97,7 @@ impl Store {
         role: &Role,
         granter: &Account,
         now: DateTime<Utc>,
-    ) -> Result<RoleWrite, StoreError> {
+    ) -> Result<RoleCreation, StoreError> {
         let (pk, sk) = keys::role(&role.id);
         let item = RoleItem {
             pk,
@@ -106,9 +113,9 @@ impl Store {
         };
         let items = vec![self.granter_unchanged(granter)?, self.put_if_absent(serde_dynamo::to_item(item)?)?];
         match self.transact(items).await {
-            Ok(()) => Ok(RoleWrite::Done),
-            Err(error) if error.failed_condition_at(0) => Ok(RoleWrite::GranterChanged),
-            Err(error) if error.failed_condition_at(1) => Ok(RoleWrite::Exists),
+            Ok(()) => Ok(RoleCreation::Created),
+            Err(error) if error.failed_condition_at(0) => Ok(RoleCreation::GranterChanged),
+            Err(error) if error.failed_condition_at(1) => Ok(RoleCreation::Exists),
             Err(error) => Err(error),
         }
     }
@@ -143,7 +150,8 @@ impl Store {
         if custom.is_empty() {
             return Ok(roles);
         }
-        let mut wanted = KeysAndAttributes::builder();
+        // Strongly consistent: a role narrowed a moment ago must not grant its old rights.
+        let mut wanted = KeysAndAttributes::builder().consistent_read(true);
         for id in &custom {
             let (pk, sk) = keys::role(id);
             wanted = wanted.keys(Item::from([(PK.into(), s(pk)), (SK.into(), s(sk))]));
@@ -169,7 +177,7 @@ impl Store {
         role: &Role,
         granter: &Account,
         now: DateTime<Utc>,
-    ) -> Result<RoleWrite, StoreError> {
+    ) -> Result<RoleUpdate, StoreError> {
         let (pk, sk) = keys::role(&role.id);
         let update = Update::builder()
             .table_name(self.table())
@@ -191,9 +199,9 @@ impl Store {
         let items =
             vec![self.granter_unchanged(granter)?, TransactWriteItem::builder().update(update).build()];
         match self.transact(items).await {
-            Ok(()) => Ok(RoleWrite::Done),
-            Err(error) if error.failed_condition_at(0) => Ok(RoleWrite::GranterChanged),
-            Err(error) if error.failed_condition_at(1) => Ok(RoleWrite::Stale),
+            Ok(()) => Ok(RoleUpdate::Updated),
+            Err(error) if error.failed_condition_at(0) => Ok(RoleUpdate::GranterChanged),
+            Err(error) if error.failed_condition_at(1) => Ok(RoleUpdate::Stale),
             Err(error) => Err(error),
         }
     }
