@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -365,17 +366,12 @@ impl Store {
             .expression_attribute_values(":staff", s("staff"))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .build()?;
-        let (pk, sk) = keys::login(&account.email);
-        let login_update = Update::builder()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+        let login_update = self
+            .login_copy_update(account)
             .update_expression("SET #roles = :roles, projects = :projects")
-            .condition_expression("account_id = :account")
             .expression_attribute_names("#roles", "roles")
             .expression_attribute_values(":roles", list)
             .expression_attribute_values(":projects", projects)
-            .expression_attribute_values(":account", s(account.id.to_string()))
             .build()?;
         // Changing one's own access: the account's condition already holds the granter's roles
         // (one transaction can't name an item twice).
@@ -465,6 +461,18 @@ impl Store {
             Err(error) if error.failed_condition_at(2) => Ok(StaffWrite::GranterChanged),
             Err(error) => Err(error),
         }
+    }
+
+    /// An Update of the copy of `account`'s sign-in fields on its login item, for the caller to
+    /// complete; it holds only while the item still belongs to the account.
+    pub(super) fn login_copy_update(&self, account: &Account) -> UpdateBuilder {
+        let (pk, sk) = keys::login(&account.email);
+        Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("account_id = :account")
+            .expression_attribute_values(":account", s(account.id.to_string()))
     }
 
     /// A transaction item that copies a new status to the login item of `email`.

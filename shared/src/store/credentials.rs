@@ -112,17 +112,12 @@ impl Store {
             .expression_attribute_values(":current", n(account.trust_version))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .build()?;
-        let (pk, sk) = keys::login(&account.email);
-        let login_update = Update::builder()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
+        let login_update = self
+            .login_copy_update(account)
             .update_expression("SET password_hash = :hash, trust_version = :next, fail_count = :zero")
-            .condition_expression("account_id = :account")
             .expression_attribute_values(":hash", s(new_hash.as_str()))
             .expression_attribute_values(":next", n(next_version))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":account", s(account.id.to_string()))
             .build()?;
         items.push(TransactWriteItem::builder().update(account_update).build());
         items.push(TransactWriteItem::builder().update(login_update).build());
