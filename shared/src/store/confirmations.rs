@@ -9,7 +9,7 @@ use ulid::Ulid;
 use super::accounts::ChallengeProof;
 use super::keys::{self, PK, SK, TTL};
 use super::sessions::{Session, TrustedDevice};
-use super::{Store, StoreError, condition_held, n, s};
+use super::{Store, StoreError, Stored, condition_held, n, s, stored_value};
 use crate::domain::challenge::{Challenge, MAX_CODE_ATTEMPTS};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -147,37 +147,15 @@ pub struct NotMe {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct NotMeItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity: String,
-    #[serde(flatten)]
-    not_me: NotMe,
-    ttl: i64,
-}
-
 impl Store {
     pub async fn put_not_me(&self, not_me: &NotMe) -> Result<(), StoreError> {
-        let (pk, sk) = keys::not_me(not_me.id);
-        let item = NotMeItem {
-            pk,
-            sk,
-            entity: "not_me".into(),
-            not_me: not_me.clone(),
-            ttl: not_me.expires_at.timestamp(),
-        };
-        self.put_new(item).await?;
+        self.put_new(Stored::item(keys::not_me(not_me.id), "not_me", not_me).expiring(not_me.expires_at))
+            .await?;
         Ok(())
     }
 
     pub async fn not_me(&self, id: Ulid) -> Result<Option<NotMe>, StoreError> {
-        self.get_item(keys::not_me(id))
-            .await?
-            .map(|item| Ok(serde_dynamo::from_item::<_, NotMeItem>(item)?.not_me))
-            .transpose()
+        self.get_item(keys::not_me(id)).await?.map(stored_value).transpose()
     }
 
     /// Spends the link (single use); `false` if it was spent or expired meanwhile.

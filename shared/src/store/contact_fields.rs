@@ -1,32 +1,11 @@
 //! Projects and custom contact fields: small configuration sets, each in one partition.
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::keys::{self, CONTACT_FIELDS_PK, PROJECTS_PK};
-use super::{Item, Store, StoreError, s};
+use super::{Item, Store, StoreError, Stored, s, stored_value};
 use crate::domain::contact_fields::{ContactField, Project};
-
-#[derive(Serialize, Deserialize)]
-struct ProjectItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(flatten)]
-    project: Project,
-}
-
-#[derive(Serialize, Deserialize)]
-struct FieldItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(flatten)]
-    field: ContactField,
-}
 
 impl Store {
     /// Every item of a configuration partition.
@@ -49,22 +28,16 @@ impl Store {
     }
 
     pub async fn create_project(&self, project: &Project) -> Result<(), StoreError> {
-        let (pk, sk) = keys::project(project.id);
-        self.put_new(ProjectItem { pk, sk, project: project.clone() }).await
+        self.put_new(Stored::item(keys::project(project.id), "project", project)).await
     }
 
     pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
-        self.partition(PROJECTS_PK)
-            .await?
-            .into_iter()
-            .map(|item| Ok(serde_dynamo::from_item::<_, ProjectItem>(item)?.project))
-            .collect()
+        self.partition(PROJECTS_PK).await?.into_iter().map(stored_value).collect()
     }
 
     /// Creates a custom contact field; `ConditionFailed` when the name is taken.
     pub async fn create_contact_field(&self, field: &ContactField) -> Result<(), StoreError> {
-        let (pk, sk) = keys::contact_field(&field.name);
-        self.put_new(FieldItem { pk, sk, field: field.clone() }).await
+        self.put_new(Stored::item(keys::contact_field(&field.name), "contact_field", field)).await
     }
 
     /// Changes which projects use custom field `name` and whether it is masked, setting only
@@ -97,10 +70,7 @@ impl Store {
         }
         let result = request.update_expression(format!("SET {}", sets.join(", "))).send().await;
         match result.map_err(StoreError::from) {
-            Ok(output) => output
-                .attributes
-                .map(|item| Ok(serde_dynamo::from_item::<_, FieldItem>(item)?.field))
-                .transpose(),
+            Ok(output) => output.attributes.map(stored_value).transpose(),
             Err(StoreError::ConditionFailed) => Ok(None),
             Err(error) => Err(error),
         }
@@ -125,10 +95,6 @@ impl Store {
     }
 
     pub async fn contact_fields(&self) -> Result<Vec<ContactField>, StoreError> {
-        self.partition(CONTACT_FIELDS_PK)
-            .await?
-            .into_iter()
-            .map(|item| Ok(serde_dynamo::from_item::<_, FieldItem>(item)?.field))
-            .collect()
+        self.partition(CONTACT_FIELDS_PK).await?.into_iter().map(stored_value).collect()
     }
 }

@@ -10,7 +10,7 @@ use ulid::Ulid;
 use super::accounts::LoginItem;
 use super::keys::{self, PK, SK, TTL};
 use super::sessions::{Session, TrustedDevice};
-use super::{Store, StoreError, n, s};
+use super::{Store, StoreError, Stored, n, s, stored_value};
 use crate::domain::account::PasswordHash;
 use crate::domain::challenge::MAX_CODE_ATTEMPTS;
 use crate::domain::{Account, Email};
@@ -20,18 +20,6 @@ use crate::domain::{Account, Email};
 pub struct PasswordReset {
     pub token_hash: String,
     pub expires_at: DateTime<Utc>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct ResetItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity: String,
-    #[serde(flatten)]
-    reset: PasswordReset,
-    ttl: i64,
 }
 
 /// How a new password is authorised.
@@ -50,23 +38,13 @@ impl Store {
         account_id: Ulid,
         reset: &PasswordReset,
     ) -> Result<(), StoreError> {
-        let (pk, sk) = keys::password_reset(account_id);
-        let item = ResetItem {
-            pk,
-            sk,
-            entity: "password_reset".into(),
-            reset: reset.clone(),
-            ttl: reset.expires_at.timestamp(),
-        };
-        self.put(item).await?;
+        let key = keys::password_reset(account_id);
+        self.put(Stored::item(key, "password_reset", reset).expiring(reset.expires_at)).await?;
         Ok(())
     }
 
     pub async fn password_reset(&self, account_id: Ulid) -> Result<Option<PasswordReset>, StoreError> {
-        self.get_item(keys::password_reset(account_id))
-            .await?
-            .map(|item| Ok(serde_dynamo::from_item::<_, ResetItem>(item)?.reset))
-            .transpose()
+        self.get_item(keys::password_reset(account_id)).await?.map(stored_value).transpose()
     }
 
     /// Sets `account`'s password and raises its trust version, on the account and its login

@@ -106,6 +106,38 @@ impl From<StoreError> for crate::ApiError {
     }
 }
 
+/// A domain value as an item: its key, its kind, and when DynamoDB may drop it. The value's own
+/// fields sit beside the key.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored<T> {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    entity: Option<String>,
+    #[serde(flatten)]
+    value: T,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+}
+
+impl<T: serde::Serialize> Stored<T> {
+    fn item((pk, sk): keys::Key, entity: &str, value: T) -> Self {
+        Self { pk, sk, entity: Some(entity.to_owned()), value, ttl: None }
+    }
+
+    /// The same item, which DynamoDB may delete after `at` (code checks expiry too).
+    fn expiring(self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self { ttl: Some(at.timestamp()), ..self }
+    }
+}
+
+/// The value stored in `item` by `Stored`.
+fn stored_value<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    Ok(serde_dynamo::from_item::<_, Stored<T>>(item)?.value)
+}
+
 /// A page of results and the key to continue from. The key is internal; the HTTP layer signs it
 /// into an opaque cursor.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use ulid::Ulid;
 use super::accounts::{decode_account, decode_login};
 use super::keys::{self, DEVICE_SK_PREFIX, PK, SESSION_SK_PREFIX, SK};
 use super::rate_limit::{RateLimit, window_key};
-use super::{Item, Store, StoreError, condition_held, n, s};
+use super::{Item, Store, StoreError, Stored, condition_held, n, s, stored_value};
 use crate::domain::account::Login;
 use crate::domain::{Account, Email};
 
@@ -26,18 +26,6 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct SessionItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity: String,
-    #[serde(flatten)]
-    session: Session,
-    ttl: i64,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrustedDevice {
     /// Keyed hash of the client's device id: the id never stored or shown.
@@ -47,17 +35,6 @@ pub struct TrustedDevice {
     pub trust_version: u64,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct DeviceItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity: String,
-    #[serde(flatten)]
-    device: TrustedDevice,
 }
 
 /// The outcome of starting a session on a device.
@@ -70,14 +47,8 @@ pub enum SessionStart {
 
 impl Store {
     pub(super) fn session_put(&self, session: &Session) -> Result<TransactWriteItem, StoreError> {
-        let (pk, sk) = keys::session(session.account_id, session.session_id);
-        let item = SessionItem {
-            pk,
-            sk,
-            entity: "session".into(),
-            session: session.clone(),
-            ttl: session.expires_at.timestamp(),
-        };
+        let key = keys::session(session.account_id, session.session_id);
+        let item = Stored::item(key, "session", session).expiring(session.expires_at);
         let put = Put::builder()
             .table_name(self.table())
             .set_item(Some(serde_dynamo::to_item(item)?))
@@ -91,8 +62,7 @@ impl Store {
         account_id: Ulid,
         device: &TrustedDevice,
     ) -> Result<TransactWriteItem, StoreError> {
-        let (pk, sk) = keys::device(account_id, &device.device_hash);
-        let item = DeviceItem { pk, sk, entity: "device".into(), device: device.clone() };
+        let item = Stored::item(keys::device(account_id, &device.device_hash), "device", device);
         let put =
             Put::builder().table_name(self.table()).set_item(Some(serde_dynamo::to_item(item)?)).build()?;
         Ok(TransactWriteItem::builder().put(put).build())
@@ -196,7 +166,7 @@ impl Store {
         for item in self.batch_get(keys).await? {
             match item.get(SK) {
                 Some(AttributeValue::S(sk)) if sk.starts_with(SESSION_SK_PREFIX) => {
-                    session = Some(serde_dynamo::from_item::<_, SessionItem>(item)?.session);
+                    session = Some(stored_value(item)?);
                 }
                 _ => account = Some(decode_account(item)?),
             }
@@ -256,16 +226,12 @@ impl Store {
         self.account_items(account_id, SESSION_SK_PREFIX)
             .await?
             .into_iter()
-            .map(|item| Ok(serde_dynamo::from_item::<_, SessionItem>(item)?.session))
+            .map(stored_value)
             .collect()
     }
 
     pub async fn devices(&self, account_id: Ulid) -> Result<Vec<TrustedDevice>, StoreError> {
-        self.account_items(account_id, DEVICE_SK_PREFIX)
-            .await?
-            .into_iter()
-            .map(|item| Ok(serde_dynamo::from_item::<_, DeviceItem>(item)?.device))
-            .collect()
+        self.account_items(account_id, DEVICE_SK_PREFIX).await?.into_iter().map(stored_value).collect()
     }
 
     /// Forgets a trusted device and ends the sessions begun on it. `false` if it was not trusted.
