@@ -223,11 +223,7 @@ impl Store {
     }
 
     pub async fn sessions(&self, account_id: Ulid) -> Result<Vec<Session>, StoreError> {
-        self.account_items(account_id, SESSION_SK_PREFIX)
-            .await?
-            .into_iter()
-            .map(stored_value)
-            .collect()
+        self.account_items(account_id, SESSION_SK_PREFIX).await?.into_iter().map(stored_value).collect()
     }
 
     pub async fn devices(&self, account_id: Ulid) -> Result<Vec<TrustedDevice>, StoreError> {
