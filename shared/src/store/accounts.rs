@@ -11,7 +11,7 @@ use ulid::Ulid;
 use super::keys::{self, GSI1, GSI1PK, PK, SK, TTL};
 use super::roles::custom_role_ids;
 use super::sessions::TrustedDevice;
-use super::{Item, Page, PageKey, Store, StoreError, n, page_key_from_item, page_key_to_item, s};
+use super::{Item, Page, PageKey, Store, StoreError, WriteSet, n, page_key_from_item, page_key_to_item, s};
 use crate::domain::account::Login;
 use crate::domain::account::PasswordHash;
 use crate::domain::challenge::{Challenge, MAX_CODE_ATTEMPTS};
@@ -243,15 +243,18 @@ fn project_list(projects: &[Ulid]) -> AttributeValue {
     AttributeValue::L(projects.iter().map(|project| s(project.to_string())).collect())
 }
 
-/// Which of `roles`, claimed by the transaction items from `first` on, was missing. Any other
+/// The name of the write-set item that counts a holder of custom role `role`.
+fn role_usage_item(role: &str) -> String {
+    format!("{ROLE_USAGE}{role}")
+}
+
+const ROLE_USAGE: &str = "role:";
+
+/// The custom role whose holder count failed its condition (the role is gone). Any other
 /// cancellation (e.g. a conflict on a shared holder count) stays an error, which callers answer
 /// with a retryable 409.
-fn missing_role(error: &StoreError, roles: &[&str], first: usize) -> Option<String> {
-    roles
-        .iter()
-        .enumerate()
-        .find(|(index, _)| error.failed_condition_at(first + index))
-        .map(|(_, role)| (*role).to_owned())
+fn missing_role(error: &StoreError) -> Option<String> {
+    error.cancellation()?.failed_under(ROLE_USAGE).next().map(str::to_owned)
 }
 
 impl Store {
@@ -265,23 +268,22 @@ impl Store {
         challenge: Option<&Challenge>,
         device: Option<&TrustedDevice>,
     ) -> Result<Registered, StoreError> {
-        let mut items = vec![
-            self.put_if_absent(serde_dynamo::to_item(LoginItem::from(account))?)?,
-            self.put_if_absent(serde_dynamo::to_item(AccountItem::from(account))?)?,
-        ];
+        let mut items = WriteSet::new()
+            .with("login", self.put_if_absent(serde_dynamo::to_item(LoginItem::from(account))?)?)
+            .with("account", self.put_if_absent(serde_dynamo::to_item(AccountItem::from(account))?)?);
         if let Some(challenge) = challenge {
             let put = Put::builder()
                 .table_name(self.table())
                 .set_item(Some(Self::challenge_item(account.id, challenge)?))
                 .build()?;
-            items.push(TransactWriteItem::builder().put(put).build());
+            items.add("challenge", TransactWriteItem::builder().put(put).build());
         }
         if let Some(device) = device {
-            items.push(self.device_put(account.id, device)?);
+            items.add("device", self.device_put(account.id, device)?);
         }
-        match self.transact(items).await {
+        match self.commit(items).await {
             Ok(()) => Ok(Registered::Created),
-            Err(error) if error.failed_condition_at(0) => Ok(Registered::EmailTaken),
+            Err(error) if error.failed("login") => Ok(Registered::EmailTaken),
             Err(error) => Err(error),
         }
     }
@@ -319,21 +321,20 @@ impl Store {
         account: &Account,
         granter: Option<&Account>,
     ) -> Result<StaffWrite, StoreError> {
-        let mut items = vec![
-            self.put_if_absent(serde_dynamo::to_item(LoginItem::from(account))?)?,
-            self.put_if_absent(serde_dynamo::to_item(AccountItem::from(account))?)?,
-        ];
-        let first_usage = items.len() + usize::from(granter.is_some());
-        items.extend(granter.map(|granter| self.granter_unchanged(granter)).transpose()?);
-        let custom: Vec<&str> = custom_role_ids(&account.roles).collect();
-        for role in &custom {
-            items.push(self.role_usage(role, 1)?);
+        let mut items = WriteSet::new()
+            .with("login", self.put_if_absent(serde_dynamo::to_item(LoginItem::from(account))?)?)
+            .with("account", self.put_if_absent(serde_dynamo::to_item(AccountItem::from(account))?)?);
+        if let Some(granter) = granter {
+            items.add("granter", self.granter_unchanged(granter)?);
         }
-        match self.transact(items).await {
+        for role in custom_role_ids(&account.roles) {
+            items.add(role_usage_item(role), self.role_usage(role, 1)?);
+        }
+        match self.commit(items).await {
             Ok(()) => Ok(StaffWrite::Done),
-            Err(error) if error.failed_condition_at(0) => Ok(StaffWrite::EmailTaken),
-            Err(error) if granter.is_some() && error.failed_condition_at(2) => Ok(StaffWrite::GranterChanged),
-            Err(error) => missing_role(&error, &custom, first_usage).map(StaffWrite::NoSuchRole).ok_or(error),
+            Err(error) if error.failed("login") => Ok(StaffWrite::EmailTaken),
+            Err(error) if error.failed("granter") => Ok(StaffWrite::GranterChanged),
+            Err(error) => missing_role(&error).map(StaffWrite::NoSuchRole).ok_or(error),
         }
     }
 
@@ -375,30 +376,25 @@ impl Store {
             .build()?;
         // Changing one's own access: the account's condition already holds the granter's roles
         // (one transaction can't name an item twice).
-        let granter_check =
-            (granter.id != account.id).then(|| self.granter_unchanged(granter)).transpose()?;
-        let first_usage = 2 + usize::from(granter_check.is_some());
-        let mut items = vec![
-            TransactWriteItem::builder().update(account_update).build(),
-            TransactWriteItem::builder().update(login_update).build(),
-        ];
-        items.extend(granter_check);
+        let mut items = WriteSet::new()
+            .with("account", TransactWriteItem::builder().update(account_update).build())
+            .with("login", TransactWriteItem::builder().update(login_update).build());
+        if granter.id != account.id {
+            items.add("granter", self.granter_unchanged(granter)?);
+        }
         let held: BTreeSet<&str> = custom_role_ids(&account.roles).collect();
         let wanted: BTreeSet<&str> = custom_role_ids(roles).collect();
-        let taken: Vec<&str> = wanted.difference(&held).copied().collect();
-        for role in &taken {
-            items.push(self.role_usage(role, 1)?);
+        for role in wanted.difference(&held) {
+            items.add(role_usage_item(role), self.role_usage(role, 1)?);
         }
         for role in held.difference(&wanted) {
-            items.push(self.role_usage(role, -1)?);
+            items.add(role_usage_item(role), self.role_usage(role, -1)?);
         }
-        match self.transact(items).await {
+        match self.commit(items).await {
             Ok(()) => Ok(StaffWrite::Done),
-            Err(error) if error.failed_condition_at(0) || error.failed_condition_at(1) => {
-                Ok(StaffWrite::Stale)
-            }
-            Err(error) if first_usage == 3 && error.failed_condition_at(2) => Ok(StaffWrite::GranterChanged),
-            Err(error) => missing_role(&error, &taken, first_usage).map(StaffWrite::NoSuchRole).ok_or(error),
+            Err(error) if error.failed("account") || error.failed("login") => Ok(StaffWrite::Stale),
+            Err(error) if error.failed("granter") => Ok(StaffWrite::GranterChanged),
+            Err(error) => missing_role(&error).map(StaffWrite::NoSuchRole).ok_or(error),
         }
     }
 
@@ -450,15 +446,14 @@ impl Store {
             .expression_attribute_values(":read", role_list(&account.roles))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .build()?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            self.login_status_update(&account.email, to)?,
-            self.granter_unchanged(granter)?,
-        ];
-        match self.transact(items).await {
+        let items = WriteSet::new()
+            .with("account", TransactWriteItem::builder().update(update).build())
+            .with("login", self.login_status_update(&account.email, to)?)
+            .with("granter", self.granter_unchanged(granter)?);
+        match self.commit(items).await {
             Ok(()) => Ok(StaffWrite::Done),
-            Err(error) if error.failed_condition_at(0) => Ok(StaffWrite::Stale),
-            Err(error) if error.failed_condition_at(2) => Ok(StaffWrite::GranterChanged),
+            Err(error) if error.failed("account") => Ok(StaffWrite::Stale),
+            Err(error) if error.failed("granter") => Ok(StaffWrite::GranterChanged),
             Err(error) => Err(error),
         }
     }
@@ -610,18 +605,17 @@ impl Store {
                 .expression_attribute_values(":reason", s(reason)),
             None => update.update_expression("SET #status = :to, #gsi1pk = :partition, updated_at = :now"),
         };
-        let items = vec![
-            TransactWriteItem::builder().update(update.build()?).build(),
-            self.login_status_update(&account.email, to)?,
-        ];
-        match self.transact(items).await {
+        let items = WriteSet::new()
+            .with("account", TransactWriteItem::builder().update(update.build()?).build())
+            .with("login", self.login_status_update(&account.email, to)?);
+        match self.commit(items).await {
             Ok(()) => Ok(Some(Account {
                 status: to,
                 rejection_reason: reason.map(str::to_owned).or(account.rejection_reason.clone()),
                 updated_at: now,
                 ..account
             })),
-            Err(StoreError::TransactionCancelled { .. }) => Ok(None),
+            Err(StoreError::Cancelled(_)) => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -715,14 +709,13 @@ impl Store {
             .expression_attribute_values(":partition", s(account_partition(account.kind, to)))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .build()?;
-        let items = vec![
-            TransactWriteItem::builder().delete(spend).build(),
-            TransactWriteItem::builder().update(verify).build(),
-            self.login_status_update(&account.email, to)?,
-        ];
-        match self.transact(items).await {
+        let items = WriteSet::new()
+            .with("challenge", TransactWriteItem::builder().delete(spend).build())
+            .with("account", TransactWriteItem::builder().update(verify).build())
+            .with("login", self.login_status_update(&account.email, to)?);
+        match self.commit(items).await {
             Ok(()) => Ok(true),
-            Err(StoreError::TransactionCancelled { .. }) => Ok(false),
+            Err(StoreError::Cancelled(_)) => Ok(false),
             Err(error) => Err(error),
         }
     }

@@ -9,7 +9,7 @@ use ulid::Ulid;
 use super::accounts::ChallengeProof;
 use super::keys::{self, PK, SK, TTL};
 use super::sessions::{Session, TrustedDevice};
-use super::{Store, StoreError, Stored, condition_held, n, s, stored_value};
+use super::{Store, StoreError, Stored, WriteSet, condition_held, n, s, stored_value};
 use crate::domain::challenge::{Challenge, MAX_CODE_ATTEMPTS};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,16 +119,15 @@ impl Store {
             .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
             .expression_attribute_values(":now", n(now.timestamp()))
             .build()?;
-        let mut items = vec![
-            TransactWriteItem::builder().delete(spend).build(),
-            self.device_put(confirmation.account_id, device)?,
-        ];
+        let mut items = WriteSet::new()
+            .with("confirmation", TransactWriteItem::builder().delete(spend).build())
+            .with("device", self.device_put(confirmation.account_id, device)?);
         if let Some(session) = session {
-            items.push(self.session_put(session)?);
+            items.add("session", self.session_put(session)?);
         }
-        match self.transact(items).await {
+        match self.commit(items).await {
             Ok(()) => Ok(true),
-            Err(error) if error.failed_condition_at(0) => Ok(false),
+            Err(error) if error.failed("confirmation") => Ok(false),
             Err(error) => Err(error),
         }
     }

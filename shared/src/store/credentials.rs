@@ -10,7 +10,7 @@ use ulid::Ulid;
 use super::accounts::LoginItem;
 use super::keys::{self, PK, SK, TTL};
 use super::sessions::{Session, TrustedDevice};
-use super::{Store, StoreError, Stored, n, s, stored_value};
+use super::{Store, StoreError, Stored, WriteSet, n, s, stored_value};
 use crate::domain::account::PasswordHash;
 use crate::domain::challenge::MAX_CODE_ATTEMPTS;
 use crate::domain::{Account, Email};
@@ -62,7 +62,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let next_version = account.trust_version + 1;
-        let mut items = Vec::with_capacity(4);
+        let mut items = WriteSet::new();
         if let PasswordProof::ResetToken { hash } = proof {
             let (pk, sk) = keys::password_reset(account.id);
             let spend = Delete::builder()
@@ -74,7 +74,7 @@ impl Store {
                 .expression_attribute_values(":hash", s(hash))
                 .expression_attribute_values(":now", n(now.timestamp()))
                 .build()?;
-            items.push(TransactWriteItem::builder().delete(spend).build());
+            items.add("reset", TransactWriteItem::builder().delete(spend).build());
         }
         let (pk, sk) = keys::account(account.id);
         let account_update = Update::builder()
@@ -97,15 +97,17 @@ impl Store {
             .expression_attribute_values(":next", n(next_version))
             .expression_attribute_values(":zero", n(0))
             .build()?;
-        items.push(TransactWriteItem::builder().update(account_update).build());
-        items.push(TransactWriteItem::builder().update(login_update).build());
+        items
+            .add("account", TransactWriteItem::builder().update(account_update).build())
+            .add("login", TransactWriteItem::builder().update(login_update).build());
         if let Some((device, session)) = continue_on {
-            items.push(self.device_put(account.id, device)?);
-            items.push(self.session_put(session)?);
+            items
+                .add("device", self.device_put(account.id, device)?)
+                .add("session", self.session_put(session)?);
         }
-        match self.transact(items).await {
+        match self.commit(items).await {
             Ok(()) => Ok(true),
-            Err(StoreError::TransactionCancelled { .. }) => Ok(false),
+            Err(StoreError::Cancelled(_)) => Ok(false),
             Err(error) => Err(error),
         }
     }
@@ -258,20 +260,20 @@ impl Store {
             .expression_attribute_values(":current", n(account.trust_version))
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .build()?;
-        let mut items = vec![
-            TransactWriteItem::builder().delete(spend).build(),
-            new_login,
-            TransactWriteItem::builder().delete(old_login).build(),
-            TransactWriteItem::builder().update(account_update).build(),
-        ];
+        let mut items = WriteSet::new()
+            .with("challenge", TransactWriteItem::builder().delete(spend).build())
+            .with("new_login", new_login)
+            .with("old_login", TransactWriteItem::builder().delete(old_login).build())
+            .with("account", TransactWriteItem::builder().update(account_update).build());
         if let Some((device, session)) = continue_on {
-            items.push(self.device_put(account.id, device)?);
-            items.push(self.session_put(session)?);
+            items
+                .add("device", self.device_put(account.id, device)?)
+                .add("session", self.session_put(session)?);
         }
-        match self.transact(items).await {
+        match self.commit(items).await {
             Ok(()) => Ok(EmailChangeOutcome::Changed),
-            Err(error) if error.failed_condition_at(1) => Ok(EmailChangeOutcome::AddressTaken),
-            Err(StoreError::TransactionCancelled { .. }) => Ok(EmailChangeOutcome::Stale),
+            Err(error) if error.failed("new_login") => Ok(EmailChangeOutcome::AddressTaken),
+            Err(StoreError::Cancelled(_)) => Ok(EmailChangeOutcome::Stale),
             Err(error) => Err(error),
         }
     }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::keys::{self, LABEL_SK_PREFIX, LABELS_PK, PK, SK};
-use super::{Item, Page, PageKey, Store, StoreError, n, page_key_from_item, page_key_to_item, s};
+use super::{Item, Page, PageKey, Store, StoreError, WriteSet, n, page_key_from_item, page_key_to_item, s};
 use crate::domain::{Colour, Label};
 
 #[derive(Serialize, Deserialize)]
@@ -101,10 +101,12 @@ impl Store {
             colour: label.colour.clone(),
             usage: 0,
         };
-        let items = vec![self.name_guard(label)?, self.put_if_absent(serde_dynamo::to_item(item)?)?];
-        match self.transact(items).await {
+        let items = WriteSet::new()
+            .with("name_guard", self.name_guard(label)?)
+            .with("label", self.put_if_absent(serde_dynamo::to_item(item)?)?);
+        match self.commit(items).await {
             Ok(()) => Ok(LabelWrite::Done),
-            Err(error) if error.failed_condition_at(0) => Ok(LabelWrite::NameTaken),
+            Err(error) if error.failed("name_guard") => Ok(LabelWrite::NameTaken),
             Err(error) => Err(error),
         }
     }
@@ -147,16 +149,16 @@ impl Store {
             .expression_attribute_values(":current_name", s(current.name.as_str()))
             .build()?;
         let renamed = current.name.to_lowercase() != updated.name.to_lowercase();
-        let mut items = Vec::with_capacity(3);
+        let mut items = WriteSet::new();
         if renamed {
-            items.push(self.name_guard(updated)?);
-            items.push(self.release_name_guard(current)?);
+            items.add("name_guard", self.name_guard(updated)?);
+            items.add("old_name_guard", self.release_name_guard(current)?);
         }
-        items.push(TransactWriteItem::builder().update(update).build());
-        match self.transact(items).await {
+        items.add("label", TransactWriteItem::builder().update(update).build());
+        match self.commit(items).await {
             Ok(()) => Ok(LabelWrite::Done),
-            Err(error) if renamed && error.failed_condition_at(0) => Ok(LabelWrite::NameTaken),
-            Err(StoreError::TransactionCancelled { .. }) => Ok(LabelWrite::Stale),
+            Err(error) if error.failed("name_guard") => Ok(LabelWrite::NameTaken),
+            Err(StoreError::Cancelled(_)) => Ok(LabelWrite::Stale),
             Err(error) => Err(error),
         }
     }
@@ -176,12 +178,13 @@ impl Store {
             .expression_attribute_names("#usage", "usage")
             .expression_attribute_values(":zero", n(0))
             .build()?;
-        let items =
-            vec![TransactWriteItem::builder().delete(delete).build(), self.release_name_guard(&label)?];
-        match self.transact(items).await {
+        let items = WriteSet::new()
+            .with("label", TransactWriteItem::builder().delete(delete).build())
+            .with("name_guard", self.release_name_guard(&label)?);
+        match self.commit(items).await {
             Ok(()) => Ok(LabelDeletion::Deleted),
             // Attached (or deleted) between the read and the write: report what is true now.
-            Err(StoreError::TransactionCancelled { .. }) => match self.label(id).await? {
+            Err(StoreError::Cancelled(_)) => match self.label(id).await? {
                 Some(_) => Ok(LabelDeletion::InUse),
                 None => Ok(LabelDeletion::NotFound),
             },
@@ -237,13 +240,12 @@ impl Store {
                 .expression_attribute_values(":zero", n(0))
         };
         let usage_update = usage_update.build()?;
-        let items = vec![
-            TransactWriteItem::builder().update(account_update).build(),
-            TransactWriteItem::builder().update(usage_update).build(),
-        ];
-        match self.transact(items).await {
+        let items = WriteSet::new()
+            .with("customer", TransactWriteItem::builder().update(account_update).build())
+            .with("usage", TransactWriteItem::builder().update(usage_update).build());
+        match self.commit(items).await {
             Ok(()) => Ok(LabelLink::Changed),
-            Err(error @ StoreError::TransactionCancelled { .. }) => {
+            Err(error @ StoreError::Cancelled(_)) => {
                 self.explain_failed_link(account_id, label_id, &error).await
             }
             Err(error) => Err(error),
@@ -267,7 +269,7 @@ impl Store {
         if self.label(label_id).await?.is_none() {
             return Ok(LabelLink::NoSuchLabel);
         }
-        if error.failed_condition_at(0) {
+        if error.failed("customer") {
             return Ok(LabelLink::Unchanged);
         }
         Err(StoreError::ConditionFailed)

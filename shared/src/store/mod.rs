@@ -32,9 +32,12 @@ pub type Item = HashMap<String, AttributeValue>;
 pub enum StoreError {
     #[error("a condition of the write did not hold")]
     ConditionFailed,
-    /// One reason per transaction item, in order: `None`, `ConditionalCheckFailed`, ….
-    #[error("transaction cancelled: {reasons:?}")]
-    TransactionCancelled { reasons: Vec<String> },
+    /// A write set was cancelled; says which of its named items failed.
+    #[error("transaction cancelled: {0}")]
+    Cancelled(Cancellation),
+    /// A write set named two items alike: a bug in the code that built it.
+    #[error("the write set names {0} twice")]
+    DuplicateItem(String),
     #[error("DynamoDB is throttling or unreachable")]
     Unavailable(#[source] BoxError),
     #[error("DynamoDB request failed")]
@@ -52,10 +55,86 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the transaction item at `index` failed its condition.
-    pub fn failed_condition_at(&self, index: usize) -> bool {
-        matches!(self, Self::TransactionCancelled { reasons }
-            if reasons.get(index).is_some_and(|reason| reason == "ConditionalCheckFailed"))
+    /// Whether this is a cancelled write set whose item `name` failed its condition.
+    pub fn failed(&self, name: &str) -> bool {
+        matches!(self, Self::Cancelled(cancellation) if cancellation.failed(name))
+    }
+
+    /// The cancellation, if this is one.
+    pub fn cancellation(&self) -> Option<&Cancellation> {
+        match self {
+            Self::Cancelled(cancellation) => Some(cancellation),
+            _ => None,
+        }
+    }
+}
+
+/// Why DynamoDB cancelled a write set, by the names of its items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cancellation {
+    /// The items whose condition did not hold.
+    pub failed: Vec<String>,
+    /// The items another transaction was changing at the same time (worth a retry).
+    pub conflicted: Vec<String>,
+}
+
+impl Cancellation {
+    pub fn failed(&self, name: &str) -> bool {
+        self.failed.iter().any(|failed| failed == name)
+    }
+
+    /// The failed items whose names start with `prefix`, without it (`guard:` → field names).
+    pub fn failed_under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.failed.iter().filter_map(move |name| name.strip_prefix(prefix))
+    }
+}
+
+impl std::fmt::Display for Cancellation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "failed {:?}, conflicted {:?}", self.failed, self.conflicted)
+    }
+}
+
+/// The items of one TransactWriteItems, each under a name (`record`, `guard:<field>`,
+/// `challenge`, …). DynamoDB reports a cancellation by item position; the set turns positions
+/// back into names, so adding an item never changes what a failure of another one means.
+#[derive(Debug, Default)]
+pub struct WriteSet {
+    items: Vec<(String, TransactWriteItem)>,
+}
+
+impl WriteSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `item` under `name`; names must differ within a set (`commit` refuses repeats).
+    pub fn add(&mut self, name: impl Into<String>, item: TransactWriteItem) -> &mut Self {
+        self.items.push((name.into(), item));
+        self
+    }
+
+    pub fn with(mut self, name: impl Into<String>, item: TransactWriteItem) -> Self {
+        self.add(name, item);
+        self
+    }
+
+    /// Appends every item of `other` (a feature's own items joining a record write).
+    pub fn append(&mut self, other: WriteSet) -> &mut Self {
+        self.items.extend(other.items);
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().map(|(name, _)| name.as_str())
     }
 }
 
@@ -97,7 +176,7 @@ impl From<StoreError> for crate::ApiError {
             StoreError::Unavailable(_) => Self::unavailable(error),
             StoreError::ValueTaken(field) => Self::value_taken(&field),
             StoreError::ForeignStart => Self::invalid_cursor(),
-            StoreError::ConditionFailed | StoreError::TransactionCancelled { .. } => {
+            StoreError::ConditionFailed | StoreError::Cancelled(_) => {
                 tracing::warn!(%error, "write lost a race");
                 Self::conflict("conflict", "The resource was changed concurrently; retry the request.")
             }
@@ -277,19 +356,31 @@ impl Store {
         }
     }
 
-    /// Runs a transaction, turning a cancellation into its per-item reasons.
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+    /// Runs `set` as one transaction; a cancellation names the items that failed.
+    pub async fn commit(&self, set: WriteSet) -> Result<(), StoreError> {
+        let mut names = Vec::with_capacity(set.items.len());
+        let mut items = Vec::with_capacity(set.items.len());
+        for (name, item) in set.items {
+            if names.contains(&name) {
+                return Err(StoreError::DuplicateItem(name));
+            }
+            names.push(name);
+            items.push(item);
+        }
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(error) => match error.into_service_error() {
                 TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-                    let reasons = cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|reason| reason.code().unwrap_or("None").to_owned())
-                        .collect();
-                    Err(StoreError::TransactionCancelled { reasons })
+                    let mut cancellation = Cancellation::default();
+                    for (name, reason) in names.into_iter().zip(cancelled.cancellation_reasons()) {
+                        match reason.code() {
+                            Some("ConditionalCheckFailed") => cancellation.failed.push(name),
+                            Some("TransactionConflict") => cancellation.conflicted.push(name),
+                            _ => {}
+                        }
+                    }
+                    Err(StoreError::Cancelled(cancellation))
                 }
                 other => Err(classify_service_error(other)),
             },

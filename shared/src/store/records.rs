@@ -12,7 +12,7 @@ use super::keys::{
     self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, GSI4, GSI4SK, GSI5, GSI5SK, PK,
     SK,
 };
-use super::{Item, Page, PageKey, Store, StoreError, n, page_key_from_item, page_key_to_item, s};
+use super::{Item, Page, PageKey, Store, StoreError, WriteSet, n, page_key_from_item, page_key_to_item, s};
 use crate::criteria::{
     AttributeValue, DateEncoding, FieldSchema, FieldType, FilterExpression, Number, Value,
 };
@@ -132,6 +132,13 @@ fn member_key(record: &CrmRecord) -> String {
     keys::record_member(record.module.name, record.id)
 }
 
+/// Write-set items claiming a unique value are named `guard:<field>`.
+const GUARD: &str = "guard:";
+
+fn guard_item(field: &str) -> String {
+    format!("{GUARD}{field}")
+}
+
 /// A unique field's value, as its guard item names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UniqueValue {
@@ -233,33 +240,22 @@ impl Store {
                 .await?;
             return Ok(RecordWrite::Done);
         }
-        let mut items = vec![self.put_if_absent(item)?];
+        let mut items = WriteSet::new().with("record", self.put_if_absent(item)?);
         for guard in guards {
-            items.push(self.guard_put(record.id, guard)?);
+            items.add(guard_item(&guard.field), self.guard_put(record.id, guard)?);
         }
-        self.guarded(items, guards, 1).await
+        self.guarded(items).await
     }
 
-    /// Runs a transaction whose items from `first_guard` on claim `guards`, telling which
-    /// value another record holds when one does.
-    async fn guarded(
-        &self,
-        items: Vec<TransactWriteItem>,
-        guards: &[UniqueValue],
-        first_guard: usize,
-    ) -> Result<RecordWrite, StoreError> {
-        match self.transact(items).await {
+    /// Runs a write set whose `guard:<field>` items claim unique values, telling which value
+    /// another record holds when one does.
+    async fn guarded(&self, items: WriteSet) -> Result<RecordWrite, StoreError> {
+        match self.commit(items).await {
             Ok(()) => Ok(RecordWrite::Done),
-            Err(error @ StoreError::TransactionCancelled { .. }) => {
-                let taken = guards
-                    .iter()
-                    .enumerate()
-                    .find(|(index, _)| error.failed_condition_at(first_guard + index));
-                Ok(match taken {
-                    Some((_, guard)) => RecordWrite::ValueTaken(guard.field.clone()),
-                    None => RecordWrite::Stale,
-                })
-            }
+            Err(StoreError::Cancelled(cancellation)) => Ok(match cancellation.failed_under(GUARD).next() {
+                Some(field) => RecordWrite::ValueTaken(field.to_owned()),
+                None => RecordWrite::Stale,
+            }),
             Err(error) => Err(error),
         }
     }
@@ -367,15 +363,14 @@ impl Store {
             .set_expression_attribute_names(request.get_expression_attribute_names().clone())
             .set_expression_attribute_values(request.get_expression_attribute_values().clone())
             .build()?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        let mut items = WriteSet::new().with("record", TransactWriteItem::builder().update(update).build());
         for guard in &changes.release {
-            items.push(self.guard_release(id, guard)?);
+            items.add(format!("release:{}", guard.field), self.guard_release(id, guard)?);
         }
-        let first_claim = items.len();
         for guard in &changes.claim {
-            items.push(self.guard_put(id, guard)?);
+            items.add(guard_item(&guard.field), self.guard_put(id, guard)?);
         }
-        match self.guarded(items, &changes.claim, first_claim).await? {
+        match self.guarded(items).await? {
             RecordWrite::Done => self.record(module, id, schema).await,
             RecordWrite::ValueTaken(field) => Err(StoreError::ValueTaken(field)),
             RecordWrite::Stale => Ok(None),
@@ -398,13 +393,14 @@ impl Store {
                 .key(SK, s(sk))
                 .condition_expression("attribute_exists(PK)")
                 .build()?;
-            let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+            let mut items =
+                WriteSet::new().with("record", TransactWriteItem::builder().delete(delete).build());
             for guard in guards {
-                items.push(self.guard_release(id, guard)?);
+                items.add(format!("release:{}", guard.field), self.guard_release(id, guard)?);
             }
-            return match self.transact(items).await {
+            return match self.commit(items).await {
                 Ok(()) => Ok(true),
-                Err(StoreError::TransactionCancelled { .. }) => Ok(false),
+                Err(StoreError::Cancelled(_)) => Ok(false),
                 Err(error) => Err(error),
             };
         }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, PK, ROLE_SK_PREFIX, ROLES_PK, SK};
-use super::{Item, Store, StoreError, condition_held, n, s};
+use super::{Item, Store, StoreError, WriteSet, condition_held, n, s};
 use crate::domain::Account;
 use crate::domain::permission::{BuiltinRole, ModuleAccess, Permission, Role, RoleGrants, builtin_role};
 
@@ -111,11 +111,13 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
-        let items = vec![self.granter_unchanged(granter)?, self.put_if_absent(serde_dynamo::to_item(item)?)?];
-        match self.transact(items).await {
+        let items = WriteSet::new()
+            .with("granter", self.granter_unchanged(granter)?)
+            .with("role", self.put_if_absent(serde_dynamo::to_item(item)?)?);
+        match self.commit(items).await {
             Ok(()) => Ok(RoleCreation::Created),
-            Err(error) if error.failed_condition_at(0) => Ok(RoleCreation::GranterChanged),
-            Err(error) if error.failed_condition_at(1) => Ok(RoleCreation::Exists),
+            Err(error) if error.failed("granter") => Ok(RoleCreation::GranterChanged),
+            Err(error) if error.failed("role") => Ok(RoleCreation::Exists),
             Err(error) => Err(error),
         }
     }
@@ -196,12 +198,13 @@ impl Store {
             .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now)?)
             .expression_attribute_values(":read", serde_dynamo::to_attribute_value(read.updated_at)?)
             .build()?;
-        let items =
-            vec![self.granter_unchanged(granter)?, TransactWriteItem::builder().update(update).build()];
-        match self.transact(items).await {
+        let items = WriteSet::new()
+            .with("granter", self.granter_unchanged(granter)?)
+            .with("role", TransactWriteItem::builder().update(update).build());
+        match self.commit(items).await {
             Ok(()) => Ok(RoleUpdate::Updated),
-            Err(error) if error.failed_condition_at(0) => Ok(RoleUpdate::GranterChanged),
-            Err(error) if error.failed_condition_at(1) => Ok(RoleUpdate::Stale),
+            Err(error) if error.failed("granter") => Ok(RoleUpdate::GranterChanged),
+            Err(error) if error.failed("role") => Ok(RoleUpdate::Stale),
             Err(error) => Err(error),
         }
     }

@@ -9,7 +9,7 @@ use ulid::Ulid;
 use super::accounts::{decode_account, decode_login};
 use super::keys::{self, DEVICE_SK_PREFIX, PK, SESSION_SK_PREFIX, SK};
 use super::rate_limit::{RateLimit, window_key};
-use super::{Item, Store, StoreError, Stored, condition_held, n, s, stored_value};
+use super::{Item, Store, StoreError, Stored, WriteSet, condition_held, n, s, stored_value};
 use crate::domain::account::Login;
 use crate::domain::{Account, Email};
 
@@ -89,7 +89,9 @@ impl Store {
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .expression_attribute_values(":version", n(session.trust_version))
             .build()?;
-        let mut items = vec![TransactWriteItem::builder().update(seen).build(), self.session_put(session)?];
+        let mut items = WriteSet::new()
+            .with("device", TransactWriteItem::builder().update(seen).build())
+            .with("session", self.session_put(session)?);
         if clear_failures {
             let (pk, sk) = keys::login(email);
             let clear = Update::builder()
@@ -99,11 +101,11 @@ impl Store {
                 .update_expression("SET fail_count = :zero")
                 .expression_attribute_values(":zero", n(0))
                 .build()?;
-            items.push(TransactWriteItem::builder().update(clear).build());
+            items.add("login", TransactWriteItem::builder().update(clear).build());
         }
-        match self.transact(items).await {
+        match self.commit(items).await {
             Ok(()) => Ok(SessionStart::Started),
-            Err(error) if error.failed_condition_at(0) => Ok(SessionStart::UntrustedDevice),
+            Err(error) if error.failed("device") => Ok(SessionStart::UntrustedDevice),
             Err(error) => Err(error),
         }
     }
@@ -115,7 +117,12 @@ impl Store {
         device: &TrustedDevice,
         session: &Session,
     ) -> Result<(), StoreError> {
-        self.transact(vec![self.device_put(session.account_id, device)?, self.session_put(session)?]).await
+        self.commit(
+            WriteSet::new()
+                .with("device", self.device_put(session.account_id, device)?)
+                .with("session", self.session_put(session)?),
+        )
+        .await
     }
 
     /// What a sign-in attempt needs before checking the password, in one round trip: the login
