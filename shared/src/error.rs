@@ -152,6 +152,11 @@ impl ApiError {
         &self.fields
     }
 
+    /// What the problem says to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     fn problem(&self) -> Problem {
         Problem {
             kind: format!("urn:portico:problem:{}", self.code),

@@ -11,7 +11,9 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod notify;
+pub mod records;
 pub mod store;
+pub mod time;
 
 pub use app::AppState;
 pub use config::Config;

@@ -231,9 +231,10 @@ async fn masking_a_field_or_moving_it_takes_effect_at_once() {
     assert_eq!(stored["unique"], json!(true), "uniqueness is fixed");
 
     let read = app.get(&path, Some(&agent)).await.body;
+    // Every masked field is listed, set (Loyalty ID) or not (Salary).
     assert_eq!(
         (read["fields"]["Loyalty ID"].clone(), read["masked"].clone()),
-        (Value::Null, json!(["Loyalty ID"]))
+        (Value::Null, json!(["Loyalty ID", "Salary"]))
     );
     let filter = app.get("/records/contacts?Loyalty%20ID=L-77", Some(&agent)).await;
     assert_eq!(filter.body["code"], "masked_field");

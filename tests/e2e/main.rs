@@ -11,6 +11,7 @@ mod import;
 mod labels;
 mod links;
 mod passwords;
+mod record_access;
 mod record_lists;
 mod records;
 mod registration;

@@ -164,6 +164,11 @@ impl TestApp {
 
     /// Creates a staff member with `role` and signs in; returns the access token.
     pub async fn staff_token(&self, role: portico::domain::BuiltinRole) -> String {
+        self.staff_member(role).await.0
+    }
+
+    /// Creates a staff member with `role` and signs in; returns the access token and account id.
+    pub async fn staff_member(&self, role: portico::domain::BuiltinRole) -> (String, String) {
         let email = unique_email(role.id());
         assert!(
             portico_local::create_staff(&self.state, &email, "Staff", PASSWORD, &[role])
@@ -172,7 +177,8 @@ impl TestApp {
         );
         let signed_in = self.sign_in(&email, PASSWORD).await;
         assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
-        signed_in.body["access_token"].as_str().expect("token").to_owned()
+        let token = signed_in.body["access_token"].as_str().expect("token").to_owned();
+        (token, self.account_id(&email).await)
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Response {

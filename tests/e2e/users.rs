@@ -79,7 +79,7 @@ async fn an_administrator_creates_staff_and_changes_their_roles() {
         .find(|r| r["id"] == "field_agent")
         .expect("field agent")
         .clone();
-    assert_eq!(agent["modules"], json!({"deliveries": "rw", "tasks": "rw"}));
+    assert_eq!(agent["modules"], json!({"deliveries": "rw:own", "meetings": "rw:own", "tasks": "rw:own"}));
 }
 
 #[tokio::test]

@@ -3,13 +3,12 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::SecondsFormat;
 use portico::ApiError;
 use portico::criteria::{FieldType, Value};
 use portico::domain::modules::{CrmRecord, field_json};
 use serde_json::Value as JsonValue;
 
-use crate::View;
+use portico::records::View;
 
 /// CSV pages may be larger than JSON ones: exports read many.
 pub(crate) const MAX_CSV_PAGE: u32 = 1000;
@@ -31,7 +30,7 @@ pub(crate) fn wants_csv(headers: &axum::http::HeaderMap) -> bool {
 
 /// The fields the caller may see, in a stable order: built-in ones, then custom ones.
 fn visible_fields<'a>(view: &'a View<'_>) -> Vec<(&'a str, &'a FieldType)> {
-    let builtin = view.schema.builtin.fields.iter();
+    let builtin = view.module().fields.iter();
     let custom = view.schema.custom.iter().map(|field| (field.name.as_str(), &field.field_type));
     builtin.chain(custom).filter(|(name, _)| !view.hides(name)).collect()
 }
@@ -41,15 +40,18 @@ fn visible_fields<'a>(view: &'a View<'_>) -> Vec<(&'a str, &'a FieldType)> {
 fn cell(field_type: &FieldType, value: Option<&Value>) -> String {
     let Some(value) = value else { return String::new() };
     match (field_type, field_json(field_type, value)) {
-        (field_type, JsonValue::String(text))
-            if *field_type != FieldType::Phone && text.starts_with(['=', '+', '-', '@', '\t', '\r']) =>
-        {
-            format!("'{text}")
-        }
-        (_, JsonValue::String(text)) => text,
+        (FieldType::Phone, JsonValue::String(text)) => text,
+        (_, JsonValue::String(text)) => defused(&text),
         (_, JsonValue::Null) => String::new(),
         (_, other) => other.to_string(),
     }
+}
+
+/// `text` safe for a spreadsheet: a leading `'` before what could start a formula, and no NUL
+/// (which cuts a cell short in some readers).
+fn defused(text: &str) -> String {
+    let text = text.replace('\0', "");
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text }
 }
 
 /// `records` as a CSV document, with the next page's cursor in a `Next-Cursor` header.
@@ -60,15 +62,19 @@ pub(crate) fn csv_response(
 ) -> Result<Response, ApiError> {
     let fields = visible_fields(view);
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let header = RECORD_COLUMNS.iter().copied().chain(fields.iter().map(|(name, _)| *name));
+    // Custom field names are admins' text: defused like values.
+    let header = RECORD_COLUMNS
+        .iter()
+        .map(|column| (*column).to_owned())
+        .chain(fields.iter().map(|(name, _)| defused(name)));
     writer.write_record(header).map_err(ApiError::internal)?;
     for record in records {
         let mut row = vec![
             record.id.to_string(),
             record.owner_id.to_string(),
             record.version.to_string(),
-            record.created_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-            record.updated_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            portico::time::format(record.created_at),
+            portico::time::format(record.updated_at),
         ];
         row.extend(fields.iter().map(|(name, field_type)| cell(field_type, record.fields.get(*name))));
         writer.write_record(&row).map_err(ApiError::internal)?;
@@ -97,6 +103,14 @@ mod tests {
         assert_eq!(cell(&FieldType::Number, Some(&Value::Number("-5".parse().expect("number")))), "-5");
         assert_eq!(cell(&FieldType::List, Some(&Value::List(vec![text("a"), text("b")]))), r#"["a","b"]"#);
         assert_eq!(cell(&FieldType::Text, None), "");
+        assert_eq!(cell(&FieldType::Text, Some(&text("a\0b"))), "ab");
+        assert_eq!(cell(&FieldType::Text, Some(&text("\0=1+1"))), "'=1+1");
+    }
+
+    #[test]
+    fn header_cells_are_defused_like_values() {
+        assert_eq!(defused("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(defused("Customer no"), "Customer no");
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! `POST /imports/contacts`: rows (JSON or CSV) mapped to contact fields by templates —
 //! `{{Column}}` takes a column (case-sensitive), other text is a constant, and the two mix
-//! (`{{First}} {{Last}}`). Each row is validated and written on its own; the answer reports
-//! every failed row. Nothing is written before the mapping is known to be sound.
+//! (`{{First}} {{Last}}`). Each row is validated and written on its own through the records
+//! core; the answer reports every failed row. Nothing is written before the mapping is known to
+//! be sound, and a body over the row cap is refused while it is read.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -12,17 +14,18 @@ use axum::http::{HeaderMap, header};
 use futures::stream::{self, StreamExt};
 use portico::criteria::{FieldSchema, FieldType, Value};
 use portico::domain::Permission;
-use portico::domain::contact_fields::ModuleSchema;
-use portico::domain::modules::{Module, parse_fields};
+use portico::domain::modules::Origin;
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiQuery, Staff};
+use portico::records::template::Template;
+use portico::records::{Caller, Need, RecordError, View, custom_fields};
+use portico::store::WriteSet;
 use portico::{ApiError, AppState};
+use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as JsonValue};
 use ulid::Ulid;
 use utoipa::{IntoParams, ToSchema};
-
-use crate::{Need, View, custom_fields, module_for, store_changes, store_new_record};
 
 /// Imports may be larger than other requests.
 pub const IMPORT_BODY_LIMIT: usize = 6 * 1024 * 1024;
@@ -37,10 +40,35 @@ pub struct ImportRequest {
     pub project_id: String,
     /// Contact field → template.
     pub mapping: BTreeMap<String, String>,
+    /// At most 10 000 rows.
     #[schema(value_type = Vec<Object>)]
-    pub rows: Vec<Map<String, JsonValue>>,
+    #[serde(deserialize_with = "capped_rows")]
+    pub rows: Vec<Row>,
     /// A unique field: rows whose value exists update that contact instead of creating one.
     pub match_on: Option<String>,
+}
+
+/// Reads a JSON array of rows, failing as soon as it holds more than `MAX_ROWS`: the rest of
+/// the body is never parsed into rows.
+fn capped_rows<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Row>, D::Error> {
+    struct Capped;
+    impl<'de> Visitor<'de> for Capped {
+        type Value = Vec<Row>;
+        fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+            write!(formatter, "a list of at most {MAX_ROWS} rows")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Row>, A::Error> {
+            let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX_ROWS));
+            while let Some(row) = seq.next_element()? {
+                if rows.len() == MAX_ROWS {
+                    return Err(serde::de::Error::custom(format!("at most {MAX_ROWS} rows per import")));
+                }
+                rows.push(row);
+            }
+            Ok(rows)
+        }
+    }
+    deserializer.deserialize_seq(Capped)
 }
 
 /// For `text/csv` bodies (the first line names the columns).
@@ -57,6 +85,9 @@ pub struct RowFailure {
     /// 1-based number of the data row.
     pub row: usize,
     pub errors: Vec<FieldError>,
+    /// The row failed on a passing server condition (throttling, a service error): sending it
+    /// again may work. Other failures need the row fixed.
+    pub retryable: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,56 +95,6 @@ pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
     pub failed: Vec<RowFailure>,
-}
-
-/// A piece of a template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Text(String),
-    Column(String),
-}
-
-/// Splits a template into constant text and `{{Column}}` references.
-fn parse_template(template: &str) -> Result<Vec<Part>, String> {
-    let mut parts = Vec::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        if start > 0 {
-            parts.push(Part::Text(rest[..start].to_owned()));
-        }
-        let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or("has `{{` without `}}`")?;
-        let column = &after[..end];
-        if column.is_empty() {
-            return Err("has an empty `{{}}`".into());
-        }
-        parts.push(Part::Column(column.to_owned()));
-        rest = &after[end + 2..];
-    }
-    if !rest.is_empty() {
-        parts.push(Part::Text(rest.to_owned()));
-    }
-    Ok(parts)
-}
-
-/// The value a template gives for `row`: a lone `{{Column}}` keeps the column's JSON value;
-/// anything else is text. `None` when it comes out empty (the field is left alone).
-fn render(parts: &[Part], row: &Map<String, JsonValue>) -> Option<JsonValue> {
-    if let [Part::Column(column)] = parts {
-        return row.get(column).filter(|value| !value.is_null() && value.as_str() != Some("")).cloned();
-    }
-    let text: String = parts
-        .iter()
-        .map(|part| match part {
-            Part::Text(text) => text.clone(),
-            Part::Column(column) => match row.get(column) {
-                Some(JsonValue::String(text)) => text.clone(),
-                Some(JsonValue::Null) | None => String::new(),
-                Some(other) => other.to_string(),
-            },
-        })
-        .collect();
-    (!text.trim().is_empty()).then_some(JsonValue::String(text))
 }
 
 /// CSV cells are text; booleans are written `true`/`false`.
@@ -132,7 +113,8 @@ fn coerce(field_type: &FieldType, value: JsonValue) -> JsonValue {
 /// One row: column → cell.
 type Row = Map<String, JsonValue>;
 
-/// The header's column names and the rows of a CSV body.
+/// The header's column names and the rows of a CSV body; more than `MAX_ROWS` rows are refused
+/// as soon as the first one too many is read.
 fn read_csv(body: &[u8]) -> Result<(Vec<String>, Vec<Row>), ApiError> {
     let bad =
         |error: csv::Error| ApiError::bad_request("invalid_csv", format!("The CSV is malformed: {error}."));
@@ -140,6 +122,9 @@ fn read_csv(body: &[u8]) -> Result<(Vec<String>, Vec<Row>), ApiError> {
     let headers: Vec<String> = reader.headers().map_err(bad)?.iter().map(str::to_owned).collect();
     let mut rows = Vec::new();
     for record in reader.records() {
+        if rows.len() == MAX_ROWS {
+            return Err(too_many_rows());
+        }
         let record = record.map_err(bad)?;
         rows.push(
             headers
@@ -152,35 +137,41 @@ fn read_csv(body: &[u8]) -> Result<(Vec<String>, Vec<Row>), ApiError> {
     Ok((headers, rows))
 }
 
+fn too_many_rows() -> ApiError {
+    ApiError::invalid_field("rows", format!("at most {MAX_ROWS} rows per import"))
+}
+
 #[utoipa::path(post, path = "/imports/contacts", tag = "records", security(("bearer" = [])), params(CsvParams),
     request_body(content(
         (ImportRequest = "application/json"),
         (String = "text/csv")
     )),
     responses((status = 200, body = ImportReport, description = "Per-row outcome; rows fail on their own"),
-        (status = 400, body = Problem, description = "The mapping, project or body is unsound; nothing was written"),
-        (status = 403, body = Problem), (status = 413, body = Problem)))]
+        (status = 400, body = Problem, description = "The mapping, project or body is unsound, or it has over 10 000 rows; nothing was written"),
+        (status = 403, body = Problem, description = "`forbidden`, or `masked_field`: matching on, or filling a unique, field hidden from the caller"),
+        (status = 413, body = Problem)))]
 pub async fn import_contacts(
     State(state): State<AppState>,
-    staff: Staff,
+    Staff(claims): Staff,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<CsvParams>,
     body: Bytes,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let contacts = module_for(&staff, "contacts", Need::Write)?;
+    let caller = Caller::staff(&claims, Origin::Import);
+    let contacts = caller.module("contacts", Need::Write)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
     let (request, columns) = if content_type.starts_with("text/csv") {
-        let (columns, rows) = read_csv(&body)?;
         let mapping =
             params.mapping.as_deref().ok_or_else(|| ApiError::invalid_field("mapping", "is required"))?;
         let mapping = serde_json::from_str(mapping)
             .map_err(|_| ApiError::invalid_field("mapping", "must be a JSON object of templates"))?;
         let project_id =
             params.project_id.ok_or_else(|| ApiError::invalid_field("project_id", "is required"))?;
+        let (columns, rows) = read_csv(&body)?;
         (
             ImportRequest { project_id, mapping, rows, match_on: params.match_on },
             columns.into_iter().collect::<BTreeSet<_>>(),
@@ -196,17 +187,13 @@ pub async fn import_contacts(
             "Send application/json or text/csv.",
         ));
     };
-    if request.rows.len() > MAX_ROWS {
-        return Err(ApiError::invalid_field("rows", format!("at most {MAX_ROWS} rows per import")));
-    }
 
     let project = Ulid::from_string(&request.project_id)
         .ok()
-        .filter(|id| staff.0.projects.contains(id) || staff.0.has(Permission::SettingsManage))
+        .filter(|id| claims.projects.contains(id) || caller.has(Permission::SettingsManage))
         .ok_or_else(|| ApiError::invalid_field("project_id", "is not a project of yours"))?;
-    let custom = custom_fields(&state, contacts).await?;
-    let view =
-        View { schema: ModuleSchema::for_staff(contacts, &custom, &[project], false), sees_masked: true };
+    let custom = custom_fields(&state.store, contacts).await?;
+    let view = View::for_project(&caller, contacts, &custom, project);
 
     // The whole mapping is checked before any row is written.
     let mut errors = Vec::new();
@@ -217,24 +204,24 @@ pub async fn import_contacts(
                 .push(FieldError::new(format!("mapping.{field}"), "is not a contact field of this project"));
             continue;
         };
-        match parse_template(template) {
+        match Template::parse(template) {
             Err(message) => errors.push(FieldError::new(format!("mapping.{field}"), message)),
-            Ok(parts) => {
-                for part in &parts {
-                    if let Part::Column(column) = part
-                        && !columns.contains(column)
-                    {
-                        errors.push(FieldError::new(
-                            format!("mapping.{field}"),
-                            format!("names the unknown column `{column}`"),
-                        ));
-                    }
+            Ok(template) => {
+                for column in template.names().filter(|column| !columns.contains(*column)) {
+                    errors.push(FieldError::new(
+                        format!("mapping.{field}"),
+                        format!("names the unknown column `{column}`"),
+                    ));
                 }
-                templates.push((field.clone(), field_type.clone(), parts));
+                templates.push((field.clone(), field_type.clone(), template));
             }
         }
     }
     if let Some(key) = &request.match_on {
+        // Matching on a value one may not see would copy the matched contact's data into view.
+        if view.hides(key) {
+            return Err(RecordError::MaskedField { field: key.clone(), verb: "match on" }.into());
+        }
         let unique = view.schema.custom_field(key).is_some_and(|field| field.unique);
         if !unique || !request.mapping.contains_key(key) {
             errors.push(FieldError::new("match_on", "must be a unique contact field the mapping fills"));
@@ -243,14 +230,18 @@ pub async fn import_contacts(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
+    // Filling a hidden unique field would tell, row by row, which values are taken.
+    let unique = |field: &String| view.schema.custom_field(field).is_some_and(|custom| custom.unique);
+    if let Some(field) = request.mapping.keys().find(|field| view.hides(field) && unique(field)) {
+        return Err(RecordError::MaskedField { field: field.clone(), verb: "write" }.into());
+    }
 
-    let prepared = prepare_rows(&view, contacts, &templates, &request.rows);
-    let (view, owner) = (&view, staff.0.sub);
-    let (state, match_on) = (&state, request.match_on.as_deref());
+    let prepared = prepare_rows(&view, &templates, &request.rows);
+    let (view, state, match_on) = (&view, &state, request.match_on.as_deref());
     let outcomes: Vec<(usize, Result<bool, ApiError>)> = stream::iter(prepared)
         .map(|(row, values)| async move {
             let outcome = match values {
-                Ok(values) => write_row(state, view, contacts, match_on, values, owner).await,
+                Ok(values) => write_row(state, view, match_on, values).await,
                 Err(error) => Err(error),
             };
             (row, outcome)
@@ -264,19 +255,24 @@ pub async fn import_contacts(
         match outcome {
             Ok(true) => report.updated += 1,
             Ok(false) => report.created += 1,
-            Err(error) if error.status().is_client_error() => {
+            Err(error) => {
+                let retryable = error.status().is_server_error();
+                if retryable {
+                    tracing::warn!(row, %error, "import row failed on the server side");
+                }
                 let errors = if error.fields().is_empty() {
-                    vec![FieldError::new("row", error.to_string().split(": ").last().unwrap_or_default())]
+                    let message =
+                        if retryable { "could not be written now; send it again" } else { error.message() };
+                    vec![FieldError::new("row", message)]
                 } else {
                     error.fields().to_vec()
                 };
-                report.failed.push(RowFailure { row, errors });
+                report.failed.push(RowFailure { row, errors, retryable });
             }
-            Err(error) => return Err(error),
         }
     }
     report.failed.sort_by_key(|failure| failure.row);
-    tracing::info!(by = %staff.0.sub, created = report.created, updated = report.updated, failed = report.failed.len(), "contacts imported");
+    tracing::info!(by = %claims.sub, created = report.created, updated = report.updated, failed = report.failed.len(), "contacts imported");
     Ok(Json(report))
 }
 
@@ -288,9 +284,8 @@ type RowValues = BTreeMap<String, Value>;
 /// depend on the order concurrent writes land in.
 fn prepare_rows(
     view: &View<'_>,
-    contacts: &'static Module,
-    templates: &[(String, FieldType, Vec<Part>)],
-    rows: &[Map<String, JsonValue>],
+    templates: &[(String, FieldType, Template)],
+    rows: &[Row],
 ) -> Vec<(usize, Result<RowValues, ApiError>)> {
     let mut first_rows: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut prepared = Vec::with_capacity(rows.len());
@@ -298,14 +293,11 @@ fn prepare_rows(
         let number = index + 1;
         let input: Map<String, JsonValue> = templates
             .iter()
-            .filter_map(|(field, field_type, parts)| {
-                render(parts, row).map(|value| (field.clone(), coerce(field_type, value)))
+            .filter_map(|(field, field_type, template)| {
+                template.render(row).map(|value| (field.clone(), coerce(field_type, value)))
             })
             .collect();
-        let values = parse_fields(&view.schema, contacts.name, &input).map_err(|errors| {
-            ApiError::validation(errors.into_iter().map(|(f, m)| FieldError::new(f, m)).collect())
-        });
-        let values = values.and_then(|values| {
+        let values = view.parse_write(&input).map_err(ApiError::from).and_then(|values| {
             let held: Vec<(String, String)> =
                 view.unique_values(&values).into_iter().map(|guard| (guard.field, guard.value)).collect();
             let repeats: Vec<FieldError> = held
@@ -333,10 +325,8 @@ fn prepare_rows(
 async fn write_row(
     state: &AppState,
     view: &View<'_>,
-    contacts: &'static Module,
     match_on: Option<&str>,
     values: RowValues,
-    owner: Ulid,
 ) -> Result<bool, ApiError> {
     let existing = match match_on {
         Some(key) => match view.unique_values(&values).into_iter().find(|guard| guard.field == key) {
@@ -347,45 +337,13 @@ async fn write_row(
     };
     match existing {
         Some(id) => {
-            let current = state
-                .store
-                .record(contacts, id, &view.schema)
-                .await?
-                .ok_or_else(|| ApiError::not_found("The matched contact vanished."))?;
-            store_changes(state, view, contacts, id, current.version, &values).await?;
+            let current = view.read(&state.store, id).await?;
+            view.change(&state.store, id, current.version, &values, None, WriteSet::new()).await?;
             Ok(true)
         }
         None => {
-            store_new_record(state, view, contacts, values, owner).await?;
+            view.create(&state.store, values, None, WriteSet::new()).await?;
             Ok(false)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn templates_split_into_text_and_columns() {
-        assert_eq!(
-            parse_template("{{First}} {{Last}}").unwrap(),
-            vec![Part::Column("First".into()), Part::Text(" ".into()), Part::Column("Last".into())]
-        );
-        assert_eq!(parse_template("CZ").unwrap(), vec![Part::Text("CZ".into())]);
-        assert!(parse_template("{{Open").is_err());
-        assert!(parse_template("{{}}").is_err());
-    }
-
-    #[test]
-    fn rendering_keeps_lone_values_and_skips_empty_ones() {
-        let row = json!({"Age": 42, "First": "Ann", "Last": "", "Blank": ""});
-        let row = row.as_object().unwrap();
-        assert_eq!(render(&parse_template("{{Age}}").unwrap(), row), Some(json!(42)));
-        assert_eq!(render(&parse_template("{{First}} {{Last}}").unwrap(), row), Some(json!("Ann ")));
-        assert_eq!(render(&parse_template("{{Blank}}").unwrap(), row), None);
-        assert_eq!(render(&parse_template("{{Missing}}").unwrap(), row), None);
-        assert_eq!(render(&parse_template("Lead").unwrap(), row), Some(json!("Lead")));
     }
 }

@@ -17,5 +17,5 @@ pub use account::{Account, AccountKind, AccountStatus, AccountType};
 pub use contact::{Email, Phone};
 pub use label::{Colour, Label};
 pub use locale::Locale;
-pub use permission::{BuiltinRole, ModuleAccess, Permission, Role, RoleGrants};
+pub use permission::{BuiltinRole, ModuleAccess, Permission, Role, RoleGrants, Scope};
 pub use policy::{ApprovalMode, RegistrationPolicy, VerificationMode};

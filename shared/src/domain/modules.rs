@@ -155,7 +155,8 @@ fn build() -> Vec<Module> {
     ]
 }
 
-/// A CRM record: typed field values of its module, plus ownership and version.
+/// A CRM record: typed field values of its module, plus ownership, version and who changed it
+/// last through what.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CrmRecord {
     pub id: ulid::Ulid,
@@ -166,6 +167,75 @@ pub struct CrmRecord {
     pub fields: BTreeMap<String, Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Who made the last write: a staff account, or Portico itself.
+    pub updated_by: Actor,
+    /// Through what the last write came.
+    pub origin: Origin,
+}
+
+/// Who changed a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Account(ulid::Ulid),
+    /// Automation (workflow rules, housekeeping).
+    System,
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Account(id) => write!(f, "{id}"),
+            Self::System => f.write_str("system"),
+        }
+    }
+}
+
+impl std::str::FromStr for Actor {
+    type Err = ();
+    fn from_str(text: &str) -> Result<Self, ()> {
+        match text {
+            "system" => Ok(Self::System),
+            id => ulid::Ulid::from_string(id).map(Self::Account).map_err(|_| ()),
+        }
+    }
+}
+
+/// Through what a record was changed, stored as `api`, `import`, `otp:<challenge>`,
+/// `form:<form>` or `workflow:<rule>`, so a stream consumer can tell a rule's own writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Api,
+    Import,
+    Otp(ulid::Ulid),
+    Form(ulid::Ulid),
+    Workflow(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Api => f.write_str("api"),
+            Self::Import => f.write_str("import"),
+            Self::Otp(id) => write!(f, "otp:{id}"),
+            Self::Form(id) => write!(f, "form:{id}"),
+            Self::Workflow(rule) => write!(f, "workflow:{rule}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Origin {
+    type Err = ();
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let id = |id: &str| ulid::Ulid::from_string(id).map_err(|_| ());
+        match text.split_once(':') {
+            None if text == "api" => Ok(Self::Api),
+            None if text == "import" => Ok(Self::Import),
+            Some(("otp", challenge)) => id(challenge).map(Self::Otp),
+            Some(("form", form)) => id(form).map(Self::Form),
+            Some(("workflow", rule)) if !rule.is_empty() => Ok(Self::Workflow(rule.to_owned())),
+            _ => Err(()),
+        }
+    }
 }
 
 impl CrmRecord {
@@ -315,6 +385,20 @@ pub fn parse_fields(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn origins_and_actors_round_trip_as_text() {
+        let id = ulid::Ulid::nil();
+        for origin in
+            [Origin::Api, Origin::Import, Origin::Otp(id), Origin::Form(id), Origin::Workflow("r1".into())]
+        {
+            assert_eq!(origin.to_string().parse::<Origin>(), Ok(origin));
+        }
+        assert!("workflow:".parse::<Origin>().is_err() && "otp:x".parse::<Origin>().is_err());
+        for actor in [Actor::System, Actor::Account(id)] {
+            assert_eq!(actor.to_string().parse::<Actor>(), Ok(actor));
+        }
+    }
 
     #[test]
     fn ten_modules_with_contact_links_where_expected() {

@@ -20,11 +20,19 @@ pub enum Permission {
     /// See masked contact fields.
     #[serde(rename = "contacts.view_masked")]
     ContactsViewMasked,
+    /// Give records to other staff (set `owner_id` to someone else).
+    #[serde(rename = "records.assign")]
+    RecordsAssign,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 4] =
-        [Self::SettingsManage, Self::RegistrationsApprove, Self::UsersManage, Self::ContactsViewMasked];
+    pub const ALL: [Permission; 5] = [
+        Self::SettingsManage,
+        Self::RegistrationsApprove,
+        Self::UsersManage,
+        Self::ContactsViewMasked,
+        Self::RecordsAssign,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,50 +40,119 @@ impl Permission {
             Self::RegistrationsApprove => "registrations.approve",
             Self::UsersManage => "users.manage",
             Self::ContactsViewMasked => "contacts.view_masked",
+            Self::RecordsAssign => "records.assign",
         }
     }
 }
 
-/// What a role may do with the records of one module. Carried in access tokens as letters
-/// (`"rwd"`, `"r"`, …) to keep them small.
+/// Which records of a module an operation reaches: none, the caller's own (`owner_id`), or all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    #[default]
+    None,
+    Own,
+    All,
+}
+
+impl Scope {
+    /// Whether the operation is allowed on some records.
+    pub fn any(self) -> bool {
+        self != Self::None
+    }
+
+    /// Whether the operation reaches a record owned by `owner`, for `caller`.
+    pub fn reaches(self, owner: ulid::Ulid, caller: ulid::Ulid) -> bool {
+        match self {
+            Self::None => false,
+            Self::Own => owner == caller,
+            Self::All => true,
+        }
+    }
+}
+
+/// What a role may do with the records of one module: read, write and delete, each over all
+/// records or only the caller's own. Written as letters (`"rwd"`: all records), with `:own`
+/// for the caller's own records only (`"rw:own"`), and groups joined by commas when the scopes
+/// differ (`"r,w:own"`: read all, change only one's own). Carried in access tokens so.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ModuleAccess {
-    pub read: bool,
-    pub write: bool,
-    pub delete: bool,
+    pub read: Scope,
+    pub write: Scope,
+    pub delete: Scope,
 }
 
 impl ModuleAccess {
-    pub const FULL: Self = Self { read: true, write: true, delete: true };
-    pub const READ_WRITE: Self = Self { read: true, write: true, delete: false };
+    pub const FULL: Self = Self { read: Scope::All, write: Scope::All, delete: Scope::All };
+    pub const READ_WRITE: Self = Self { read: Scope::All, write: Scope::All, delete: Scope::None };
+    pub const READ_WRITE_OWN: Self = Self { read: Scope::Own, write: Scope::Own, delete: Scope::None };
 
     fn union(self, other: Self) -> Self {
         Self {
-            read: self.read || other.read,
-            write: self.write || other.write,
-            delete: self.delete || other.delete,
+            read: self.read.max(other.read),
+            write: self.write.max(other.write),
+            delete: self.delete.max(other.delete),
         }
+    }
+
+    /// The operations `self` allows beyond `held`.
+    fn beyond(self, held: Self) -> Self {
+        let over = |wanted: Scope, held: Scope| if wanted > held { wanted } else { Scope::None };
+        Self {
+            read: over(self.read, held.read),
+            write: over(self.write, held.write),
+            delete: over(self.delete, held.delete),
+        }
+    }
+
+    fn letters(self, scope: Scope) -> String {
+        [(self.read, 'r'), (self.write, 'w'), (self.delete, 'd')]
+            .iter()
+            .filter(|(held, _)| *held == scope)
+            .map(|(_, letter)| letter)
+            .collect()
     }
 }
 
 impl TryFrom<String> for ModuleAccess {
     type Error = String;
-    fn try_from(letters: String) -> Result<Self, Self::Error> {
-        if !letters.chars().all(|c| matches!(c, 'r' | 'w' | 'd')) {
-            return Err("module access is a combination of r, w and d".into());
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        const FORM: &str = "module access is letters r, w, d, optionally followed by :own (e.g. \"rw:own\"), \
+            groups joined by commas (e.g. \"r,w:own\")";
+        let mut access = Self::default();
+        if text.is_empty() {
+            return Ok(access);
         }
-        Ok(Self { read: letters.contains('r'), write: letters.contains('w'), delete: letters.contains('d') })
+        for group in text.split(',') {
+            let (letters, scope) = match group.strip_suffix(":own") {
+                Some(letters) => (letters, Scope::Own),
+                None => (group, Scope::All),
+            };
+            if letters.is_empty() {
+                return Err(FORM.into());
+            }
+            for letter in letters.chars() {
+                let held = match letter {
+                    'r' => &mut access.read,
+                    'w' => &mut access.write,
+                    'd' => &mut access.delete,
+                    _ => return Err(FORM.into()),
+                };
+                *held = (*held).max(scope);
+            }
+        }
+        Ok(access)
     }
 }
 
 impl From<ModuleAccess> for String {
     fn from(access: ModuleAccess) -> Self {
-        [(access.read, 'r'), (access.write, 'w'), (access.delete, 'd')]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, c)| c)
-            .collect()
+        let (all, own) = (access.letters(Scope::All), access.letters(Scope::Own));
+        match (all.is_empty(), own.is_empty()) {
+            (_, true) => all,
+            (true, false) => format!("{own}:own"),
+            (false, false) => format!("{all},{own}:own"),
+        }
     }
 }
 
@@ -88,7 +165,7 @@ pub enum BuiltinRole {
     SalesManager,
     /// Cases only.
     TechSupport,
-    /// Tasks and deliveries, without deleting.
+    /// Their own tasks, deliveries and meetings, without deleting.
     FieldAgent,
 }
 
@@ -112,7 +189,8 @@ impl BuiltinRole {
     pub fn permissions(self) -> &'static [Permission] {
         match self {
             Self::Administrator => &Permission::ALL,
-            Self::SalesManager | Self::TechSupport | Self::FieldAgent => &[],
+            Self::SalesManager => &[Permission::RecordsAssign],
+            Self::TechSupport | Self::FieldAgent => &[],
         }
     }
 
@@ -125,9 +203,11 @@ impl BuiltinRole {
             }
             Self::SalesManager => full(&["contacts", "accounts", "deals", "quotes"]),
             Self::TechSupport => full(&["cases"]),
-            Self::FieldAgent => {
-                vec![("tasks", ModuleAccess::READ_WRITE), ("deliveries", ModuleAccess::READ_WRITE)]
-            }
+            // Field agents see and change only the work given to them.
+            Self::FieldAgent => ["tasks", "deliveries", "meetings"]
+                .into_iter()
+                .map(|name| (name, ModuleAccess::READ_WRITE_OWN))
+                .collect(),
         }
     }
 
@@ -214,11 +294,7 @@ impl RoleGrants {
             .collect();
         for (module, wanted) in &other.modules {
             let held = self.modules.get(module).copied().unwrap_or_default();
-            let beyond = ModuleAccess {
-                read: wanted.read && !held.read,
-                write: wanted.write && !held.write,
-                delete: wanted.delete && !held.delete,
-            };
+            let beyond = wanted.beyond(held);
             if beyond != ModuleAccess::default() {
                 missing.push(format!("{module}:{}", String::from(beyond)));
             }
@@ -262,7 +338,8 @@ mod tests {
             ["accounts", "contacts", "deals", "quotes"]
         );
         let agent = grants(&["field_agent"]);
-        assert_eq!(agent.modules.get("tasks"), Some(&ModuleAccess::READ_WRITE));
+        assert_eq!(agent.modules.get("tasks"), Some(&ModuleAccess::READ_WRITE_OWN));
+        assert_eq!(agent.modules.get("meetings"), Some(&ModuleAccess::READ_WRITE_OWN));
         assert_eq!(agent.modules.get("cases"), None);
         let both = grants(&["field_agent", "administrator"]);
         assert_eq!(both.modules.get("tasks"), Some(&ModuleAccess::FULL));
@@ -274,9 +351,48 @@ mod tests {
         assert_eq!(serde_json::to_string(&ModuleAccess::READ_WRITE).ok(), Some("\"rw\"".into()));
         assert_eq!(
             serde_json::from_str::<ModuleAccess>("\"rd\"").ok(),
-            Some(ModuleAccess { read: true, write: false, delete: true })
+            Some(ModuleAccess { read: Scope::All, write: Scope::None, delete: Scope::All })
         );
-        assert!(serde_json::from_str::<ModuleAccess>("\"rx\"").is_err());
+        for bad in ["\"rx\"", "\":own\"", "\"r,\"", "\"rw:all\""] {
+            assert!(serde_json::from_str::<ModuleAccess>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn module_access_scopes_round_trip_as_text() {
+        let mixed = ModuleAccess { read: Scope::All, write: Scope::Own, delete: Scope::None };
+        for (access, text) in [
+            (ModuleAccess::READ_WRITE_OWN, "rw:own"),
+            (mixed, "r,w:own"),
+            (ModuleAccess::FULL, "rwd"),
+            (ModuleAccess::default(), ""),
+        ] {
+            assert_eq!(String::from(access), text);
+            assert_eq!(ModuleAccess::try_from(text.to_owned()), Ok(access));
+        }
+    }
+
+    #[test]
+    fn roles_together_reach_the_widest_scope_per_operation() {
+        let reader = Role {
+            id: "reader".into(),
+            name: "Reader".into(),
+            permissions: vec![],
+            modules: BTreeMap::from([(
+                "tasks".to_owned(),
+                ModuleAccess { read: Scope::All, ..Default::default() },
+            )]),
+            builtin: false,
+        };
+        let agent = builtin_role("field_agent").expect("built in");
+        let both = RoleGrants::of([&reader, &agent]);
+        // Reading all tasks does not widen changing them beyond one's own.
+        assert_eq!(
+            both.modules["tasks"],
+            ModuleAccess { read: Scope::All, write: Scope::Own, delete: Scope::None }
+        );
+        assert_eq!(RoleGrants::of([&agent]).missing(&both), ["tasks:r"]);
+        assert!(both.missing(&RoleGrants::of([&agent])).is_empty());
     }
 
     #[test]
@@ -294,7 +410,8 @@ mod tests {
             modules: BTreeMap::from([("tasks".to_owned(), ModuleAccess::FULL)]),
             ..RoleGrants::default()
         };
-        assert_eq!(agent.missing(&deleting), ["tasks:d"]);
+        // Field agents reach only their own tasks: all of them is beyond them too.
+        assert_eq!(agent.missing(&deleting), ["tasks:rwd"]);
     }
 
     #[test]
@@ -314,7 +431,7 @@ mod tests {
             permissions: vec![Permission::RegistrationsApprove],
             modules: BTreeMap::from([(
                 "cases".to_owned(),
-                ModuleAccess { read: true, ..ModuleAccess::default() },
+                ModuleAccess { read: Scope::All, ..ModuleAccess::default() },
             )]),
             builtin: false,
         };
@@ -323,7 +440,7 @@ mod tests {
         assert_eq!(both.permissions, [Permission::RegistrationsApprove]);
         assert_eq!(
             both.modules.keys().map(String::as_str).collect::<Vec<_>>(),
-            ["cases", "deliveries", "tasks"]
+            ["cases", "deliveries", "meetings", "tasks"]
         );
         assert_eq!(grants_of(&ids, &[]).permissions, []);
     }

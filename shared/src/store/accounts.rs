@@ -54,7 +54,9 @@ struct AccountItem {
     labels: Vec<Ulid>,
     #[serde(default)]
     trust_version: u64,
+    #[serde(with = "crate::time::rfc3339")]
     created_at: DateTime<Utc>,
+    #[serde(with = "crate::time::rfc3339")]
     updated_at: DateTime<Utc>,
 }
 
@@ -199,8 +201,11 @@ struct ChallengeItem {
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
+    #[serde(default)]
+    entity: String,
     code_hash: String,
     link_hash: String,
+    #[serde(with = "crate::time::rfc3339")]
     expires_at: DateTime<Utc>,
     attempts: u32,
     ttl: i64,
@@ -365,7 +370,7 @@ impl Store {
             .expression_attribute_values(":read", role_list(&account.roles))
             .expression_attribute_values(":projects", projects.clone())
             .expression_attribute_values(":staff", s("staff"))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":now", s(crate::time::format(now)))
             .build()?;
         let login_update = self
             .login_copy_update(account)
@@ -444,7 +449,7 @@ impl Store {
             .expression_attribute_values(":from", s(account.status.as_str()))
             .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":read", role_list(&account.roles))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":now", s(crate::time::format(now)))
             .build()?;
         let items = WriteSet::new()
             .with("account", TransactWriteItem::builder().update(update).build())
@@ -596,7 +601,7 @@ impl Store {
             .expression_attribute_values(":from", s(from.as_str()))
             .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":partition", s(partition))
-            .expression_attribute_values(":now", s(now.to_rfc3339()));
+            .expression_attribute_values(":now", s(crate::time::format(now)));
         update = match reason {
             Some(reason) => update
                 .update_expression(
@@ -625,6 +630,7 @@ impl Store {
         let item = ChallengeItem {
             pk,
             sk,
+            entity: "email_verification".into(),
             code_hash: challenge.code_hash.clone(),
             link_hash: challenge.link_hash.clone(),
             expires_at: challenge.expires_at,
@@ -707,7 +713,7 @@ impl Store {
             .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":from", s(account.status.as_str()))
             .expression_attribute_values(":partition", s(account_partition(account.kind, to)))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":now", s(crate::time::format(now)))
             .build()?;
         let items = WriteSet::new()
             .with("challenge", TransactWriteItem::builder().delete(spend).build())

@@ -37,6 +37,7 @@ struct ConfirmationItem {
     trust_version: u64,
     code_hash: String,
     link_hash: String,
+    #[serde(with = "crate::time::rfc3339")]
     expires_at: DateTime<Utc>,
     attempts: u32,
     ttl: i64,
@@ -143,6 +144,7 @@ pub struct NotMe {
     /// The device confirmation the mail asked for, if any (it is withdrawn too).
     pub confirmation_id: Option<Ulid>,
     pub token_hash: String,
+    #[serde(with = "crate::time::rfc3339")]
     pub expires_at: DateTime<Utc>,
 }
 

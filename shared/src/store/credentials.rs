@@ -19,6 +19,7 @@ use crate::domain::{Account, Email};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordReset {
     pub token_hash: String,
+    #[serde(with = "crate::time::rfc3339")]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -88,7 +89,7 @@ impl Store {
             .expression_attribute_values(":hash", s(new_hash.as_str()))
             .expression_attribute_values(":next", n(next_version))
             .expression_attribute_values(":current", n(account.trust_version))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":now", s(crate::time::format(now)))
             .build()?;
         let login_update = self
             .login_copy_update(account)
@@ -162,6 +163,7 @@ struct EmailChangeItem {
     entity: String,
     new_email: Email,
     code_hash: String,
+    #[serde(with = "crate::time::rfc3339")]
     expires_at: DateTime<Utc>,
     attempts: u32,
     ttl: i64,
@@ -258,7 +260,7 @@ impl Store {
             .expression_attribute_values(":old", s(account.email.as_str()))
             .expression_attribute_values(":next", n(next_version))
             .expression_attribute_values(":current", n(account.trust_version))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":now", s(crate::time::format(now)))
             .build()?;
         let mut items = WriteSet::new()
             .with("challenge", TransactWriteItem::builder().delete(spend).build())

@@ -16,11 +16,12 @@
 //! | label-name guard      | `LABEL_NAME#<lower name>`| `LABEL_NAME`          |                        |        |
 //! | project               | `PROJECTS`               | `PROJECT#<id>`        |                        |        |
 //! | custom contact field  | `CONTACT_FIELDS`         | `FIELD#<name>`        |                        |        |
-//! | unique-value guard    | `UNIQUE#contacts#<field>#<value>` | `UNIQUE`     |                        |        |
+//! | unique-value guard    | `UNIQUE#contacts#<sha256(field, value)>` | `UNIQUE` |                 |        |
 //! | CRM record            | `RECORD#<module>#<id>`   | `RECORD`              | `MODULE#<module>`      | `<id>` |
 //! |  (GSI2: `CONTACT#<contact>` / `<module>#<id>`; GSI3: `OWNER#<owner>` / `<module>#<id>`;    | | | | |
 //! |   GSI4: `MODULE#<module>` (GSI1PK) / `<updated_at>#<id>`;                                   | | | | |
-//! |   GSI5: `MODULE#<module>` (GSI1PK) / `1<sort field value>\x01<id>`, or `2\x01<id>` without one) | | | |
+//! |   GSI5: `MODULE#<module>` (GSI1PK) / `1<sort field value>\x01<id>`, or `2\x01<id>` without one; | | | |
+//! |   GSI6: `OWNER#<owner>` (GSI3PK) / `<module>#` + the GSI5 key; GSI7: GSI3PK / `<module>#` + the GSI4 key) | | |
 //! | custom role         | `ROLES`                  | `ROLE#<id>`           |                        |        |
 //! | rate-limit window     | `RATE#<scope>#<subject>` | `WINDOW#<start>`      |                        |        |
 //! | cooldown              | `COOLDOWN#<scope>#<subject>` | `COOLDOWN`        |                        |        |
@@ -46,6 +47,12 @@ pub const GSI4SK: &str = "GSI4SK";
 /// Shares GSI1's partition, sorted by the module's sort field (`GSI5SK`).
 pub const GSI5: &str = "GSI5";
 pub const GSI5SK: &str = "GSI5SK";
+/// Shares GSI3's partition (an owner's records), sorted by module and sort field (`GSI6SK`).
+pub const GSI6: &str = "GSI6";
+pub const GSI6SK: &str = "GSI6SK";
+/// Shares GSI3's partition, sorted by module and last change (`GSI7SK`).
+pub const GSI7: &str = "GSI7";
+pub const GSI7SK: &str = "GSI7SK";
 /// Epoch seconds after which DynamoDB may delete the item (it deletes late: code checks expiry too).
 pub const TTL: &str = "ttl";
 
@@ -106,9 +113,19 @@ pub fn contact_field(name: &str) -> Key {
     (CONTACT_FIELDS_PK.into(), format!("FIELD#{name}"))
 }
 
-/// The guard that keeps a unique contact field's value to one contact.
-pub fn unique_value(field: &str, value: &str) -> Key {
-    (format!("UNIQUE#contacts#{field}#{value}"), "UNIQUE".into())
+/// The guard that keeps a unique contact field's value to one contact. The key holds a digest
+/// of the field and its normalized value: any name and value length fit DynamoDB's 2 048-byte
+/// key limit, and no two (field, value) pairs share a key (the field's length is hashed in
+/// front of it). Unkeyed, so rotating Portico's secret never orphans a guard.
+pub fn unique_value(field: &str, normalized_value: &str) -> Key {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update((field.len() as u64).to_be_bytes())
+        .chain_update(field.as_bytes())
+        .chain_update(normalized_value.as_bytes())
+        .finalize();
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    (format!("UNIQUE#contacts#{hex}"), "UNIQUE".into())
 }
 
 pub fn record(module: &str, id: Ulid) -> Key {
@@ -131,7 +148,17 @@ pub fn owner_records(owner_id: Ulid) -> String {
 /// Sort key of a record in the module-by-last-change index: fixed-width UTC microseconds,
 /// so text order is time order.
 pub fn record_change(updated_at: chrono::DateTime<chrono::Utc>, id: Ulid) -> String {
-    format!("{}#{id}", updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+    format!("{}#{id}", crate::time::format(updated_at))
+}
+
+/// Sort key of a record in the owner-by-sort-field index (GSI6): the module, then its GSI5 key.
+pub fn owner_sorted(module: &str, sort_field_key: &str) -> String {
+    format!("{}{sort_field_key}", record_members_of(module))
+}
+
+/// Sort key of a record in the owner-by-last-change index (GSI7).
+pub fn owner_change(module: &str, updated_at: chrono::DateTime<chrono::Utc>, id: Ulid) -> String {
+    format!("{}{}", record_members_of(module), record_change(updated_at, id))
 }
 
 /// What the contact and owner index sort keys of `module`'s records begin with.

@@ -17,6 +17,8 @@ struct LabelItem {
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
+    #[serde(default)]
+    entity: String,
     id: Ulid,
     name: String,
     description: String,
@@ -95,6 +97,7 @@ impl Store {
         let item = LabelItem {
             pk,
             sk,
+            entity: "label".into(),
             id: label.id,
             name: label.name.clone(),
             description: label.description.clone(),

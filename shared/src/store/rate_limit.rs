@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::keys;
-use super::{Store, StoreError, n};
+use super::{Store, StoreError, n, s};
 
 /// A limit: at most `max` events per `window_secs` for one subject.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +37,8 @@ impl Store {
         let (pk, sk, window_end) = window_key(limit, subject, now);
         let result = self
             .update_at((pk, sk))
-            .update_expression("ADD hits :one SET #ttl = :ttl")
+            .update_expression("ADD hits :one SET #ttl = :ttl, entity = :entity")
+            .expression_attribute_values(":entity", s("rate_window"))
             .condition_expression("attribute_not_exists(hits) OR hits < :max")
             .expression_attribute_names("#ttl", keys::TTL)
             .expression_attribute_values(":one", n(1))
@@ -77,7 +78,8 @@ impl Store {
         let (pk, sk) = keys::cooldown(cooldown.scope, subject);
         let result = self
             .update_at((pk, sk))
-            .update_expression("SET until_ms = :until, #ttl = :ttl")
+            .update_expression("SET until_ms = :until, #ttl = :ttl, entity = :entity")
+            .expression_attribute_values(":entity", s("cooldown"))
             .condition_expression("attribute_not_exists(until_ms) OR until_ms <= :now")
             .expression_attribute_names("#ttl", keys::TTL)
             .expression_attribute_values(":until", n(until_millis))
@@ -115,7 +117,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (pk, sk, window_end) = window_key(limit, subject, now);
         self.update_at((pk, sk))
-            .update_expression("ADD hits :one SET #ttl = :ttl")
+            .update_expression("ADD hits :one SET #ttl = :ttl, entity = :entity")
+            .expression_attribute_values(":entity", s("rate_window"))
             .expression_attribute_names("#ttl", keys::TTL)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":ttl", n(window_end))

@@ -4,19 +4,22 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue as Av, Delete, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue as Av, ConditionCheck, Delete, ReturnValue, TransactWriteItem, Update,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use ulid::Ulid;
 
 use super::keys::{
-    self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, GSI4, GSI4SK, GSI5, GSI5SK, PK,
-    SK,
+    self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, GSI4, GSI4SK, GSI5, GSI5SK, GSI6,
+    GSI6SK, GSI7, GSI7SK, PK, SK,
 };
 use super::{Item, Page, PageKey, Store, StoreError, WriteSet, n, page_key_from_item, page_key_to_item, s};
 use crate::criteria::{
     AttributeValue, DateEncoding, FieldSchema, FieldType, FilterExpression, Number, Value,
 };
-use crate::domain::modules::{self, CrmRecord, Module};
+use crate::domain::AccountStatus;
+use crate::domain::modules::{self, Actor, CrmRecord, Module, Origin};
 
 /// How dates are stored, and so how filters on them are pushed down.
 pub const DATES: DateEncoding = DateEncoding::Iso8601;
@@ -92,27 +95,35 @@ fn text(item: &Item, name: &'static str) -> Result<String, StoreError> {
     item.get(name).and_then(|value| value.as_s().ok()).cloned().ok_or(StoreError::Malformed(name))
 }
 
-fn decode_record(item: Item, schema: &(dyn FieldSchema + Sync)) -> Result<CrmRecord, StoreError> {
+/// The record stored in `item` — from a read, a query, or a DynamoDB stream image (convert a
+/// stream's `serde_dynamo::Item` with `.into()`) — with the fields `schema` knows; fields outside
+/// it (other projects' custom fields) are not read at all.
+pub fn decode_record(item: Item, schema: &(dyn FieldSchema + Sync)) -> Result<CrmRecord, StoreError> {
     let module = modules::module(&text(&item, "module")?).ok_or(StoreError::Malformed("record module"))?;
-    let instant = |name| {
-        DateTime::parse_from_rfc3339(&text(&item, name)?)
-            .map(|at| at.with_timezone(&Utc))
-            .map_err(|_| StoreError::Malformed(name))
-    };
+    let instant = |name| crate::time::parse(&text(&item, name)?).ok_or(StoreError::Malformed(name));
     let ulid = |name| Ulid::from_string(&text(&item, name)?).map_err(|_| StoreError::Malformed(name));
     let mut fields = BTreeMap::new();
     if let Some(Av::M(stored_fields)) = item.get(FIELDS) {
         for (field, stored) in stored_fields {
-            // Fields outside `schema` (other projects' custom fields) are not read at all.
             if let Some(field_type) = schema.field_type(field) {
                 fields.insert(field.clone(), decode(field_type, stored)?);
             }
         }
     }
+    let owner_id = ulid("owner_id")?;
+    // Records written before `updated_by` and `origin` existed came through the API.
+    let updated_by = match item.get("updated_by").and_then(|value| value.as_s().ok()) {
+        Some(text) => text.parse().map_err(|()| StoreError::Malformed("updated_by"))?,
+        None => Actor::Account(owner_id),
+    };
+    let origin = match item.get("origin").and_then(|value| value.as_s().ok()) {
+        Some(text) => text.parse().map_err(|()| StoreError::Malformed("origin"))?,
+        None => Origin::Api,
+    };
     Ok(CrmRecord {
         id: ulid("id")?,
         module,
-        owner_id: ulid("owner_id")?,
+        owner_id,
         version: item
             .get("version")
             .and_then(|v| v.as_n().ok())
@@ -121,6 +132,8 @@ fn decode_record(item: Item, schema: &(dyn FieldSchema + Sync)) -> Result<CrmRec
         fields,
         created_at: instant("created_at")?,
         updated_at: instant("updated_at")?,
+        updated_by,
+        origin,
     })
 }
 
@@ -132,37 +145,43 @@ fn member_key(record: &CrmRecord) -> String {
     keys::record_member(record.module.name, record.id)
 }
 
-/// Write-set items claiming a unique value are named `guard:<field>`.
-const GUARD: &str = "guard:";
+/// Write-set items claiming a unique value are named `guard:<field>`; those giving one up
+/// `release:<field>`; the record itself `record`, the new owner's check `owner`.
+pub const GUARD: &str = "guard:";
+pub const RECORD: &str = "record";
+pub const OWNER: &str = "owner";
 
-fn guard_item(field: &str) -> String {
+pub fn guard_item(field: &str) -> String {
     format!("{GUARD}{field}")
 }
 
-/// A unique field's value, as its guard item names it.
+fn release_item(field: &str) -> String {
+    format!("release:{field}")
+}
+
+/// A unique field's value, normalized, as its guard item names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UniqueValue {
     pub field: String,
     pub value: String,
 }
 
-/// The outcome of a guarded write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordWrite {
-    Done,
-    /// Another record holds this unique field's value; nothing was written.
-    ValueTaken(String),
-    /// The record is missing or changed meanwhile.
-    Stale,
-}
-
-/// What a PATCH changes: fields to store, fields to remove, and the unique values it gives up
-/// and takes.
+/// What a change sets: fields to store, fields to remove, a new owner, and the unique values it
+/// gives up and takes.
+#[derive(Default)]
 pub struct RecordChanges<'a> {
     pub set: Vec<(&'a str, &'a Value)>,
     pub remove: Vec<&'a str>,
+    pub owner: Option<Ulid>,
     pub release: Vec<UniqueValue>,
     pub claim: Vec<UniqueValue>,
+}
+
+/// Who writes, and through what (stored as `updated_by` and `origin`).
+#[derive(Debug, Clone)]
+pub struct WrittenBy {
+    pub actor: Actor,
+    pub origin: Origin,
 }
 
 impl Store {
@@ -172,6 +191,7 @@ impl Store {
             (PK.into(), s(pk)),
             (SK.into(), s(sk)),
             ("entity".into(), s("unique_value")),
+            ("field".into(), s(guard.field.as_str())),
             ("record_id".into(), s(record_id.to_string())),
         ]))
     }
@@ -188,34 +208,52 @@ impl Store {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
-    /// Stores a new record with the guards of its unique values, in one transaction.
-    #[tracing::instrument(skip_all, fields(module = record.module.name, record_id = %record.id))]
-    pub async fn create_record(
+    /// A check that `account_id` is an active staff member, for a write that gives them a record.
+    pub fn active_staff_check(&self, account_id: Ulid) -> Result<TransactWriteItem, StoreError> {
+        let (pk, sk) = keys::account(account_id);
+        let check = ConditionCheck::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .condition_expression("kind = :staff AND #status = :active")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":staff", s("staff"))
+            .expression_attribute_values(":active", s(AccountStatus::Active.as_str()))
+            .build()?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// The items that store the new `record` (`record`) and claim its unique values
+    /// (`guard:<field>`); the caller may add its own before committing.
+    pub fn record_creation(
         &self,
         record: &CrmRecord,
         schema: &(dyn FieldSchema + Sync),
         guards: &[UniqueValue],
-    ) -> Result<RecordWrite, StoreError> {
+    ) -> Result<WriteSet, StoreError> {
         let (pk, sk) = record_key(record.module, record.id);
+        let module = record.module.name;
+        let sorted = sort_field_key(record.module, record.fields.get(record.module.sort_field), record.id);
         let mut item = Item::from([
             (PK.into(), s(pk)),
             (SK.into(), s(sk)),
-            (GSI1PK.into(), s(keys::module_records(record.module.name))),
+            (GSI1PK.into(), s(keys::module_records(module))),
             (GSI1SK.into(), s(record.id.to_string())),
             (GSI3PK.into(), s(keys::owner_records(record.owner_id))),
             (GSI3SK.into(), s(member_key(record))),
             (GSI4SK.into(), s(keys::record_change(record.updated_at, record.id))),
-            (
-                GSI5SK.into(),
-                s(sort_field_key(record.module, record.fields.get(record.module.sort_field), record.id)),
-            ),
+            (GSI6SK.into(), s(keys::owner_sorted(module, &sorted))),
+            (GSI7SK.into(), s(keys::owner_change(module, record.updated_at, record.id))),
+            (GSI5SK.into(), s(sorted)),
             ("entity".into(), s("record")),
-            ("module".into(), s(record.module.name)),
+            ("module".into(), s(module)),
             ("id".into(), s(record.id.to_string())),
             ("owner_id".into(), s(record.owner_id.to_string())),
             ("version".into(), n(record.version)),
-            ("created_at".into(), s(record.created_at.to_rfc3339())),
-            ("updated_at".into(), s(record.updated_at.to_rfc3339())),
+            ("created_at".into(), s(crate::time::format(record.created_at))),
+            ("updated_at".into(), s(crate::time::format(record.updated_at))),
+            ("updated_by".into(), s(record.updated_by.to_string())),
+            ("origin".into(), s(record.origin.to_string())),
         ]);
         if let Some(contact) = record.contact_id() {
             item.insert(GSI2PK.into(), s(keys::contact_records(contact)));
@@ -230,32 +268,170 @@ impl Store {
             }
         }
         item.insert(FIELDS.into(), Av::M(stored_fields));
-        if guards.is_empty() {
-            self.client()
-                .put_item()
-                .table_name(self.table())
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK)")
-                .send()
-                .await?;
-            return Ok(RecordWrite::Done);
-        }
-        let mut items = WriteSet::new().with("record", self.put_if_absent(item)?);
+        let mut items = WriteSet::new().with(RECORD, self.put_if_absent(item)?);
         for guard in guards {
             items.add(guard_item(&guard.field), self.guard_put(record.id, guard)?);
         }
-        self.guarded(items).await
+        Ok(items)
     }
 
-    /// Runs a write set whose `guard:<field>` items claim unique values, telling which value
-    /// another record holds when one does.
-    async fn guarded(&self, items: WriteSet) -> Result<RecordWrite, StoreError> {
-        match self.commit(items).await {
-            Ok(()) => Ok(RecordWrite::Done),
-            Err(StoreError::Cancelled(cancellation)) => Ok(match cancellation.failed_under(GUARD).next() {
-                Some(field) => RecordWrite::ValueTaken(field.to_owned()),
-                None => RecordWrite::Stale,
-            }),
+    /// The items that apply `changes` to record `id` of `module` if it is still at `version`
+    /// and, for callers who may change only their own records, still `owner`'s (`record`); free
+    /// the unique values it gives up (`release:<field>`), claim the new ones (`guard:<field>`)
+    /// and check a new owner (`owner`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_change(
+        &self,
+        module: &'static Module,
+        id: Ulid,
+        (version, owner): (u64, Option<Ulid>),
+        changes: &RecordChanges<'_>,
+        schema: &(dyn FieldSchema + Sync),
+        now: DateTime<Utc>,
+        by: &WrittenBy,
+    ) -> Result<WriteSet, StoreError> {
+        let (pk, sk) = record_key(module, id);
+        let mut condition = "version = :expected".to_owned();
+        let mut update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .expression_attribute_values(":expected", n(version))
+            .expression_attribute_values(":next", n(version + 1))
+            .expression_attribute_values(":now", s(crate::time::format(now)))
+            .expression_attribute_values(":changed", s(keys::record_change(now, id)))
+            .expression_attribute_values(":owner_changed", s(keys::owner_change(module.name, now, id)))
+            .expression_attribute_values(":by", s(by.actor.to_string()))
+            .expression_attribute_values(":origin", s(by.origin.to_string()));
+        if let Some(owner) = owner {
+            condition.push_str(" AND owner_id = :owner");
+            update = update.expression_attribute_values(":owner", s(owner.to_string()));
+        }
+        let mut sets = vec![
+            "version = :next".to_owned(),
+            "updated_at = :now".to_owned(),
+            "updated_by = :by".to_owned(),
+            "origin = :origin".to_owned(),
+            format!("{GSI4SK} = :changed"),
+            format!("{GSI7SK} = :owner_changed"),
+        ];
+        // DynamoDB refuses placeholders an expression does not use.
+        if !changes.set.is_empty() || !changes.remove.is_empty() {
+            update = update.expression_attribute_names("#f", FIELDS);
+        }
+        let mut removes = Vec::new();
+        for (index, (field, value)) in changes.set.iter().enumerate() {
+            let field_type = schema.field_type(field).ok_or(StoreError::Malformed("unknown field"))?;
+            update = update
+                .expression_attribute_names(format!("#s{index}"), *field)
+                .expression_attribute_values(format!(":s{index}"), encode(field_type, value)?);
+            sets.push(format!("#f.#s{index} = :s{index}"));
+        }
+        for (index, field) in changes.remove.iter().enumerate() {
+            update = update.expression_attribute_names(format!("#r{index}"), *field);
+            removes.push(format!("#f.#r{index}"));
+        }
+        if let Some(owner) = changes.owner {
+            update = update
+                .expression_attribute_values(":new_owner", s(owner.to_string()))
+                .expression_attribute_values(":owner_records", s(keys::owner_records(owner)));
+            sets.push(format!("owner_id = :new_owner, {GSI3PK} = :owner_records"));
+        }
+        // The sort-field indexes follow the sort field.
+        let sort_field = module.sort_field;
+        let new_sort_value =
+            changes.set.iter().find(|(field, _)| *field == sort_field).map(|(_, value)| *value);
+        if new_sort_value.is_some() || changes.remove.contains(&sort_field) {
+            let sorted = sort_field_key(module, new_sort_value, id);
+            update = update
+                .expression_attribute_values(":owner_sorted", s(keys::owner_sorted(module.name, &sorted)))
+                .expression_attribute_values(":sorted", s(sorted));
+            sets.push(format!("{GSI5SK} = :sorted, {GSI6SK} = :owner_sorted"));
+        }
+        // The contact index follows contact_id.
+        let member = keys::record_member(module.name, id);
+        if let Some((_, Value::String(contact))) =
+            changes.set.iter().find(|(field, _)| *field == "contact_id")
+        {
+            update = update
+                .expression_attribute_values(":contact", s(keys::contact_records(contact)))
+                .expression_attribute_values(":member", s(member));
+            sets.push("GSI2PK = :contact, GSI2SK = :member".into());
+        } else if changes.remove.contains(&"contact_id") {
+            removes.push("GSI2PK, GSI2SK".into());
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let update = update.update_expression(expression).condition_expression(condition).build()?;
+        let mut items = WriteSet::new().with(RECORD, TransactWriteItem::builder().update(update).build());
+        for guard in &changes.release {
+            items.add(release_item(&guard.field), self.guard_release(id, guard)?);
+        }
+        for guard in &changes.claim {
+            items.add(guard_item(&guard.field), self.guard_put(id, guard)?);
+        }
+        if let Some(owner) = changes.owner {
+            items.add(OWNER, self.active_staff_check(owner)?);
+        }
+        Ok(items)
+    }
+
+    /// The items that delete record `id` (`record`) if it exists, is at `version` (when given)
+    /// and is `owner`'s (when given), and free its unique values (`release:<field>`).
+    pub fn record_deletion(
+        &self,
+        module: &Module,
+        id: Ulid,
+        (version, owner): (Option<u64>, Option<Ulid>),
+        guards: &[UniqueValue],
+    ) -> Result<WriteSet, StoreError> {
+        let (pk, sk) = record_key(module, id);
+        let mut delete = Delete::builder().table_name(self.table()).key(PK, s(pk)).key(SK, s(sk));
+        let mut condition = vec!["attribute_exists(PK)"];
+        if let Some(version) = version {
+            condition.push("version = :expected");
+            delete = delete.expression_attribute_values(":expected", n(version));
+        }
+        if let Some(owner) = owner {
+            condition.push("owner_id = :owner");
+            delete = delete.expression_attribute_values(":owner", s(owner.to_string()));
+        }
+        let delete = delete.condition_expression(condition.join(" AND "));
+        let mut items =
+            WriteSet::new().with(RECORD, TransactWriteItem::builder().delete(delete.build()?).build());
+        for guard in guards {
+            items.add(release_item(&guard.field), self.guard_release(id, guard)?);
+        }
+        Ok(items)
+    }
+
+    /// Runs a record write set whose only item is the `record` update as one UpdateItem and
+    /// returns the record as it is now; `None` when the update's condition failed. Larger sets
+    /// run as a transaction and return `Ok(None)` only on a cancellation the caller reads from
+    /// the error; use `commit` for those.
+    pub async fn commit_single_change(
+        &self,
+        items: WriteSet,
+        schema: &(dyn FieldSchema + Sync),
+    ) -> Result<Option<CrmRecord>, StoreError> {
+        let Some(update) = items.only_update(RECORD) else {
+            return Err(StoreError::Malformed("a single-change write set holds just the record update"));
+        };
+        let request = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
+            .return_values(ReturnValue::AllNew);
+        match request.send().await.map_err(StoreError::from) {
+            Ok(output) => output.attributes.map(|item| decode_record(item, schema)).transpose(),
+            Err(StoreError::ConditionFailed) => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -278,136 +454,6 @@ impl Store {
         self.get_item(record_key(module, id)).await?.map(|item| decode_record(item, schema)).transpose()
     }
 
-    /// Applies `changes` if the record is still at `expected_version`; the updated record, or
-    /// `None` when it is missing or at another version.
-    #[tracing::instrument(skip_all, fields(module = module.name, record_id = %id))]
-    pub async fn update_record(
-        &self,
-        module: &'static Module,
-        id: Ulid,
-        expected_version: u64,
-        changes: &RecordChanges<'_>,
-        schema: &(dyn FieldSchema + Sync),
-        now: DateTime<Utc>,
-    ) -> Result<Option<CrmRecord>, StoreError> {
-        let (pk, sk) = record_key(module, id);
-        let mut request = self
-            .update_at((pk, sk))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", n(expected_version))
-            .expression_attribute_values(":next", n(expected_version + 1))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .expression_attribute_values(":changed", s(keys::record_change(now, id)))
-            .return_values(ReturnValue::AllNew);
-        let mut sets = vec![
-            "version = :next".to_owned(),
-            "updated_at = :now".to_owned(),
-            format!("{GSI4SK} = :changed"),
-        ];
-        // DynamoDB refuses placeholders an expression does not use.
-        if !changes.set.is_empty() || !changes.remove.is_empty() {
-            request = request.expression_attribute_names("#f", FIELDS);
-        }
-        let mut removes = Vec::new();
-        for (index, (field, value)) in changes.set.iter().enumerate() {
-            let field_type = schema.field_type(field).ok_or(StoreError::Malformed("unknown field"))?;
-            request = request
-                .expression_attribute_names(format!("#s{index}"), *field)
-                .expression_attribute_values(format!(":s{index}"), encode(field_type, value)?);
-            sets.push(format!("#f.#s{index} = :s{index}"));
-        }
-        for (index, field) in changes.remove.iter().enumerate() {
-            request = request.expression_attribute_names(format!("#r{index}"), *field);
-            removes.push(format!("#f.#r{index}"));
-        }
-        // The sort-field index follows the sort field.
-        let sort_field = module.sort_field;
-        let new_sort_value =
-            changes.set.iter().find(|(field, _)| *field == sort_field).map(|(_, value)| *value);
-        if new_sort_value.is_some() || changes.remove.contains(&sort_field) {
-            request =
-                request.expression_attribute_values(":sorted", s(sort_field_key(module, new_sort_value, id)));
-            sets.push(format!("{GSI5SK} = :sorted"));
-        }
-        // The contact index follows contact_id.
-        let member = keys::record_member(module.name, id);
-        if let Some((_, Value::String(contact))) =
-            changes.set.iter().find(|(field, _)| *field == "contact_id")
-        {
-            request = request
-                .expression_attribute_values(":contact", s(keys::contact_records(contact)))
-                .expression_attribute_values(":member", s(member));
-            sets.push("GSI2PK = :contact, GSI2SK = :member".into());
-        } else if changes.remove.contains(&"contact_id") {
-            removes.push("GSI2PK, GSI2SK".into());
-        }
-        let mut expression = format!("SET {}", sets.join(", "));
-        if !removes.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
-        }
-        if changes.release.is_empty() && changes.claim.is_empty() {
-            return match request.update_expression(expression).send().await.map_err(StoreError::from) {
-                Ok(output) => output.attributes.map(|item| decode_record(item, schema)).transpose(),
-                Err(StoreError::ConditionFailed) => Ok(None),
-                Err(error) => Err(error),
-            };
-        }
-        // Unique values change: the update, releasing the old guards and claiming the new ones
-        // go together.
-        let update = Update::builder()
-            .table_name(self.table())
-            .key(PK, s(record_key(module, id).0))
-            .key(SK, s(record_key(module, id).1))
-            .update_expression(expression)
-            .condition_expression("version = :expected")
-            .set_expression_attribute_names(request.get_expression_attribute_names().clone())
-            .set_expression_attribute_values(request.get_expression_attribute_values().clone())
-            .build()?;
-        let mut items = WriteSet::new().with("record", TransactWriteItem::builder().update(update).build());
-        for guard in &changes.release {
-            items.add(format!("release:{}", guard.field), self.guard_release(id, guard)?);
-        }
-        for guard in &changes.claim {
-            items.add(guard_item(&guard.field), self.guard_put(id, guard)?);
-        }
-        match self.guarded(items).await? {
-            RecordWrite::Done => self.record(module, id, schema).await,
-            RecordWrite::ValueTaken(field) => Err(StoreError::ValueTaken(field)),
-            RecordWrite::Stale => Ok(None),
-        }
-    }
-
-    /// `false` when there was no such record. `guards` are the record's unique values, freed
-    /// in the same transaction.
-    pub async fn delete_record(
-        &self,
-        module: &Module,
-        id: Ulid,
-        guards: &[UniqueValue],
-    ) -> Result<bool, StoreError> {
-        let (pk, sk) = record_key(module, id);
-        if !guards.is_empty() {
-            let delete = Delete::builder()
-                .table_name(self.table())
-                .key(PK, s(pk))
-                .key(SK, s(sk))
-                .condition_expression("attribute_exists(PK)")
-                .build()?;
-            let mut items =
-                WriteSet::new().with("record", TransactWriteItem::builder().delete(delete).build());
-            for guard in guards {
-                items.add(format!("release:{}", guard.field), self.guard_release(id, guard)?);
-            }
-            return match self.commit(items).await {
-                Ok(()) => Ok(true),
-                Err(StoreError::Cancelled(_)) => Ok(false),
-                Err(error) => Err(error),
-            };
-        }
-        let output = self.delete_at((pk, sk)).return_values(ReturnValue::AllOld).send().await?;
-        Ok(output.attributes.is_some())
-    }
-
     /// A page of `query.module`'s records from the index `query.index` names, with
     /// `query.filter` applied by DynamoDB (the caller applies any residual criteria). DynamoDB
     /// limits before filtering, so a page can hold fewer than `limit` items and still have a
@@ -428,6 +474,12 @@ impl Store {
             }
             RecordIndex::Owner(owner) => {
                 (GSI3, GSI3PK, GSI3SK, keys::owner_records(*owner), Some(keys::record_members_of(module)))
+            }
+            RecordIndex::OwnerByChange(owner) => {
+                (GSI7, GSI3PK, GSI7SK, keys::owner_records(*owner), Some(keys::record_members_of(module)))
+            }
+            RecordIndex::OwnerBySortField(owner) => {
+                (GSI6, GSI3PK, GSI6SK, keys::owner_records(*owner), Some(keys::record_members_of(module)))
             }
         };
         if let Some(start) = &query.start {
@@ -490,6 +542,10 @@ pub enum RecordIndex {
     Contact(String),
     /// The records of one owner, by creation (GSI3).
     Owner(Ulid),
+    /// The records of one owner, by last change (GSI7).
+    OwnerByChange(Ulid),
+    /// The records of one owner, by the module's sort field (GSI6).
+    OwnerBySortField(Ulid),
 }
 
 /// One page's worth of a record list.

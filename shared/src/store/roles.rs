@@ -30,7 +30,9 @@ struct RoleItem {
     modules: BTreeMap<String, ModuleAccess>,
     #[serde(default)]
     users: u64,
+    #[serde(with = "crate::time::rfc3339")]
     created_at: DateTime<Utc>,
+    #[serde(with = "crate::time::rfc3339")]
     updated_at: DateTime<Utc>,
 }
 
@@ -195,8 +197,8 @@ impl Store {
             .expression_attribute_values(":name", s(role.name.as_str()))
             .expression_attribute_values(":permissions", serde_dynamo::to_attribute_value(&role.permissions)?)
             .expression_attribute_values(":modules", serde_dynamo::to_attribute_value(&role.modules)?)
-            .expression_attribute_values(":now", serde_dynamo::to_attribute_value(now)?)
-            .expression_attribute_values(":read", serde_dynamo::to_attribute_value(read.updated_at)?)
+            .expression_attribute_values(":now", s(crate::time::format(now)))
+            .expression_attribute_values(":read", s(crate::time::format(read.updated_at)))
             .build()?;
         let items = WriteSet::new()
             .with("granter", self.granter_unchanged(granter)?)

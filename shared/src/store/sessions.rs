@@ -22,7 +22,9 @@ pub struct Session {
     pub generation: u64,
     /// The account's trust version when the session began.
     pub trust_version: u64,
+    #[serde(with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::time::rfc3339")]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -33,7 +35,9 @@ pub struct TrustedDevice {
     /// The user agent it signed in with, shortened: for people to recognise it.
     pub label: String,
     pub trust_version: u64,
+    #[serde(with = "crate::time::rfc3339")]
     pub first_seen: DateTime<Utc>,
+    #[serde(with = "crate::time::rfc3339")]
     pub last_seen: DateTime<Utc>,
 }
 
@@ -86,7 +90,7 @@ impl Store {
             .key(SK, s(sk))
             .update_expression("SET last_seen = :now")
             .condition_expression("attribute_exists(PK) AND trust_version = :version")
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":now", s(crate::time::format(now)))
             .expression_attribute_values(":version", n(session.trust_version))
             .build()?;
         let mut items = WriteSet::new()
@@ -197,7 +201,7 @@ impl Store {
             .condition_expression("refresh_hash = :old AND generation = :generation")
             .expression_attribute_values(":new", s(new_hash))
             .expression_attribute_values(":next", n(session.generation + 1))
-            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":now", s(crate::time::format(now)))
             .expression_attribute_values(":old", s(session.refresh_hash.as_str()))
             .expression_attribute_values(":generation", n(session.generation))
             .send()

@@ -14,8 +14,11 @@ struct PolicyItem {
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
+    #[serde(default)]
+    entity: String,
     #[serde(flatten)]
     policy: RegistrationPolicy,
+    #[serde(with = "crate::time::rfc3339")]
     updated_at: DateTime<Utc>,
     updated_by: Ulid,
 }
@@ -42,7 +45,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let (pk, sk) = keys::registration_policy();
-        let item = PolicyItem { pk, sk, policy: *policy, updated_at: now, updated_by };
+        let item = PolicyItem {
+            pk,
+            sk,
+            entity: "registration_policy".into(),
+            policy: *policy,
+            updated_at: now,
+            updated_by,
+        };
         self.put(item).await?;
         Ok(())
     }

@@ -1,0 +1,571 @@
+//! The records core: reading, listing and changing CRM records as a given caller. Every function
+//! that touches records (the staff API, imports, OTP-verified changes, the portal, agent forms,
+//! workflow actions) goes through here, so module access and its scope, masking, unique values,
+//! versions and ownership hold the same on every path.
+//!
+//! A write is a named write set (`store::WriteSet`): the record (`record`), its unique-value
+//! guards (`guard:<field>`, `release:<field>`), a new owner's check (`owner`) and whatever items
+//! the calling feature adds (`challenge`, `submission`, `marker` …), committed together.
+
+pub mod list;
+pub mod template;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value as JsonValue};
+use ulid::Ulid;
+use unicode_normalization::UnicodeNormalization;
+use utoipa::ToSchema;
+
+use crate::ApiError;
+use crate::auth::AccessClaims;
+use crate::criteria::{FieldSchema, FieldType, Value};
+use crate::domain::contact_fields::{ContactField, ModuleSchema};
+use crate::domain::modules::{self, Actor, CrmRecord, Module, Origin, field_json, parse_fields};
+use crate::domain::{ModuleAccess, Permission, Scope};
+use crate::error::FieldError;
+use crate::store::records::{GUARD, OWNER, RECORD, RecordChanges, UniqueValue, WrittenBy};
+use crate::store::{Cancellation, Store, StoreError, WriteSet};
+
+/// Who reads or writes records, with what rights, and through what.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    permissions: Vec<Permission>,
+    modules: BTreeMap<String, ModuleAccess>,
+    projects: Vec<Ulid>,
+    pub origin: Origin,
+}
+
+impl Caller {
+    /// A signed-in staff member, with the rights their access token carries.
+    pub fn staff(claims: &AccessClaims, origin: Origin) -> Self {
+        Self {
+            actor: Actor::Account(claims.sub),
+            permissions: claims.perms.clone(),
+            modules: claims.modules.clone(),
+            projects: claims.projects.clone(),
+            origin,
+        }
+    }
+
+    /// Portico itself (workflow actions, housekeeping): every module, every field.
+    pub fn system(origin: Origin) -> Self {
+        Self {
+            actor: Actor::System,
+            permissions: Permission::ALL.to_vec(),
+            modules: modules::modules()
+                .iter()
+                .map(|module| (module.name.to_owned(), ModuleAccess::FULL))
+                .collect(),
+            projects: Vec::new(),
+            origin,
+        }
+    }
+
+    pub fn has(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+
+    pub fn access(&self, module: &str) -> ModuleAccess {
+        self.modules.get(module).copied().unwrap_or_default()
+    }
+
+    /// The caller's account, when a person calls.
+    pub fn account_id(&self) -> Option<Ulid> {
+        match self.actor {
+            Actor::Account(id) => Some(id),
+            Actor::System => None,
+        }
+    }
+
+    /// The owner a write or read of `scope` is limited to: the caller, for `Own`.
+    fn owner_limit(&self, scope: Scope) -> Option<Ulid> {
+        (scope == Scope::Own).then(|| self.account_id()).flatten()
+    }
+
+    /// The module, if the caller may do `need` with it. A module they can't read answers 404
+    /// for its records (they do not exist for them) and 403 for its list.
+    pub fn module(&self, name: &str, need: Need) -> Result<&'static Module, RecordError> {
+        let module = modules::module(name).ok_or(RecordError::NoSuchModule)?;
+        let access = self.access(module.name);
+        let forbidden =
+            || RecordError::Forbidden(format!("Your role does not allow this on {}.", module.name));
+        match need {
+            Need::List if !access.read.any() => Err(forbidden()),
+            Need::Read | Need::Write | Need::Delete if !access.read.any() => Err(RecordError::NotFound),
+            Need::Write if !access.write.any() => Err(forbidden()),
+            Need::Delete if !access.delete.any() => Err(forbidden()),
+            _ => Ok(module),
+        }
+    }
+}
+
+/// What a request wants to do with a module's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    List,
+    Read,
+    Write,
+    Delete,
+}
+
+/// Why a record operation did not happen, in the domain's words.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("no such module")]
+    NoSuchModule,
+    /// Missing, or outside what the caller may reach (never told apart).
+    #[error("no such record")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+    /// The caller may not see the field, so may not filter, sort, match or uniquely write it.
+    #[error("you may not {verb} the masked field {field}")]
+    MaskedField { field: String, verb: &'static str },
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("the record is at version {current}")]
+    VersionMismatch { current: u64 },
+    /// Another record holds this unique field's value; nothing was written.
+    #[error("the value of {0} is taken")]
+    ValueTaken(String),
+    /// `owner_id` names no active staff member.
+    #[error("the owner is not an active staff member")]
+    OwnerNotStaff,
+    /// Items the calling feature added did not hold; nothing was written.
+    #[error("the write did not hold: {0}")]
+    ItemsFailed(Cancellation),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<RecordError> for ApiError {
+    fn from(error: RecordError) -> Self {
+        match error {
+            RecordError::NoSuchModule => ApiError::not_found("No such module."),
+            RecordError::NotFound => ApiError::not_found("No such record."),
+            RecordError::Forbidden(message) => ApiError::forbidden("forbidden", message),
+            RecordError::MaskedField { field, verb } => {
+                ApiError::forbidden("masked_field", format!("You may not {verb} the masked field {field}."))
+            }
+            RecordError::Invalid(fields) => ApiError::validation(fields),
+            RecordError::VersionMismatch { current } => ApiError::new(
+                axum::http::StatusCode::PRECONDITION_FAILED,
+                "version_mismatch",
+                format!("The record is at version {current}; read it again and retry."),
+            ),
+            RecordError::ValueTaken(field) => ApiError::value_taken(&field),
+            RecordError::OwnerNotStaff => ApiError::invalid_field("owner_id", "must be an active staff user"),
+            RecordError::ItemsFailed(cancellation) => {
+                tracing::warn!(%cancellation, "record write lost a race");
+                ApiError::conflict("conflict", "The resource was changed concurrently; retry the request.")
+            }
+            RecordError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// A record as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordView {
+    pub id: String,
+    pub module: String,
+    /// Send it back as `If-Match` (or `version`) when changing the record.
+    pub version: u64,
+    pub owner_id: String,
+    /// Field name → value (dates `YYYY-MM-DD`, date-times RFC 3339, numbers as JSON numbers).
+    /// Masked fields are `null` for staff without `contacts.view_masked`.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, JsonValue>,
+    /// Every masked field of the module hidden from the caller, set or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub masked: Vec<String>,
+    #[serde(with = "crate::time::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::time::rfc3339")]
+    pub updated_at: DateTime<Utc>,
+    /// The staff account that changed the record last, or `system`.
+    pub updated_by: String,
+    /// Through what: `api`, `import`, `otp:<challenge>`, `form:<form>`, `workflow:<rule>`.
+    pub origin: String,
+}
+
+/// The custom fields of `module` (only contacts have them). Read on every request: a field
+/// masked now is masked on every running copy at once.
+pub async fn custom_fields(store: &Store, module: &Module) -> Result<Vec<ContactField>, StoreError> {
+    if module.name == "contacts" { store.contact_fields().await } else { Ok(Vec::new()) }
+}
+
+/// The fields of a module one caller works with, whether they see masked values, and the scope
+/// of what they may do: everything the core does, it does through a view.
+pub struct View<'a> {
+    pub caller: &'a Caller,
+    pub schema: ModuleSchema<'a>,
+    sees_masked: bool,
+}
+
+impl<'a> View<'a> {
+    /// The caller's view of `module`: the custom fields of their projects (all of them for
+    /// those who manage settings, and for Portico itself).
+    pub fn new(caller: &'a Caller, module: &'static Module, custom: &'a [ContactField]) -> Self {
+        let all = caller.has(Permission::SettingsManage);
+        Self {
+            caller,
+            schema: ModuleSchema::for_staff(module, custom, &caller.projects, all),
+            sees_masked: caller.has(Permission::ContactsViewMasked),
+        }
+    }
+
+    /// The caller's view of `module` limited to the custom fields of `project` (an import).
+    pub fn for_project(
+        caller: &'a Caller,
+        module: &'static Module,
+        custom: &'a [ContactField],
+        project: Ulid,
+    ) -> Self {
+        Self {
+            caller,
+            schema: ModuleSchema::for_staff(module, custom, &[project], false),
+            sees_masked: caller.has(Permission::ContactsViewMasked),
+        }
+    }
+
+    pub fn module(&self) -> &'static Module {
+        self.schema.builtin
+    }
+
+    fn access(&self) -> ModuleAccess {
+        self.caller.access(self.module().name)
+    }
+
+    /// Whether the value of `field` is hidden from the caller.
+    pub fn hides(&self, field: &str) -> bool {
+        !self.sees_masked && self.schema.custom_field(field).is_some_and(|custom| custom.masked)
+    }
+
+    /// The owner every list of the caller is limited to (own-scope readers).
+    pub fn read_owner(&self) -> Option<Ulid> {
+        self.caller.owner_limit(self.access().read)
+    }
+
+    /// Whether the caller may read `record`.
+    pub fn reaches(&self, record: &CrmRecord) -> bool {
+        self.read_owner().is_none_or(|owner| owner == record.owner_id)
+    }
+
+    /// The record as this caller may see it: masked values never leave the server, and every
+    /// masked field of the schema is listed, so an empty one can't be told from a set one.
+    pub fn render(&self, record: &CrmRecord) -> RecordView {
+        let mut fields = Map::new();
+        for (name, value) in &record.fields {
+            let Some(field_type) = self.schema.field_type(name) else { continue };
+            let shown = if self.hides(name) { JsonValue::Null } else { field_json(field_type, value) };
+            fields.insert(name.clone(), shown);
+        }
+        let masked: Vec<String> = self
+            .schema
+            .custom
+            .iter()
+            .filter(|custom| self.hides(&custom.name))
+            .map(|custom| custom.name.clone())
+            .collect();
+        for name in &masked {
+            fields.insert(name.clone(), JsonValue::Null);
+        }
+        RecordView {
+            id: record.id.to_string(),
+            module: record.module.name.to_owned(),
+            version: record.version,
+            owner_id: record.owner_id.to_string(),
+            fields,
+            masked,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            updated_by: record.updated_by.to_string(),
+            origin: record.origin.to_string(),
+        }
+    }
+
+    fn unique_field(&self, name: &str) -> Option<&'a ContactField> {
+        self.schema.custom_field(name).filter(|custom| custom.unique)
+    }
+
+    /// The guards of the unique custom fields among `fields` (values as stored: normalized).
+    pub fn unique_values(&self, fields: &BTreeMap<String, Value>) -> Vec<UniqueValue> {
+        fields
+            .iter()
+            .filter(|(_, value)| **value != Value::Null)
+            .filter_map(|(name, value)| {
+                let custom = self.unique_field(name)?;
+                let value = match field_json(&custom.field_type, value) {
+                    JsonValue::String(text) => text,
+                    other => other.to_string(),
+                };
+                Some(UniqueValue { field: name.clone(), value })
+            })
+            .collect()
+    }
+
+    /// Validates the JSON of a write and normalizes unique values. A field the caller may not
+    /// see may be written blind, unless it is unique: a refusal would tell its value is taken.
+    pub fn parse_write(
+        &self,
+        input: &Map<String, JsonValue>,
+    ) -> Result<BTreeMap<String, Value>, RecordError> {
+        if let Some(field) =
+            input.keys().find(|field| self.hides(field) && self.unique_field(field).is_some())
+        {
+            return Err(RecordError::MaskedField { field: field.clone(), verb: "write" });
+        }
+        let mut values = parse_fields(&self.schema, self.module().name, input).map_err(|errors| {
+            RecordError::Invalid(
+                errors.into_iter().map(|(field, message)| FieldError::new(field, message)).collect(),
+            )
+        })?;
+        self.normalize(&mut values);
+        Ok(values)
+    }
+
+    /// Unique text values are stored trimmed and in Unicode NFC, as their guards key them, so
+    /// `?field=` lookups and guards agree. E-mail and phone fields are normalized by their types.
+    pub fn normalize(&self, values: &mut BTreeMap<String, Value>) {
+        for (name, value) in values.iter_mut() {
+            if let (Some(custom), Value::String(text)) = (self.unique_field(name), &*value)
+                && matches!(custom.field_type, FieldType::Text)
+            {
+                *value = Value::String(text.trim().nfc().collect());
+            }
+        }
+    }
+
+    fn written_by(&self) -> WrittenBy {
+        WrittenBy { actor: self.caller.actor, origin: self.caller.origin.clone() }
+    }
+
+    /// Who the caller may make owner of a record: themselves, or anyone with `records.assign`.
+    fn check_owner(&self, owner: Ulid) -> Result<(), RecordError> {
+        if self.caller.account_id() == Some(owner) || self.caller.has(Permission::RecordsAssign) {
+            Ok(())
+        } else {
+            Err(RecordError::Forbidden("Assigning records to someone else needs records.assign.".into()))
+        }
+    }
+
+    /// Record `id`, if it exists and the caller may read it.
+    pub async fn read(&self, store: &Store, id: Ulid) -> Result<CrmRecord, RecordError> {
+        store
+            .record(self.module(), id, &self.schema)
+            .await?
+            .filter(|record| self.reaches(record))
+            .ok_or(RecordError::NotFound)
+    }
+
+    /// Creates a record with `values` (nulls dropped), owned by `owner` (default: the caller),
+    /// claiming its unique values, together with the caller's `extra` items.
+    pub async fn create(
+        &self,
+        store: &Store,
+        values: BTreeMap<String, Value>,
+        owner: Option<Ulid>,
+        extra: WriteSet,
+    ) -> Result<CrmRecord, RecordError> {
+        let owner = match (owner, self.caller.account_id()) {
+            (Some(owner), _) => owner,
+            (None, Some(caller)) => caller,
+            (None, None) => {
+                return Err(RecordError::Invalid(vec![FieldError::new("owner_id", "is required")]));
+            }
+        };
+        self.check_owner(owner)?;
+        let now = crate::time::now();
+        let record = CrmRecord {
+            id: Ulid::generate(),
+            module: self.module(),
+            owner_id: owner,
+            version: 1,
+            fields: values.into_iter().filter(|(_, value)| *value != Value::Null).collect(),
+            created_at: now,
+            updated_at: now,
+            updated_by: self.caller.actor,
+            origin: self.caller.origin.clone(),
+        };
+        let mut items = store.record_creation(&record, &self.schema, &self.unique_values(&record.fields))?;
+        if self.caller.account_id() != Some(owner) {
+            items.add(OWNER, store.active_staff_check(owner)?);
+        }
+        items.append(extra);
+        match store.commit(items).await {
+            Ok(()) => Ok(record),
+            Err(StoreError::Cancelled(cancellation)) => Err(self.explain(cancellation)),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Applies `values` (a `null` clears a field) and a new `owner` to record `id` if it is still
+    /// at version `expected`, with the caller's `extra` items, all in one transaction. Unique
+    /// values that change move their guards.
+    pub async fn change(
+        &self,
+        store: &Store,
+        id: Ulid,
+        expected: u64,
+        values: &BTreeMap<String, Value>,
+        owner: Option<Ulid>,
+        extra: WriteSet,
+    ) -> Result<CrmRecord, RecordError> {
+        if let Some(owner) = owner {
+            self.check_owner(owner)?;
+        }
+        let scope_owner = self.caller.owner_limit(self.access().write);
+        let touches_unique = values.keys().any(|field| self.unique_field(field).is_some());
+        let mut changes = RecordChanges {
+            set: values.iter().filter(|(_, v)| **v != Value::Null).map(|(f, v)| (f.as_str(), v)).collect(),
+            remove: values.iter().filter(|(_, v)| **v == Value::Null).map(|(f, _)| f.as_str()).collect(),
+            owner,
+            ..RecordChanges::default()
+        };
+        let now = crate::time::now();
+        let by = self.written_by();
+        // A lone update needs no read: one UpdateItem returns the record as changed.
+        if !touches_unique && owner.is_none() && extra.is_empty() {
+            let items = store.record_change(
+                self.module(),
+                id,
+                (expected, scope_owner),
+                &changes,
+                &self.schema,
+                now,
+                &by,
+            )?;
+            return match store.commit_single_change(items, &self.schema).await? {
+                Some(record) => Ok(record),
+                None => Err(self.why_not_changed(store, id, self.access().write).await),
+            };
+        }
+        // Anything more reads the record first: which unique values it holds now, and the
+        // result without a read after the write (the version condition makes both exact).
+        let current = self.read_writable(store, id, self.access().write).await?;
+        if current.version != expected {
+            return Err(RecordError::VersionMismatch { current: current.version });
+        }
+        let held: BTreeMap<String, Value> = current
+            .fields
+            .iter()
+            .filter(|(field, _)| values.contains_key(*field))
+            .map(|(f, v)| (f.clone(), v.clone()))
+            .collect();
+        let (claim, release) = (self.unique_values(values), self.unique_values(&held));
+        changes.claim = claim.iter().filter(|guard| !release.contains(guard)).cloned().collect();
+        changes.release = release.iter().filter(|guard| !claim.contains(guard)).cloned().collect();
+        changes.owner = owner.filter(|owner| *owner != current.owner_id);
+        let mut items = store.record_change(
+            self.module(),
+            id,
+            (expected, scope_owner),
+            &changes,
+            &self.schema,
+            now,
+            &by,
+        )?;
+        items.append(extra);
+        match store.commit(items).await {
+            Ok(()) => {}
+            Err(StoreError::Cancelled(cancellation)) if cancellation.failed(RECORD) => {
+                return Err(self.why_not_changed(store, id, self.access().write).await);
+            }
+            Err(StoreError::Cancelled(cancellation)) => return Err(self.explain(cancellation)),
+            Err(error) => return Err(error.into()),
+        }
+        let mut record = current;
+        for (field, value) in values {
+            if *value == Value::Null {
+                record.fields.remove(field);
+            } else {
+                record.fields.insert(field.clone(), value.clone());
+            }
+        }
+        record.owner_id = owner.unwrap_or(record.owner_id);
+        record.version = expected + 1;
+        record.updated_at = now;
+        record.updated_by = by.actor;
+        record.origin = by.origin;
+        Ok(record)
+    }
+
+    /// Deletes record `id` (at version `expected`, when given) and frees every unique value it
+    /// holds, also of fields the caller does not see. The delete is conditioned on the version
+    /// read, so a change racing it can't leave a guard behind.
+    pub async fn delete(&self, store: &Store, id: Ulid, expected: Option<u64>) -> Result<(), RecordError> {
+        let module = self.module();
+        let scope_owner = self.caller.owner_limit(self.access().delete);
+        let custom = custom_fields(store, module).await?;
+        if !custom.iter().any(|field| field.unique) {
+            let items = store.record_deletion(module, id, (expected, scope_owner), &[])?;
+            return match store.commit(items).await {
+                Ok(()) => Ok(()),
+                Err(StoreError::Cancelled(_)) => {
+                    Err(self.why_not_changed(store, id, self.access().delete).await)
+                }
+                Err(error) => Err(error.into()),
+            };
+        }
+        let everything = ModuleSchema::for_staff(module, &custom, &[], true);
+        let every_value = View { caller: self.caller, schema: everything, sees_masked: true };
+        // Without If-Match a change landing between the read and the delete is read again.
+        for _ in 0..3 {
+            let current = every_value.read_writable(store, id, self.access().delete).await?;
+            if expected.is_some_and(|expected| expected != current.version) {
+                return Err(RecordError::VersionMismatch { current: current.version });
+            }
+            let guards = every_value.unique_values(&current.fields);
+            let items = store.record_deletion(module, id, (Some(current.version), scope_owner), &guards)?;
+            match store.commit(items).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Cancelled(cancellation))
+                    if cancellation.failed(RECORD) && expected.is_none() =>
+                {
+                    continue;
+                }
+                Err(StoreError::Cancelled(cancellation)) if cancellation.failed(RECORD) => {
+                    return Err(self.why_not_changed(store, id, self.access().delete).await);
+                }
+                Err(StoreError::Cancelled(cancellation)) => return Err(self.explain(cancellation)),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(RecordError::ItemsFailed(Cancellation { failed: vec![RECORD.into()], conflicted: Vec::new() }))
+    }
+
+    /// Record `id` if it exists and `scope` reaches it.
+    async fn read_writable(&self, store: &Store, id: Ulid, scope: Scope) -> Result<CrmRecord, RecordError> {
+        let owner = self.caller.owner_limit(scope);
+        store
+            .record(self.module(), id, &self.schema)
+            .await?
+            .filter(|record| owner.is_none_or(|owner| owner == record.owner_id))
+            .ok_or(RecordError::NotFound)
+    }
+
+    /// Why a write conditioned on the record did not hold: it is gone, out of reach, or at
+    /// another version.
+    async fn why_not_changed(&self, store: &Store, id: Ulid, scope: Scope) -> RecordError {
+        match self.read_writable(store, id, scope).await {
+            Ok(current) => RecordError::VersionMismatch { current: current.version },
+            Err(error) => error,
+        }
+    }
+
+    /// A cancelled record write in domain words.
+    fn explain(&self, cancellation: Cancellation) -> RecordError {
+        if let Some(field) = cancellation.failed_under(GUARD).next() {
+            return RecordError::ValueTaken(field.to_owned());
+        }
+        if cancellation.failed(OWNER) {
+            return RecordError::OwnerNotStaff;
+        }
+        RecordError::ItemsFailed(cancellation)
+    }
+}
