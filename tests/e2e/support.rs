@@ -227,7 +227,7 @@ impl TestApp {
 
     pub async fn mails_to(&self, email: &str) -> Vec<OutboxMessage> {
         self.outbox
-            .messages()
+            .messages_to(email)
             .await
             .expect("outbox")
             .into_iter()
