@@ -68,14 +68,16 @@ fn init_tracing() {
     });
 }
 
-/// A fresh table (from infra/template.yaml) and the whole API on a random port.
+/// A fresh table (from infra/template.yaml, without its stream) and the whole API on a random port.
 pub async fn spawn_app() -> TestApp {
     init_tracing();
     let table = format!("t-{}", Ulid::generate());
     let sdk = portico_local::moto_sdk_config(moto_endpoint(), REGION).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let definition =
-        portico_local::table::table_definition(portico_local::table::TEMPLATE).expect("template");
+    // No test reads the table's stream: without it moto keeps no stream record per write.
+    let definition = portico_local::table::table_definition(portico_local::table::TEMPLATE)
+        .expect("template")
+        .without_stream();
     portico_local::table::create_table(&dynamodb, &table, &definition).await.expect("create table");
     aws_sdk_ses::Client::new(&sdk)
         .verify_email_identity()
