@@ -11,7 +11,11 @@ SAM_CLI_VERSION := 1.170.0
 CARGO_LAMBDA_VERSION := 1.9.2
 ZIG_VERSION := 0.15.2
 # One target dir for the whole workspace, and the same features for `build` and `test` (the
-# tests use portico's proptest generators), so nothing is built twice.
+# tests use portico's proptest generators), so nothing is built twice. `make test` builds the
+# binaries with `--tests`: dev-dependencies then take part in feature resolution as they do in
+# `cargo test` (criterion turns on itertools' `either/use_std`, the tests reqwest's `form`, …),
+# so the libraries the binaries link are the very ones the test binaries link, and `cargo test`
+# compiles nothing. Without `--tests` it would rebuild the AWS SDK and every Portico crate.
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 TEST_FEATURES := --features portico/testing
 
@@ -44,7 +48,7 @@ run: venv
 
 test: venv browser-deps
 	cargo fmt --all -- --check
-	cargo build --workspace --bins $(TEST_FEATURES)
+	cargo build --workspace --bins --tests $(TEST_FEATURES)
 	set -o pipefail; tests/with-moto.sh cargo test --workspace $(TEST_FEATURES) 2>&1 | tee $(CARGO_TARGET_DIR)/test-output.log
 	set -o pipefail; cd tests/browser && node --test 2>&1 | tee $(CARGO_TARGET_DIR)/browser-output.log
 	$(VENV)/bin/cfn-lint infra/template.yaml

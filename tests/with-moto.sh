@@ -9,7 +9,7 @@ log=$(mktemp)
 moto_pid=$!
 trap 'kill $moto_pid 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 100); do
-  if curl -sf "http://127.0.0.1:$port/moto-api/data.json" >/dev/null 2>&1; then break; fi
+  if curl -sf "http://127.0.0.1:$port/_portico/outbox?mail_since=1000000000&sms_since=1000000000" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$moto_pid" 2>/dev/null; then cat "$log" >&2; echo "moto failed to start" >&2; exit 1; fi
   sleep 0.1
 done

@@ -9,6 +9,7 @@ use crate::domain::RegistrationPolicy;
 use crate::store::StoreError;
 
 use crate::auth::Keys;
+use crate::auth::password::Passwords;
 use crate::config::{Config, ConfigError};
 use crate::notify::Notifier;
 use crate::store::Store;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub store: Store,
     pub notifier: Notifier,
     pub keys: Arc<Keys>,
+    /// Password hashing at the configured cost.
+    pub passwords: Arc<Passwords>,
     policy_cache: Arc<Mutex<Option<(Instant, RegistrationPolicy)>>>,
 }
 
@@ -55,6 +58,7 @@ impl AppState {
                 config.mail_sender.as_str(),
             ),
             keys: Arc::new(keys),
+            passwords: Arc::new(Passwords::new(config.password_cost)),
             config: Arc::new(config),
             policy_cache: Arc::default(),
         }

@@ -1,10 +1,62 @@
 //! `Config::from_env`: the one place that reads environment variables.
 
+use std::time::Duration;
+
 use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
 
 /// The master secret must carry at least 256 bits; every key Portico uses is derived from it.
 const MIN_SECRET_BYTES: usize = 32;
+
+/// Answers that must not tell whether an account exists take at least this long by default
+/// (above the time of the slowest path, a registration that hashes a password).
+pub const DEFAULT_ENUMERATION_FLOOR: Duration = Duration::from_millis(300);
+
+/// The argon2id cost of new password hashes. Verification reads the cost from each stored hash
+/// (its PHC string), so hashes made at any cost stay verifiable when this changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordCost {
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+}
+
+impl PasswordCost {
+    /// OWASP's minimum for argon2id (m = 19456 KiB, t = 2, p = 1): the default, and the least
+    /// the environment may set.
+    pub const OWASP_MINIMUM: Self = Self { memory_kib: 19_456, iterations: 2, parallelism: 1 };
+
+    /// Any cost argon2 accepts (memory ≥ 8 KiB per lane, t ≥ 1, p ≥ 1). Only code can choose a
+    /// cost below [`Self::OWASP_MINIMUM`] (tests do, to hash fast); the environment cannot.
+    pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self, String> {
+        argon2::Params::new(memory_kib, iterations, parallelism, None).map_err(|e| e.to_string())?;
+        Ok(Self { memory_kib, iterations, parallelism })
+    }
+
+    /// argon2's parameters for this cost.
+    pub fn params(&self) -> argon2::Params {
+        argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .unwrap_or(argon2::Params::DEFAULT)
+    }
+
+    pub fn memory_kib(&self) -> u32 {
+        self.memory_kib
+    }
+
+    pub fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
+    pub fn parallelism(&self) -> u32 {
+        self.parallelism
+    }
+}
+
+impl Default for PasswordCost {
+    fn default() -> Self {
+        Self::OWASP_MINIMUM
+    }
+}
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -33,6 +85,12 @@ pub struct Config {
     pub jwt_issuer: String,
     /// `aud` of issued access tokens (`JWT_AUDIENCE`, default `portico-api`).
     pub jwt_audience: String,
+    /// Least response time of answers that must not reveal whether an account exists
+    /// (`ENUMERATION_FLOOR_MS`; default and least 300 ms: the environment may raise it only).
+    pub enumeration_floor: Duration,
+    /// argon2id cost of new password hashes (`ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`,
+    /// `ARGON2_PARALLELISM`; default and least OWASP's m = 19456, t = 2, p = 1).
+    pub password_cost: PasswordCost,
 }
 
 impl Config {
@@ -63,6 +121,31 @@ impl Config {
             });
         }
 
+        let number = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            optional(name).map_or(Ok(default), |value| {
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| ConfigError::Invalid { name, reason: "must be a whole number".into() })
+            })
+        };
+        // Costs the environment may raise but never lower below their defaults.
+        let at_least = |name: &'static str, minimum: u32| -> Result<u32, ConfigError> {
+            let value = number(name, minimum)?;
+            if value < minimum {
+                return Err(ConfigError::Invalid { name, reason: format!("must be at least {minimum}") });
+            }
+            Ok(value)
+        };
+        let floor_ms = at_least("ENUMERATION_FLOOR_MS", floor_millis(DEFAULT_ENUMERATION_FLOOR))?;
+        let minimum = PasswordCost::OWASP_MINIMUM;
+        let password_cost = PasswordCost::new(
+            at_least("ARGON2_MEMORY_KIB", minimum.memory_kib)?,
+            at_least("ARGON2_ITERATIONS", minimum.iterations)?,
+            at_least("ARGON2_PARALLELISM", minimum.parallelism)?,
+        )
+        .map_err(|reason| ConfigError::Invalid { name: "ARGON2_*", reason })?;
+
         Ok(Self {
             table_name: required("TABLE_NAME")?,
             region: optional("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
@@ -72,12 +155,18 @@ impl Config {
             master_secret: SecretString::from(master_secret),
             jwt_issuer: optional("JWT_ISSUER").unwrap_or_else(|| "portico".into()),
             jwt_audience: optional("JWT_AUDIENCE").unwrap_or_else(|| "portico-api".into()),
+            enumeration_floor: Duration::from_millis(floor_ms.into()),
+            password_cost,
         })
     }
 
     pub(crate) fn master_secret_bytes(&self) -> &[u8] {
         self.master_secret.expose_secret().as_bytes()
     }
+}
+
+fn floor_millis(floor: Duration) -> u32 {
+    u32::try_from(floor.as_millis()).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -105,6 +194,38 @@ mod tests {
         assert_eq!(config.public_base_url, "https://api.example.com");
         assert_eq!(config.jwt_issuer, "portico");
         assert_eq!(config.aws_endpoint_url, None);
+        assert_eq!(config.enumeration_floor, Duration::from_millis(300));
+        assert_eq!(
+            config.password_cost,
+            PasswordCost::new(19_456, 2, 1).expect("valid"),
+            "OWASP's minimum for argon2id"
+        );
+    }
+
+    #[test]
+    fn the_environment_may_raise_costs_but_never_lower_them() {
+        let with = |extra: &[(&str, &str)]| {
+            let vars: Vec<(&str, &str)> = BASE.iter().chain(extra).copied().collect();
+            Config::from_lookup(lookup(&vars))
+        };
+        let raised = with(&[
+            ("ENUMERATION_FLOOR_MS", "450"),
+            ("ARGON2_MEMORY_KIB", "65536"),
+            ("ARGON2_ITERATIONS", "3"),
+            ("ARGON2_PARALLELISM", "2"),
+        ])
+        .expect("valid config");
+        assert_eq!(raised.enumeration_floor, Duration::from_millis(450));
+        assert_eq!(raised.password_cost, PasswordCost::new(65_536, 3, 2).expect("valid"));
+        for cheap in [
+            ("ENUMERATION_FLOOR_MS", "0"),
+            ("ARGON2_MEMORY_KIB", "8"),
+            ("ARGON2_ITERATIONS", "1"),
+            ("ARGON2_PARALLELISM", "0"),
+            ("ARGON2_ITERATIONS", "two"),
+        ] {
+            assert!(matches!(with(&[cheap]), Err(ConfigError::Invalid { .. })), "{cheap:?} must be refused");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::{get, post};
 use serde_json::Value;
+use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use crate::support::{REGION, SENDER, moto_endpoint, spawn_app};
@@ -112,15 +113,51 @@ fn lambda_process(function: &str, runtime_api: &str) -> tokio::process::Command 
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_REGION", REGION)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
     command
 }
 
-/// Runs `function` once on `event` and returns the runtime API call it ended with.
-async fn invoke(function: &str, event: String, table: &str) -> (&'static str, String) {
+/// How one invocation ended.
+#[derive(Debug)]
+enum Outcome {
+    /// The runtime API call that ended it (`response`, `error` or `init_error`) and its body.
+    Called(&'static str, String),
+    /// The process exited (a crash, a panic outside the handler, a kill) before any such call;
+    /// with what it wrote to stderr.
+    Exited(std::process::ExitStatus, String),
+}
+
+/// Waits for `process` to end its invocation through the runtime API, or to exit first.
+async fn ended_with(
+    mut process: tokio::process::Child,
+    received: &mut mpsc::UnboundedReceiver<(&'static str, String)>,
+    what: &str,
+) -> Outcome {
+    let mut stderr = process.stderr.take().expect("stderr is piped");
+    let stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        tokio::select! {
+            Some((kind, body)) = received.recv() => Outcome::Called(kind, body),
+            status = process.wait() => match received.try_recv() {
+                // It answered, then exited before this select saw the answer.
+                Ok((kind, body)) => Outcome::Called(kind, body),
+                Err(_) => Outcome::Exited(status.expect("exit status"), stderr.await.unwrap_or_default()),
+            },
+        }
+    })
+    .await;
+    ended.unwrap_or_else(|_| panic!("{what} neither answered nor exited within 30 s"))
+}
+
+/// Runs `function` once on `event`: the runtime API call it ended with, or its early exit.
+async fn invoke(function: &str, event: String, table: &str) -> Outcome {
     let (runtime_api, mut received) = start_runtime_api(Some(event)).await;
-    let _process = lambda_process(function, &runtime_api)
+    let process = lambda_process(function, &runtime_api)
         .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -131,10 +168,7 @@ async fn invoke(function: &str, event: String, table: &str) -> (&'static str, St
         .env("PORTICO_SECRET", "runtime-test-secret-0123456789abcdef0123")
         .spawn()
         .expect("start the function binary");
-    tokio::time::timeout(Duration::from_secs(30), received.recv())
-        .await
-        .unwrap_or_else(|_| panic!("{function} did not answer within 30 s"))
-        .expect("an outcome")
+    ended_with(process, &mut received, function).await
 }
 
 #[tokio::test]
@@ -143,7 +177,13 @@ async fn every_function_binary_answers_its_fixtures_through_the_runtime_api() {
     for (function, fixture, status, code) in CASES {
         let event = std::fs::read_to_string(workspace().join("events").join(function).join(fixture))
             .expect("fixture");
-        let (kind, body) = invoke(function, event, app.state.store.table()).await;
+        let (kind, body) = match invoke(function, event, app.state.store.table()).await {
+            Outcome::Called(kind, body) => (kind, body),
+            Outcome::Exited(status, stderr) => {
+                panic!("{function}/{fixture}: the binary exited ({status}) before answering:\n{stderr}")
+            }
+        };
+        // A panicking handler is reported through `/error`: that fails here too.
         assert_eq!(kind, "response", "{function}/{fixture}: {body}");
         let response: Value = serde_json::from_str(&body).expect("an API Gateway response");
         assert_eq!(response["statusCode"], status, "{function}/{fixture}: {response}");
@@ -173,4 +213,26 @@ async fn a_function_without_configuration_fails_its_cold_start() {
     let status =
         tokio::time::timeout(Duration::from_secs(30), process.wait()).await.expect("exits").expect("status");
     assert!(!status.success(), "a missing TABLE_NAME must fail the cold start");
+}
+
+/// The harness itself: a process that dies before answering (here a shell that exits as a
+/// panicking Rust binary does) is reported at once with its status, not after the timeout.
+#[tokio::test]
+async fn a_binary_that_dies_before_answering_is_reported() {
+    let (runtime_api, mut received) = start_runtime_api(Some("{}".to_owned())).await;
+    let process = tokio::process::Command::new("/bin/sh")
+        .args(["-c", "echo \"thread 'main' panicked\" >&2; exit 101"])
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start sh");
+    match ended_with(process, &mut received, "sh").await {
+        Outcome::Exited(status, stderr) => {
+            assert_eq!(status.code(), Some(101));
+            assert!(stderr.contains("panicked"), "{stderr}");
+        }
+        called @ Outcome::Called(..) => panic!("sh never calls the runtime API: {called:?}"),
+    }
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 
+use portico::config::PasswordCost;
 use portico::{AppState, Config};
 use portico_local::moto::{Outbox, OutboxMessage};
 use reqwest::{Method, StatusCode};
@@ -43,8 +44,11 @@ pub struct Response {
     pub headers: reqwest::header::HeaderMap,
 }
 
+/// Portico's settings for a test, with two cheap costs the environment could never set: no
+/// enumeration floor (one test checks the floor with `spawn_app_with`) and argon2id at its least
+/// cost (m = 8 KiB, t = 1), so hashing a password takes microseconds instead of tens of ms.
 pub fn test_config(table: &str) -> Config {
-    Config::from_lookup(|name| {
+    let mut config = Config::from_lookup(|name| {
         Some(match name {
             "TABLE_NAME" => table.to_owned(),
             "AWS_ENDPOINT_URL" => moto_endpoint().to_owned(),
@@ -55,7 +59,10 @@ pub fn test_config(table: &str) -> Config {
             _ => return None,
         })
     })
-    .expect("test config is valid")
+    .expect("test config is valid");
+    config.enumeration_floor = std::time::Duration::ZERO;
+    config.password_cost = PasswordCost::new(8, 1, 1).expect("argon2's least cost");
+    config
 }
 
 /// Logs go to the test output only with TEST_LOG set (e.g. `TEST_LOG=debug make test`).
@@ -68,14 +75,21 @@ fn init_tracing() {
     });
 }
 
-/// A fresh table (from infra/template.yaml) and the whole API on a random port.
+/// A fresh table (from infra/template.yaml, without its stream) and the whole API on a random port.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// `spawn_app` with `adjust` applied to the test config.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     init_tracing();
     let table = format!("t-{}", Ulid::generate());
     let sdk = portico_local::moto_sdk_config(moto_endpoint(), REGION).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let definition =
-        portico_local::table::table_definition(portico_local::table::TEMPLATE).expect("template");
+    // No test reads the table's stream: without it moto keeps no stream record per write.
+    let definition = portico_local::table::table_definition(portico_local::table::TEMPLATE)
+        .expect("template")
+        .without_stream();
     portico_local::table::create_table(&dynamodb, &table, &definition).await.expect("create table");
     aws_sdk_ses::Client::new(&sdk)
         .verify_email_identity()
@@ -84,7 +98,9 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("verify sender");
 
-    let state = AppState::with_sdk_config(test_config(&table), &sdk);
+    let mut config = test_config(&table);
+    adjust(&mut config);
+    let state = AppState::with_sdk_config(config, &sdk);
     let outbox = Outbox::new(moto_endpoint());
     let base = serve(state.clone(), outbox.clone()).await;
     TestApp { base, http: reqwest::Client::new(), state, outbox, dynamodb }
@@ -233,7 +249,7 @@ impl TestApp {
 
     pub async fn mails_to(&self, email: &str) -> Vec<OutboxMessage> {
         self.outbox
-            .messages()
+            .messages_to(email)
             .await
             .expect("outbox")
             .into_iter()

@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use portico::auth::password;
 use portico::domain::password::check_new_password;
 use portico::domain::permission::{BuiltinRole, RoleGrants, check_role_id};
 use portico::domain::{Account, AccountKind, AccountStatus, Email, Permission};
@@ -144,10 +143,7 @@ async fn create_user(
     let projects = crate::fields::check_projects(&state, "projects", &request.projects).await?;
     granter.ensure_projects(&projects)?;
     let plain = request.password;
-    let hash = tokio::task::spawn_blocking(move || password::hash_password(&plain))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let hash = state.passwords.hash_blocking(plain).await.map_err(ApiError::internal)?;
     let account = Account::new_staff(email, name, hash, request.roles, projects, Utc::now());
     match state.store.create_staff(&account, Some(&granter.account)).await? {
         StaffWrite::Done => {

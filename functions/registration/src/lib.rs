@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use portico::auth::keys::HashPurpose;
-use portico::auth::{password, secret};
+use portico::auth::secret;
 use portico::domain::challenge::{
     self, Challenge, ChallengeState, EMAIL_CODE_DIGITS, EMAIL_VERIFICATION_TTL,
 };
@@ -22,7 +22,7 @@ use portico::domain::{
 use portico::error::{FieldError, Problem};
 use portico::http::device::device_label;
 use portico::http::page::LinkKind;
-use portico::http::{ApiJson, DeviceId, ENUMERATION_FLOOR, pad_to};
+use portico::http::{ApiJson, DeviceId, pad_to};
 use portico::notify::MailTemplate;
 use portico::store::accounts::{ChallengeProof, Registered};
 use portico::store::rate_limit::{Cooldown, RateDecision, RateLimit};
@@ -217,14 +217,6 @@ async fn send_verification_mail(state: &AppState, account: &Account, issued: &Is
     state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
 }
 
-/// Hashes off the async workers: argon2id takes tens of milliseconds of CPU.
-async fn hash_password(password: String) -> Result<portico::domain::account::PasswordHash, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
-}
-
 #[utoipa::path(post, path = "/registrations", tag = "registration", request_body = RegistrationRequest,
     params(("X-Device-Id" = Option<String>, Header, description = "The registering client's device id; that device is trusted for sign-in")),
     responses(
@@ -239,7 +231,7 @@ async fn register(
     let registration = NewRegistration::try_from(request)?;
     let started = tokio::time::Instant::now();
     let result = store_registration(&state, registration, device, &headers).await;
-    pad_to(started, ENUMERATION_FLOOR).await;
+    pad_to(started, state.config.enumeration_floor).await;
     result.map(|next| (StatusCode::ACCEPTED, Json(RegistrationAccepted { status: "received", next })))
 }
 
@@ -256,7 +248,11 @@ async fn store_registration(
     let account = Account {
         id: Ulid::generate(),
         kind: AccountKind::Customer,
-        password_hash: hash_password(registration.password).await?,
+        password_hash: state
+            .passwords
+            .hash_blocking(registration.password)
+            .await
+            .map_err(ApiError::internal)?,
         email: registration.email,
         name: registration.name,
         account_type: registration.account_type,

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use chrono::Utc;
 use portico::auth::keys::HashPurpose;
-use portico::auth::{password, secret};
+use portico::auth::secret;
 use portico::domain::account::Login;
 use portico::domain::account::PasswordHash;
 use portico::domain::challenge::{
@@ -22,7 +22,7 @@ use portico::http::page::{
     LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, password_refused_page,
     prompt_page,
 };
-use portico::http::{ApiJson, ApiQuery, Authenticated, DeviceId, ENUMERATION_FLOOR, pad_to};
+use portico::http::{ApiJson, ApiQuery, Authenticated, DeviceId, pad_to};
 use portico::notify::MailTemplate;
 use portico::store::credentials::{EmailChange, EmailChangeOutcome, PasswordProof, PasswordReset};
 use portico::store::rate_limit::{Cooldown, RateDecision};
@@ -69,7 +69,7 @@ async fn request_reset(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let started = tokio::time::Instant::now();
     let result = start_reset(&state, &request.email).await;
-    pad_to(started, ENUMERATION_FLOOR).await;
+    pad_to(started, state.config.enumeration_floor).await;
     result.map(|()| (StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
 }
 
@@ -123,11 +123,8 @@ pub struct PasswordChanged {
     pub status: &'static str,
 }
 
-async fn hash(new_password: String) -> Result<PasswordHash, ApiError> {
-    tokio::task::spawn_blocking(move || password::hash_password(&new_password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+async fn hash(state: &AppState, new_password: String) -> Result<PasswordHash, ApiError> {
+    state.passwords.hash_blocking(new_password).await.map_err(ApiError::internal)
 }
 
 fn check_rules(new_password: &str, account: &Account) -> Result<(), ApiError> {
@@ -157,7 +154,7 @@ async fn reset(state: &AppState, token: &str, new_password: String) -> Result<Pa
         return Err(invalid());
     }
     check_rules(&new_password, &account)?;
-    let new_hash = hash(new_password).await?;
+    let new_hash = hash(state, new_password).await?;
     let proof = PasswordProof::ResetToken { hash: &pending.token_hash };
     if !state.store.set_password(&account, &new_hash, proof, None, now).await? {
         return Err(invalid());
@@ -203,9 +200,9 @@ async fn change_password(
     ApiJson(request): ApiJson<PasswordChange>,
 ) -> Result<Response, ApiError> {
     let account = signed_in_account(&state, claims.sub).await?;
-    verify_current_password(&account, request.current_password).await?;
+    verify_current_password(&state, &account, request.current_password).await?;
     check_rules(&request.new_password, &account)?;
-    let new_hash = hash(request.new_password).await?;
+    let new_hash = hash(&state, request.new_password).await?;
     let now = Utc::now();
 
     let continued = continue_here(&state, &account, device.as_ref(), &headers, now).await?;
@@ -270,11 +267,13 @@ pub struct EmailChangeRequest {
     pub current_password: String,
 }
 
-async fn verify_current_password(account: &Account, candidate: String) -> Result<(), ApiError> {
-    let stored = account.password_hash.clone();
-    let matches = tokio::task::spawn_blocking(move || password::verify_password(&candidate, Some(&stored)))
-        .await
-        .map_err(ApiError::internal)?;
+async fn verify_current_password(
+    state: &AppState,
+    account: &Account,
+    candidate: String,
+) -> Result<(), ApiError> {
+    let stored = Some(account.password_hash.clone());
+    let matches = state.passwords.verify_blocking(candidate, stored).await.map_err(ApiError::internal)?;
     if matches {
         Ok(())
     } else {
@@ -310,7 +309,7 @@ async fn request_email_change(
     if new_email == account.email {
         return Err(ApiError::invalid_field("new_email", "is your current address"));
     }
-    verify_current_password(&account, request.current_password).await?;
+    verify_current_password(&state, &account, request.current_password).await?;
     let now = Utc::now();
     match state.store.start_cooldown(EMAIL_CHANGE_COOLDOWN, &account.id.to_string(), now).await? {
         RateDecision::Allowed => {}

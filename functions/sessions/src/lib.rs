@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::Utc;
-use portico::auth::password;
 use portico::domain::account::Login;
 use portico::domain::signin::{FAILURE_WINDOW_SECS, MAX_FAILURES_PER_IP_PER_HOUR, Throttle};
 use portico::domain::{AccountStatus, Email};
@@ -116,11 +115,8 @@ async fn sign_in(
     }
 
     let stored_hash = login.as_ref().map(|login| login.password_hash.clone());
-    let password_matches = tokio::task::spawn_blocking(move || {
-        password::verify_password(&request.password, stored_hash.as_ref())
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let password_matches =
+        state.passwords.verify_blocking(request.password, stored_hash).await.map_err(ApiError::internal)?;
     let (Some(email), Some(login)) = (email.as_ref(), login.as_ref().filter(|_| password_matches)) else {
         record_failure(&state, email.as_ref().zip(login.as_ref()), &ip, now).await?;
         return Err(invalid_credentials());

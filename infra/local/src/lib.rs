@@ -12,7 +12,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use chrono::Utc;
-use portico::auth::password;
 use portico::domain::account::PasswordHash;
 use portico::domain::{Account, BuiltinRole, Email};
 use portico::store::accounts::StaffWrite;
@@ -75,7 +74,7 @@ pub async fn create_staff(
     portico::domain::password::check_new_password(password, email.as_str())
         .map_err(|e| SeedError::Invalid(format!("password {e}")))?;
     let password_hash: PasswordHash =
-        password::hash_password(password).map_err(|e| SeedError::Invalid(e.to_string()))?;
+        state.passwords.hash(password).map_err(|e| SeedError::Invalid(e.to_string()))?;
     let roles = roles.iter().map(|role| role.id().to_owned()).collect();
     let admin = Account::new_staff(email, name.to_owned(), password_hash, roles, Vec::new(), Utc::now());
     Ok(state.store.create_staff(&admin, None).await? == StaffWrite::Done)

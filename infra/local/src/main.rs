@@ -145,25 +145,18 @@ async fn shutdown_signal() {
 
 /// Prints each new mail and SMS, so a person can follow a code or a link.
 async fn print_outbox(outbox: moto::Outbox) {
-    // Counted per channel: the outbox lists all mail before all SMS.
-    let mut printed = std::collections::HashMap::<String, usize>::new();
+    let mut since = moto::OutboxCursor::default();
     loop {
-        if let Ok(messages) = outbox.messages().await {
-            let mut position = std::collections::HashMap::<&str, usize>::new();
+        if let Ok((messages, next)) = outbox.messages_since(since).await {
+            since = next;
             for message in &messages {
-                let index = position.entry(message.channel.as_str()).or_default();
-                *index += 1;
-                let done = printed.entry(message.channel.clone()).or_default();
-                if *index > *done {
-                    *done = *index;
-                    println!(
-                        "\n──── {} to {} ────\n{}{}\n",
-                        message.channel,
-                        message.to.join(", "),
-                        message.subject.as_deref().map(|s| format!("Subject: {s}\n\n")).unwrap_or_default(),
-                        message.body
-                    );
-                }
+                println!(
+                    "\n──── {} to {} ────\n{}{}\n",
+                    message.channel,
+                    message.to.join(", "),
+                    message.subject.as_deref().map(|s| format!("Subject: {s}\n\n")).unwrap_or_default(),
+                    message.body
+                );
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;

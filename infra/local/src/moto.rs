@@ -16,15 +16,20 @@ pub struct MotoProcess {
 pub enum MotoError {
     #[error("could not start {0} (run `make venv` first): {1}")]
     Spawn(String, #[source] std::io::Error),
-    #[error("moto did not answer on {0} within 20 s")]
+    #[error("Portico's moto server (infra/local/moto_server.py) did not answer on {0} within 20 s")]
     NotReady(String),
     #[error("reading moto's sent messages failed")]
     Read(#[from] reqwest::Error),
 }
 
-/// Whether a moto server answers at `endpoint`.
+/// The route of `moto_server.py` that lists sent mail and SMS (see its docstring).
+pub const OUTBOX_PATH: &str = "/_portico/outbox";
+
+/// Whether Portico's moto server (`moto_server.py`, with its outbox route) answers at `endpoint`.
 pub async fn is_running(endpoint: &str) -> bool {
-    reqwest::get(format!("{endpoint}/moto-api/data.json")).await.is_ok_and(|r| r.status().is_success())
+    reqwest::get(format!("{endpoint}{OUTBOX_PATH}?mail_since={}&sms_since={}", u32::MAX, u32::MAX))
+        .await
+        .is_ok_and(|r| r.status().is_success())
 }
 
 /// `moto_server.py`: moto with requests serialised, so its conditional writes are atomic.
@@ -64,43 +69,32 @@ pub struct OutboxMessage {
     pub body: String,
 }
 
+/// What `GET /_portico/outbox` answers.
 #[derive(Deserialize)]
-struct MotoData {
-    #[serde(default)]
-    ses: MotoSes,
-    #[serde(default)]
-    sns: MotoSns,
-}
-
-#[derive(Default, Deserialize)]
-struct MotoSes {
-    #[serde(rename = "Message", default)]
-    messages: Vec<MotoMail>,
+struct OutboxPage {
+    mail: Vec<SentMail>,
+    sms: Vec<SentSms>,
+    next: OutboxCursor,
 }
 
 #[derive(Deserialize)]
-struct MotoMail {
-    destinations: MotoDestinations,
+struct SentMail {
+    to: Vec<String>,
     subject: Option<String>,
     body: String,
 }
 
 #[derive(Deserialize)]
-struct MotoDestinations {
-    #[serde(rename = "ToAddresses", default)]
+struct SentSms {
     to: Vec<String>,
+    body: String,
 }
 
-#[derive(Default, Deserialize)]
-struct MotoSns {
-    #[serde(rename = "SMS", default)]
-    sms: Vec<MotoSms>,
-}
-
-#[derive(Deserialize)]
-struct MotoSms {
-    phone_number: String,
-    message: String,
+/// How many mails and SMS an earlier read covered: the next read returns only newer ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct OutboxCursor {
+    pub mail: usize,
+    pub sms: usize,
 }
 
 /// Reads what was sent through moto's SES and SNS.
@@ -117,39 +111,52 @@ impl Outbox {
 
     /// Every message sent so far, mail first, each in sending order.
     pub async fn messages(&self) -> Result<Vec<OutboxMessage>, MotoError> {
-        let data = self.dump().await?;
-        let mails = data.ses.messages.into_iter().map(|mail| OutboxMessage {
+        Ok(self.read(OutboxCursor::default(), None).await?.0)
+    }
+
+    /// The messages sent to `recipient` (an e-mail address or a phone number), mail first.
+    pub async fn messages_to(&self, recipient: &str) -> Result<Vec<OutboxMessage>, MotoError> {
+        Ok(self.read(OutboxCursor::default(), Some(recipient)).await?.0)
+    }
+
+    /// The messages sent after those `since` covered, and the cursor for the next call.
+    pub async fn messages_since(
+        &self,
+        since: OutboxCursor,
+    ) -> Result<(Vec<OutboxMessage>, OutboxCursor), MotoError> {
+        self.read(since, None).await
+    }
+
+    async fn read(
+        &self,
+        since: OutboxCursor,
+        recipient: Option<&str>,
+    ) -> Result<(Vec<OutboxMessage>, OutboxCursor), MotoError> {
+        let mut query = vec![("mail_since", since.mail.to_string()), ("sms_since", since.sms.to_string())];
+        if let Some(recipient) = recipient {
+            query.push(("to", recipient.to_owned()));
+        }
+        let page: OutboxPage = self
+            .http
+            .get(format!("{}{OUTBOX_PATH}", self.endpoint))
+            .query(&query)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let mails = page.mail.into_iter().map(|mail| OutboxMessage {
             channel: "email".into(),
-            to: mail.destinations.to,
+            to: mail.to,
             subject: mail.subject,
             body: mail.body,
         });
-        let sms = data.sns.sms.into_iter().map(|sms| OutboxMessage {
+        let sms = page.sms.into_iter().map(|sms| OutboxMessage {
             channel: "sms".into(),
-            to: vec![sms.phone_number],
+            to: sms.to,
             subject: None,
-            body: sms.message,
+            body: sms.body,
         });
-        Ok(mails.chain(sms).collect())
-    }
-
-    /// moto's state dump. It answers 500 when a write lands while it serialises (its dicts
-    /// change size mid-iteration), so a failed read is retried a few times.
-    async fn dump(&self) -> Result<MotoData, MotoError> {
-        let url = format!("{}/moto-api/data.json", self.endpoint);
-        let mut attempt = 0;
-        loop {
-            let result =
-                async { self.http.get(&url).send().await?.error_for_status()?.json::<MotoData>().await }
-                    .await;
-            match result {
-                Ok(data) => return Ok(data),
-                Err(error) if attempt < 5 && error.status().is_some_and(|s| s.is_server_error()) => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
+        Ok((mails.chain(sms).collect(), page.next))
     }
 }

@@ -23,11 +23,9 @@ use crate::error::{method_not_allowed, route_not_found};
 /// Bodies above 256 KiB are refused with 413 (imports have their own, larger limit).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// Answers that must not tell whether an account exists take at least this long, so the
-/// faster "no such account" path does not show in response times.
-pub const ENUMERATION_FLOOR: std::time::Duration = std::time::Duration::from_millis(300);
-
-/// Waits until `floor` has passed since `started` (no-op when it already has).
+/// Waits until `floor` has passed since `started` (no-op when it already has). Answers that must
+/// not tell whether an account exists wait for `Config::enumeration_floor`, so the faster "no
+/// such account" path does not show in response times.
 pub async fn pad_to(started: tokio::time::Instant, floor: std::time::Duration) {
     tokio::time::sleep_until(started + floor).await;
 }
