@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use ulid::Ulid;
 
 use crate::contact_fields::{Setup, setup};
-use crate::support::{TestApp, spawn_app};
+use crate::support::{TestApp, spawn_app, urlencode};
 
 async fn create(app: &TestApp, token: &str, module: &str, body: Value) -> Value {
     let response = app.post(&format!("/records/{module}"), body, Some(token)).await;
@@ -245,12 +245,6 @@ async fn unique_guards_hold_for_any_field_name_and_value_length() {
     assert_eq!(decomposed.body["code"], "value_taken");
     let lookup = app.get(&format!("/records/contacts?a={}", urlencode("cafe\u{301}")), Some(&admin)).await;
     assert_eq!(lookup.body["items"][0]["fields"]["a"], "caf\u{e9}");
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
 }
 
 #[tokio::test]

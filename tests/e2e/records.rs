@@ -6,7 +6,7 @@ use portico::domain::{BuiltinRole, Scope};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestApp, spawn_app};
+use crate::support::{PASSWORD, TestApp, spawn_app, urlencode};
 
 async fn create(app: &TestApp, token: &str, module: &str, fields: serde_json::Value) -> serde_json::Value {
     let response = app.post(&format!("/records/{module}"), json!({"fields": fields}), Some(token)).await;
@@ -158,13 +158,6 @@ async fn lists_filter_by_criteria_and_page_with_signed_cursors() {
     assert_eq!(garbage.body["errors"][0]["field"], "where");
     let tampered = app.get("/records/deals?cursor=eyJQSyI6IngifQ.AAAA", Some(&token)).await;
     assert_eq!(tampered.body["code"], "invalid_cursor");
-}
-
-/// Percent-encodes every byte but ASCII letters and digits (for a query parameter).
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
 }
 
 #[tokio::test]

@@ -341,3 +341,10 @@ impl TestApp {
         (TestApp { base, ..self }, counter)
     }
 }
+
+/// Percent-encodes every byte but ASCII letters and digits (for a query parameter).
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}

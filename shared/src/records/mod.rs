@@ -429,17 +429,12 @@ impl<'a> View<'a> {
         };
         let now = crate::time::now();
         let by = self.written_by();
+        let items_for = |changes: &RecordChanges<'_>| {
+            store.record_change(self.module(), id, (expected, scope_owner), changes, &self.schema, now, &by)
+        };
         // A lone update needs no read: one UpdateItem returns the record as changed.
         if !touches_unique && owner.is_none() && extra.is_empty() {
-            let items = store.record_change(
-                self.module(),
-                id,
-                (expected, scope_owner),
-                &changes,
-                &self.schema,
-                now,
-                &by,
-            )?;
+            let items = items_for(&changes)?;
             return match store.commit_single_change(items, &self.schema).await? {
                 Some(record) => Ok(record),
                 None => Err(self.why_not_changed(store, id, self.access().write).await),
@@ -461,15 +456,7 @@ impl<'a> View<'a> {
         changes.claim = claim.iter().filter(|guard| !release.contains(guard)).cloned().collect();
         changes.release = release.iter().filter(|guard| !claim.contains(guard)).cloned().collect();
         changes.owner = owner.filter(|owner| *owner != current.owner_id);
-        let mut items = store.record_change(
-            self.module(),
-            id,
-            (expected, scope_owner),
-            &changes,
-            &self.schema,
-            now,
-            &by,
-        )?;
+        let mut items = items_for(&changes)?;
         items.append(extra);
         match store.commit(items).await {
             Ok(()) => {}
