@@ -51,7 +51,14 @@ impl AppState {
     pub fn with_sdk_config(config: Config, sdk: &SdkConfig) -> Self {
         let keys = Keys::derive(config.master_secret_bytes(), &config.jwt_issuer, &config.jwt_audience);
         Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.as_str()),
+            store: Store::new(
+                aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(sdk)
+                        .interceptor(crate::store::request_count::CountRequests)
+                        .build(),
+                ),
+                config.table_name.as_str(),
+            ),
             notifier: Notifier::new(
                 aws_sdk_ses::Client::new(sdk),
                 aws_sdk_sns::Client::new(sdk),

@@ -21,4 +21,5 @@ mod sessions;
 mod sign_in;
 mod store;
 mod support;
+mod tracing_spans;
 mod users;

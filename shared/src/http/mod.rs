@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod device;
 pub mod json;
 pub mod page;
+pub mod trace;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -30,12 +31,15 @@ pub async fn pad_to(started: tokio::time::Instant, floor: std::time::Duration) {
     tokio::time::sleep_until(started + floor).await;
 }
 
-/// What every Portico router has: problem+json for unknown routes and methods, and the body cap.
+/// What every Portico router has: problem+json for unknown routes and methods, the body cap,
+/// and one span and log line per request.
 pub fn with_defaults(router: Router<AppState>) -> Router<AppState> {
     router
+        .route_layer(axum::middleware::from_fn(trace::name_route))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(trace::trace_request))
 }
 
 /// The whole `main` of an HTTP function: JSON logs, state from the environment, and the router

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod labels;
 pub mod rate_limit;
 pub mod records;
+pub mod request_count;
 pub mod roles;
 pub mod sessions;
 pub mod settings;
