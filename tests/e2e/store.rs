@@ -72,7 +72,14 @@ async fn a_role_deleted_after_the_user_was_read_is_not_assigned() {
     // The handler read the user and the role; then the role went.
     assert_eq!(store.delete_role(&id).await.expect("delete"), RoleDeletion::Deleted);
     let assigned = store
-        .set_staff_access(&user, std::slice::from_ref(&id), &[], &admin, Utc::now())
+        .set_staff_access(
+            &user,
+            std::slice::from_ref(&id),
+            &[],
+            &admin,
+            std::slice::from_ref(&role),
+            Utc::now(),
+        )
         .await
         .expect("write");
     assert_eq!(assigned, StaffWrite::NoSuchRole(id.clone()));
@@ -82,11 +89,18 @@ async fn a_role_deleted_after_the_user_was_read_is_not_assigned() {
     let role = Role { id: other.clone(), ..role };
     assert_eq!(store.create_role(&role, &admin, Utc::now()).await.expect("create"), RoleCreation::Created);
     let first = store
-        .set_staff_access(&user, std::slice::from_ref(&other), &[], &admin, Utc::now())
+        .set_staff_access(
+            &user,
+            std::slice::from_ref(&other),
+            &[],
+            &admin,
+            std::slice::from_ref(&role),
+            Utc::now(),
+        )
         .await
         .expect("write");
     let second = store
-        .set_staff_access(&user, &["tech_support".to_owned()], &[], &admin, Utc::now())
+        .set_staff_access(&user, &["tech_support".to_owned()], &[], &admin, &[], Utc::now())
         .await
         .expect("write");
     assert_eq!((first, second), (StaffWrite::Done, StaffWrite::Stale));
@@ -95,6 +109,6 @@ async fn a_role_deleted_after_the_user_was_read_is_not_assigned() {
     // A granter whose roles changed since they were read grants nothing.
     let demoted = portico::domain::Account { roles: vec!["sales_manager".into()], ..admin.clone() };
     let user = store.account(user.id).await.expect("read").expect("user");
-    let granted = store.set_staff_access(&user, &[], &[], &demoted, Utc::now()).await.expect("write");
+    let granted = store.set_staff_access(&user, &[], &[], &demoted, &[], Utc::now()).await.expect("write");
     assert_eq!(granted, StaffWrite::GranterChanged);
 }
