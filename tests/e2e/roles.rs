@@ -325,3 +325,53 @@ fn error_fields(body: &Value) -> Vec<&str> {
         .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
         .unwrap_or_default()
 }
+
+async fn put_role(app: &TestApp, token: &str, id: &str, permissions: Value) -> Response {
+    let body = json!({"name": "Role", "permissions": permissions});
+    app.request(Method::PUT, &format!("/admin/roles/{id}"), Some(body), Some(token)).await
+}
+
+#[tokio::test]
+async fn a_role_is_not_narrowed_under_the_last_administrator() {
+    let app = spawn_app().await;
+    let (admin, admin_email) = app.admin_token().await;
+    let both = json!(["settings.manage", "users.manage"]);
+    let chief = unique_role_id("chief");
+    let role = json!({"id": chief, "name": "Chief", "permissions": both});
+    assert_eq!(app.post("/admin/roles", role, Some(&admin)).await.status, StatusCode::CREATED);
+    let (chief_user, _, chief_token) = staff_with(&app, &admin, json!([chief])).await;
+    // The seeded administrator steps down: the holder of the custom role is the last one.
+    let admin_id = app.account_id(&admin_email).await;
+    assert_eq!(set_roles(&app, &admin, &admin_id, json!([])).await.status, StatusCode::OK);
+
+    let narrowed = put_role(&app, &chief_token, &chief, json!(["users.manage"])).await;
+    assert_eq!(codes(&narrowed), (StatusCode::CONFLICT, Some("last_administrator")));
+    let kept = app.get(&format!("/admin/roles/{chief}"), Some(&chief_token)).await.body;
+    assert_eq!(kept["permissions"], both, "nothing changed");
+    let own = set_roles(&app, &chief_token, &chief_user, json!([])).await;
+    assert_eq!(codes(&own), (StatusCode::CONFLICT, Some("last_administrator")), "nor by dropping the role");
+    let renamed = put_role(&app, &chief_token, &chief, both.clone()).await;
+    assert_eq!(renamed.status, StatusCode::OK, "a change that keeps both permissions: {:?}", renamed.body);
+
+    // Two holders through the one role: narrowing it would still leave none.
+    let (deputy, _, deputy_token) = staff_with(&app, &chief_token, json!([chief])).await;
+    let narrowed = put_role(&app, &chief_token, &chief, json!(["users.manage"])).await;
+    assert_eq!(codes(&narrowed), (StatusCode::CONFLICT, Some("last_administrator")));
+
+    // The deputy also gets settings.manage from another role: narrowing the first leaves them.
+    let backup = unique_role_id("backup");
+    let role = json!({"id": backup, "name": "Backup", "permissions": both});
+    assert_eq!(app.post("/admin/roles", role, Some(&chief_token)).await.status, StatusCode::CREATED);
+    assert_eq!(set_roles(&app, &chief_token, &deputy, json!([chief, backup])).await.status, StatusCode::OK);
+    let narrowed = put_role(&app, &chief_token, &chief, json!(["users.manage"])).await;
+    assert_eq!(narrowed.status, StatusCode::OK, "{:?}", narrowed.body);
+    assert_eq!(holders(&app, &chief_token, &chief).await, json!(2));
+
+    // The deputy is now the last: users.manage through one role, settings.manage through both.
+    let combined = put_role(&app, &deputy_token, &backup, json!(["settings.manage"])).await;
+    assert_eq!(combined.status, StatusCode::OK, "the pair held across two roles: {:?}", combined.body);
+    let last = put_role(&app, &deputy_token, &backup, json!([])).await;
+    assert_eq!(codes(&last), (StatusCode::CONFLICT, Some("last_administrator")));
+    let last = put_role(&app, &deputy_token, &chief, json!([])).await;
+    assert_eq!(codes(&last), (StatusCode::CONFLICT, Some("last_administrator")));
+}

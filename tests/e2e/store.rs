@@ -72,7 +72,14 @@ async fn a_role_deleted_after_the_user_was_read_is_not_assigned() {
     // The handler read the user and the role; then the role went.
     assert_eq!(store.delete_role(&id).await.expect("delete"), RoleDeletion::Deleted);
     let assigned = store
-        .set_staff_access(&user, std::slice::from_ref(&id), &[], &admin, Utc::now())
+        .set_staff_access(
+            &user,
+            std::slice::from_ref(&id),
+            &[],
+            &admin,
+            std::slice::from_ref(&role),
+            Utc::now(),
+        )
         .await
         .expect("write");
     assert_eq!(assigned, StaffWrite::NoSuchRole(id.clone()));
@@ -82,11 +89,18 @@ async fn a_role_deleted_after_the_user_was_read_is_not_assigned() {
     let role = Role { id: other.clone(), ..role };
     assert_eq!(store.create_role(&role, &admin, Utc::now()).await.expect("create"), RoleCreation::Created);
     let first = store
-        .set_staff_access(&user, std::slice::from_ref(&other), &[], &admin, Utc::now())
+        .set_staff_access(
+            &user,
+            std::slice::from_ref(&other),
+            &[],
+            &admin,
+            std::slice::from_ref(&role),
+            Utc::now(),
+        )
         .await
         .expect("write");
     let second = store
-        .set_staff_access(&user, &["tech_support".to_owned()], &[], &admin, Utc::now())
+        .set_staff_access(&user, &["tech_support".to_owned()], &[], &admin, &[], Utc::now())
         .await
         .expect("write");
     assert_eq!((first, second), (StaffWrite::Done, StaffWrite::Stale));
@@ -95,6 +109,117 @@ async fn a_role_deleted_after_the_user_was_read_is_not_assigned() {
     // A granter whose roles changed since they were read grants nothing.
     let demoted = portico::domain::Account { roles: vec!["sales_manager".into()], ..admin.clone() };
     let user = store.account(user.id).await.expect("read").expect("user");
-    let granted = store.set_staff_access(&user, &[], &[], &demoted, Utc::now()).await.expect("write");
+    let granted = store.set_staff_access(&user, &[], &[], &demoted, &[], Utc::now()).await.expect("write");
     assert_eq!(granted, StaffWrite::GranterChanged);
+}
+
+async fn staff_account(store: &portico::store::Store, email: &str) -> portico::domain::Account {
+    let email = portico::domain::Email::parse(email).expect("email");
+    store.account_by_email(&email).await.expect("read").expect("account")
+}
+
+#[tokio::test]
+async fn the_count_keeps_one_administrator_and_a_table_without_one_is_counted_first() {
+    use portico::domain::{Account, AccountStatus, BuiltinRole, Email};
+    use portico::store::accounts::StaffWrite;
+
+    let app = spawn_app().await;
+    let store = &app.state.store;
+    let (_, admin_email) = app.admin_token().await;
+    let admin = staff_account(store, &admin_email).await;
+    let administrator = [BuiltinRole::Administrator.definition()];
+    assert_eq!(store.administrator_count().await.expect("read"), Some(1));
+
+    // A granter without the rights to do it through the API: the count alone keeps the floor.
+    let clerk_email = crate::support::unique_email("clerk");
+    let seeded =
+        portico_local::create_staff(&app.state, &clerk_email, "Clerk", crate::support::PASSWORD, &[]);
+    assert!(seeded.await.expect("seed"));
+    let clerk = staff_account(store, &clerk_email).await;
+    let now = Utc::now();
+    let disabled = store.change_staff_status(&admin, AccountStatus::Disabled, &clerk, &administrator, now);
+    assert_eq!(disabled.await.expect("write"), StaffWrite::LastAdministrator);
+    let demoted = store.set_staff_access(&admin, &[], &[], &admin, &administrator, now);
+    assert_eq!(demoted.await.expect("write"), StaffWrite::LastAdministrator);
+
+    // A table from before the count: nothing changes who administers until they are counted.
+    let (pk, sk) = portico::store::keys::administrator_count();
+    let forgotten = app.dynamodb.delete_item().table_name(store.table()).key("PK", s(pk)).key("SK", s(sk));
+    forgotten.send().await.expect("delete the count");
+    assert_eq!(store.administrator_count().await.expect("read"), None);
+    let sales = ["sales_manager".to_owned()];
+    let demoted = store.set_staff_access(&admin, &sales, &[], &admin, &administrator, now);
+    assert_eq!(demoted.await.expect("write"), StaffWrite::AdministratorsUncounted);
+    let email = Email::parse(&crate::support::unique_email("new")).expect("email");
+    let roles = vec!["administrator".to_owned()];
+    let newcomer = Account::new_staff(email, "New".into(), admin.password_hash.clone(), roles, vec![], now);
+    let created = store.create_staff(&newcomer, Some(&admin), &administrator).await.expect("write");
+    assert_eq!(created, StaffWrite::AdministratorsUncounted, "an increment must not start a short count");
+    let agent = ["field_agent".to_owned()];
+    let unrelated = store.set_staff_access(&clerk, &agent, &[], &admin, &[], now);
+    assert_eq!(unrelated.await.expect("write"), StaffWrite::Done, "who administers does not change");
+
+    assert_eq!(store.count_administrators().await.expect("count"), 1);
+    let created = store.create_staff(&newcomer, Some(&admin), &administrator).await.expect("write");
+    assert_eq!(created, StaffWrite::Done);
+    assert_eq!(store.count_administrators().await.expect("count"), 2, "counted once, then moved");
+    let demoted = store.set_staff_access(&admin, &sales, &[], &admin, &administrator, now);
+    assert_eq!(demoted.await.expect("write"), StaffWrite::Done);
+    assert_eq!(store.administrator_count().await.expect("read"), Some(1));
+}
+
+fn s(value: String) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::S(value)
+}
+
+#[tokio::test]
+async fn a_user_change_counted_with_a_role_s_old_grants_is_cancelled() {
+    use portico::domain::permission::{Permission, Role};
+    use portico::domain::{Account, Email};
+    use portico::store::accounts::StaffWrite;
+    use portico::store::roles::{RoleCreation, RoleUpdate};
+
+    let app = spawn_app().await;
+    let store = &app.state.store;
+    let (_, admin_email) = app.admin_token().await;
+    let admin = staff_account(store, &admin_email).await;
+    let id = format!("chief_{}", ulid::Ulid::generate().to_string().to_lowercase());
+    let chief = Role {
+        id: id.clone(),
+        name: "Chief".into(),
+        permissions: vec![Permission::SettingsManage, Permission::UsersManage],
+        modules: Default::default(),
+        builtin: false,
+    };
+    assert_eq!(store.create_role(&chief, &admin, Utc::now()).await.expect("create"), RoleCreation::Created);
+    let email = Email::parse(&crate::support::unique_email("chief")).expect("email");
+    let holder = Account::new_staff(
+        email,
+        "Chief".into(),
+        admin.password_hash.clone(),
+        vec![id.clone()],
+        vec![],
+        Utc::now(),
+    );
+    let created =
+        store.create_staff(&holder, Some(&admin), std::slice::from_ref(&chief)).await.expect("write");
+    assert_eq!(created, StaffWrite::Done);
+    assert_eq!(store.administrator_count().await.expect("read"), Some(2));
+
+    // A handler read the role, then the role lost users.manage (and the holder with it).
+    let read = store.role(&id).await.expect("read").expect("role");
+    let narrowed = Role { permissions: vec![Permission::SettingsManage], ..chief.clone() };
+    assert_eq!(
+        store.update_role(&read, &narrowed, &admin, Utc::now()).await.expect("write"),
+        RoleUpdate::Updated
+    );
+    assert_eq!(store.administrator_count().await.expect("read"), Some(1));
+
+    // Dropping the role, counted as the loss of an administrator, would leave the count one short.
+    let stale = store.set_staff_access(&holder, &[], &[], &admin, std::slice::from_ref(&chief), Utc::now());
+    assert_eq!(stale.await.expect("write"), StaffWrite::RoleChanged);
+    let current =
+        store.set_staff_access(&holder, &[], &[], &admin, std::slice::from_ref(&narrowed), Utc::now());
+    assert_eq!(current.await.expect("write"), StaffWrite::Done);
+    assert_eq!(store.administrator_count().await.expect("read"), Some(1));
 }

@@ -2,9 +2,9 @@
 //! token.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, spawn_app, unique_email};
+use crate::support::{PASSWORD, Response, TestApp, spawn_app, unique_email};
 
 #[tokio::test]
 async fn an_administrator_creates_staff_and_changes_their_roles() {
@@ -178,4 +178,130 @@ async fn a_user_manager_can_t_disable_someone_with_more_rights() {
         app.post(&format!("/admin/users/{id}/disable"), json!({}), Some(&hr)).await.status,
         StatusCode::OK
     );
+}
+
+async fn set_roles(app: &TestApp, token: &str, user: &str, roles: Value) -> Response {
+    app.request(Method::PATCH, &format!("/admin/users/{user}"), Some(json!({"roles": roles})), Some(token))
+        .await
+}
+
+fn codes(response: &Response) -> (StatusCode, Option<&str>) {
+    (response.status, response.body["code"].as_str())
+}
+
+/// Active users holding the built-in Administrator role, as `GET /admin/users` lists them.
+async fn administrators(app: &TestApp, token: &str) -> Vec<String> {
+    let users = app.get("/admin/users", Some(token)).await;
+    assert_eq!(users.status, StatusCode::OK, "{:?}", users.body);
+    users
+        .body
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter(|u| {
+            u["status"] == "active"
+                && u["roles"].as_array().is_some_and(|r| r.contains(&json!("administrator")))
+        })
+        .map(|u| u["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// Creates a user with the Administrator role through the API; returns their id and address.
+async fn another_administrator(app: &TestApp, token: &str) -> (String, String) {
+    let email = unique_email("admin");
+    let body = json!({"email": email, "name": "Admin", "password": PASSWORD, "roles": ["administrator"]});
+    let created = app.post("/admin/users", body, Some(token)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    (created.body["id"].as_str().expect("id").to_owned(), email)
+}
+
+async fn token_of(app: &TestApp, email: &str) -> String {
+    let signed_in = app.sign_in(email, PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
+    signed_in.body["access_token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn the_last_administrator_can_t_demote_themselves_but_one_of_two_can() {
+    let app = spawn_app().await;
+    let (first, first_email) = app.admin_token().await;
+    let first_id = app.account_id(&first_email).await;
+    let refused = set_roles(&app, &first, &first_id, json!(["sales_manager"])).await;
+    assert_eq!(codes(&refused), (StatusCode::CONFLICT, Some("last_administrator")));
+    assert_eq!(refused.headers["content-type"], "application/problem+json");
+    assert_eq!(administrators(&app, &first).await, std::slice::from_ref(&first_id), "nothing changed");
+    let kept = set_roles(&app, &first, &first_id, json!(["administrator", "field_agent"])).await;
+    assert_eq!(kept.status, StatusCode::OK, "a change that keeps both permissions: {:?}", kept.body);
+
+    let (second_id, second_email) = another_administrator(&app, &first).await;
+    let second = token_of(&app, &second_email).await;
+    let stepped_down = set_roles(&app, &first, &first_id, json!(["sales_manager"])).await;
+    assert_eq!(stepped_down.status, StatusCode::OK, "{:?}", stepped_down.body);
+    let last = set_roles(&app, &second, &second_id, json!([])).await;
+    assert_eq!(codes(&last), (StatusCode::CONFLICT, Some("last_administrator")));
+
+    // Disabling and enabling an administrator move the count too.
+    let (third_id, third_email) = another_administrator(&app, &second).await;
+    let disabled = app.post(&format!("/admin/users/{third_id}/disable"), json!({}), Some(&second)).await;
+    assert_eq!(disabled.status, StatusCode::OK, "two administrators: one may go");
+    let alone = set_roles(&app, &second, &second_id, json!([])).await;
+    assert_eq!(
+        codes(&alone),
+        (StatusCode::CONFLICT, Some("last_administrator")),
+        "a disabled one does not count"
+    );
+    let enabled = app.post(&format!("/admin/users/{third_id}/enable"), json!({}), Some(&second)).await;
+    assert_eq!(enabled.status, StatusCode::OK);
+    assert_eq!(set_roles(&app, &second, &second_id, json!([])).await.status, StatusCode::OK);
+    let third = token_of(&app, &third_email).await;
+    assert_eq!(administrators(&app, &third).await, [third_id]);
+}
+
+#[tokio::test]
+async fn two_administrators_demoting_themselves_at_once_leave_one() {
+    let app = spawn_app().await;
+    let (first, first_email) = app.admin_token().await;
+    let (second_id, second_email) = another_administrator(&app, &first).await;
+    let (first_id, second) = (app.account_id(&first_email).await, token_of(&app, &second_email).await);
+    // Each covers their own rights, and neither write touches the other's account: only the
+    // count stands between them and an installation nobody can manage.
+    let (one, two) = tokio::join!(
+        set_roles(&app, &first, &first_id, json!(["sales_manager"])),
+        set_roles(&app, &second, &second_id, json!(["sales_manager"])),
+    );
+    assert_ne!(one.status, two.status, "exactly one wins: {:?} {:?}", one.body, two.body);
+    let (lost, loser) = if one.status == StatusCode::OK { (&two, &second) } else { (&one, &first) };
+    assert_eq!(lost.status, StatusCode::CONFLICT, "{:?}", lost.body);
+    assert!(matches!(lost.body["code"].as_str(), Some("last_administrator" | "conflict")), "{:?}", lost.body);
+    let remaining = administrators(&app, loser).await;
+    assert_eq!(remaining.len(), 1, "the loser still administers: {remaining:?}");
+}
+
+#[tokio::test]
+async fn two_administrators_demoting_each_other_at_once_leave_one() {
+    let app = spawn_app().await;
+    let (first, first_email) = app.admin_token().await;
+    let (second_id, second_email) = another_administrator(&app, &first).await;
+    let (first_id, second) = (app.account_id(&first_email).await, token_of(&app, &second_email).await);
+    let (one, two) = tokio::join!(
+        set_roles(&app, &first, &second_id, json!([])),
+        set_roles(&app, &second, &first_id, json!([])),
+    );
+    let won: Vec<_> = [&one, &two].into_iter().filter(|r| r.status == StatusCode::OK).collect();
+    assert_eq!(won.len(), 1, "exactly one wins: {:?} {:?}", one.body, two.body);
+    let (winner, lost) = if one.status == StatusCode::OK { (&first, &two) } else { (&second, &one) };
+    // The loser was demoted before or while its request ran: its rights are gone when read
+    // (403), or its write finds the granter or the count changed (409).
+    assert!(
+        matches!(
+            codes(lost),
+            (StatusCode::CONFLICT, Some("last_administrator" | "conflict"))
+                | (StatusCode::FORBIDDEN, Some("forbidden"))
+        ),
+        "{:?}",
+        lost.body
+    );
+    let remaining = administrators(&app, winner).await;
+    assert_eq!(remaining.len(), 1, "{remaining:?}");
+    assert!(remaining[0] == first_id || remaining[0] == second_id);
 }

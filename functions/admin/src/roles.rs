@@ -147,6 +147,25 @@ pub(crate) fn granter_changed() -> ApiError {
     ApiError::conflict("conflict", "Your own roles changed meanwhile; sign in again and retry.")
 }
 
+/// 409 `last_administrator`: the change would leave nobody able to manage users and settings.
+pub(crate) fn last_administrator() -> ApiError {
+    ApiError::conflict(
+        "last_administrator",
+        "This would leave no active staff user holding both users.manage and settings.manage; \
+         give them to someone else first.",
+    )
+}
+
+/// 503 `administrators_uncounted`: a table from before the administrator count, not counted yet.
+pub(crate) fn administrators_uncounted() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "administrators_uncounted",
+        "Administrators are not counted in this installation yet; an operator runs \
+         `portico-local count-admins` once.",
+    )
+}
+
 /// The role `id` would be with `definition`, validated, every error collected.
 fn role_from(id: String, definition: RoleDefinition, mut errors: Vec<FieldError>) -> Result<Role, ApiError> {
     let name = definition.name.trim().to_owned();
@@ -247,7 +266,8 @@ async fn get_role(
         (status = 400, body = Problem),
         (status = 403, body = Problem, description = "`beyond_own_rights`: the role grants, or granted, more than the caller holds"),
         (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "`builtin_role`, or `conflict`: the role or the caller's roles changed meanwhile")))]
+        (status = 409, body = Problem, description = "`builtin_role`; `last_administrator`: the change would take `users.manage` or `settings.manage` from the last active staff user holding both; `role_widely_held`: too many holders to recount for a change of those two permissions; or `conflict`: the role, its holders or the caller's roles changed meanwhile"),
+        (status = 503, body = Problem, description = "`administrators_uncounted`: the installation's administrators are not counted yet")))]
 async fn put_role(
     State(state): State<AppState>,
     staff: Staff,
@@ -272,13 +292,22 @@ async fn put_role(
     match state.store.update_role(&read, &role, &granter.account, now).await? {
         RoleUpdate::Updated => {}
         RoleUpdate::Stale if state.store.role(&role.id).await?.is_none() => return Err(no_role()),
-        RoleUpdate::Stale => {
+        RoleUpdate::Stale | RoleUpdate::HoldersChanged => {
             return Err(ApiError::conflict(
                 "conflict",
-                "The role changed meanwhile; read it again and retry.",
+                "The role or who holds it changed meanwhile; read it again and retry.",
             ));
         }
         RoleUpdate::GranterChanged => return Err(granter_changed()),
+        RoleUpdate::LastAdministrator => return Err(last_administrator()),
+        RoleUpdate::AdministratorsUncounted => return Err(administrators_uncounted()),
+        RoleUpdate::TooManyHolders => {
+            return Err(ApiError::conflict(
+                "role_widely_held",
+                "Too many staff users hold this role to change whether it grants users.manage or \
+                 settings.manage; make a new role for the change instead.",
+            ));
+        }
     }
     tracing::info!(role_id = %role.id, by = %staff.0.sub, "role changed");
     Ok(Json(StoredRole { role, updated_at: now, ..read }.into()))

@@ -1,12 +1,12 @@
 //! Staff users and the roles they can have (SPEC §6).
 
-use crate::roles::{Granter, granter_changed};
+use crate::roles::{Granter, administrators_uncounted, granter_changed, last_administrator};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use portico::domain::password::check_new_password;
-use portico::domain::permission::{BuiltinRole, RoleGrants, check_role_id};
+use portico::domain::permission::{BuiltinRole, Role, RoleGrants, check_role_id};
 use portico::domain::{Account, AccountKind, AccountStatus, Email, Permission};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, Staff};
@@ -69,11 +69,11 @@ fn role_id_errors(roles: &[String]) -> Vec<FieldError> {
     errors
 }
 
-/// What `roles` grant, or an error naming each id that is not a role.
-async fn grants_of_existing(
+/// The roles `roles` name, or an error naming each id that is not a role.
+async fn existing_roles(
     state: &AppState,
     roles: &[String],
-) -> Result<Result<RoleGrants, Vec<FieldError>>, ApiError> {
+) -> Result<Result<Vec<Role>, Vec<FieldError>>, ApiError> {
     let found = state.store.roles_by_id(roles).await?;
     let unknown: Vec<FieldError> = roles
         .iter()
@@ -81,11 +81,15 @@ async fn grants_of_existing(
         .filter(|(_, id)| !found.iter().any(|role| role.id == **id))
         .map(|(index, id)| FieldError::new(format!("roles[{index}]"), format!("`{id}` is not a role")))
         .collect();
-    Ok(if unknown.is_empty() { Ok(RoleGrants::of(&found)) } else { Err(unknown) })
+    Ok(if unknown.is_empty() { Ok(found) } else { Err(unknown) })
 }
 
 fn role_gone(role: &str) -> ApiError {
     ApiError::validation(vec![FieldError::new("roles", format!("`{role}` is not a role (any more)"))])
+}
+
+fn role_changed() -> ApiError {
+    ApiError::conflict("conflict", "A role changed meanwhile; read the roles again and retry.")
 }
 
 #[utoipa::path(get, path = "/admin/users", tag = "users", security(("bearer" = [])),
@@ -112,7 +116,8 @@ pub struct NewUser {
 #[utoipa::path(post, path = "/admin/users", tag = "users", security(("bearer" = [])), request_body = NewUser,
     responses((status = 201, body = UserView), (status = 400, body = Problem),
         (status = 403, body = Problem, description = "`beyond_own_rights`: the roles or projects give more than the caller holds"),
-        (status = 409, body = Problem, description = "`email_taken`, or `conflict`: the caller's roles changed meanwhile")))]
+        (status = 409, body = Problem, description = "`email_taken`, or `conflict`: the caller's roles, or a role given, changed meanwhile"),
+        (status = 503, body = Problem, description = "`administrators_uncounted`: the installation's administrators are not counted yet, so no administrator can be added")))]
 async fn create_user(
     State(state): State<AppState>,
     staff: Staff,
@@ -131,7 +136,7 @@ async fn create_user(
     }
     let role_errors = role_id_errors(&request.roles);
     let granted = if role_errors.is_empty() {
-        grants_of_existing(&state, &request.roles).await?.map_err(|unknown| errors.extend(unknown)).ok()
+        existing_roles(&state, &request.roles).await?.map_err(|unknown| errors.extend(unknown)).ok()
     } else {
         errors.extend(role_errors);
         None
@@ -139,13 +144,13 @@ async fn create_user(
     let (Some(email), Some(granted)) = (email.filter(|_| errors.is_empty()), granted) else {
         return Err(ApiError::validation(errors));
     };
-    granter.ensure_covers(&granted)?;
+    granter.ensure_covers(&RoleGrants::of(&granted))?;
     let projects = crate::fields::check_projects(&state, "projects", &request.projects).await?;
     granter.ensure_projects(&projects)?;
     let plain = request.password;
     let hash = state.passwords.hash_blocking(plain).await.map_err(ApiError::internal)?;
     let account = Account::new_staff(email, name, hash, request.roles, projects, Utc::now());
-    match state.store.create_staff(&account, Some(&granter.account)).await? {
+    match state.store.create_staff(&account, Some(&granter.account), &granted).await? {
         StaffWrite::Done => {
             tracing::info!(account_id = %account.id, by = %staff.0.sub, "staff user created");
             Ok((StatusCode::CREATED, Json(account.into())))
@@ -154,7 +159,12 @@ async fn create_user(
             Err(ApiError::conflict("email_taken", "An account with this address exists."))
         }
         StaffWrite::NoSuchRole(role) => Err(role_gone(&role)),
-        StaffWrite::GranterChanged | StaffWrite::Stale => Err(granter_changed()),
+        StaffWrite::AdministratorsUncounted => Err(administrators_uncounted()),
+        StaffWrite::RoleChanged => Err(role_changed()),
+        // A creation never lowers the count.
+        StaffWrite::GranterChanged | StaffWrite::Stale | StaffWrite::LastAdministrator => {
+            Err(granter_changed())
+        }
     }
 }
 
@@ -172,7 +182,8 @@ pub struct UserChange {
         (status = 400, body = Problem),
         (status = 403, body = Problem, description = "`beyond_own_rights`: the user holds, or would hold, rights the caller lacks, or is given a project the caller is not in"),
         (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "`conflict`: the user's or the caller's roles changed meanwhile")))]
+        (status = 409, body = Problem, description = "`last_administrator`: the user is the last active staff user holding both `users.manage` and `settings.manage`, and would lose one (also when changing one's own roles); or `conflict`: the user's or the caller's roles, or a role involved, changed meanwhile"),
+        (status = 503, body = Problem, description = "`administrators_uncounted`: the installation's administrators are not counted yet")))]
 async fn change_user(
     State(state): State<AppState>,
     staff: Staff,
@@ -199,10 +210,12 @@ async fn change_user(
         state.store.account(id).await?.filter(|a| a.kind == AccountKind::Staff).ok_or_else(not_found)?
     };
     // Changing someone's access is only for those who hold all the rights involved, before and after.
-    granter.ensure_covers(&state.store.grants_of_roles(&account.roles).await?)?;
+    let mut definitions = state.store.roles_by_id(&account.roles).await?;
+    granter.ensure_covers(&RoleGrants::of(&definitions))?;
     if let Some(roles) = &change.roles {
-        let granted = grants_of_existing(&state, roles).await?.map_err(ApiError::validation)?;
-        granter.ensure_covers(&granted)?;
+        let granted = existing_roles(&state, roles).await?.map_err(ApiError::validation)?;
+        granter.ensure_covers(&RoleGrants::of(&granted))?;
+        definitions.extend(granted);
     }
     if let Some(projects) = &projects {
         let added: Vec<Ulid> = projects.iter().filter(|p| !account.projects.contains(p)).copied().collect();
@@ -210,10 +223,18 @@ async fn change_user(
     }
     let roles = change.roles.unwrap_or_else(|| account.roles.clone());
     let projects = projects.unwrap_or_else(|| account.projects.clone());
-    match state.store.set_staff_access(&account, &roles, &projects, &granter.account, Utc::now()).await? {
+    let now = Utc::now();
+    match state
+        .store
+        .set_staff_access(&account, &roles, &projects, &granter.account, &definitions, now)
+        .await?
+    {
         StaffWrite::Done => {}
         StaffWrite::NoSuchRole(role) => return Err(role_gone(&role)),
         StaffWrite::GranterChanged => return Err(granter_changed()),
+        StaffWrite::LastAdministrator => return Err(last_administrator()),
+        StaffWrite::AdministratorsUncounted => return Err(administrators_uncounted()),
+        StaffWrite::RoleChanged => return Err(role_changed()),
         StaffWrite::EmailTaken | StaffWrite::Stale => {
             return Err(ApiError::conflict(
                 "conflict",
@@ -252,11 +273,15 @@ async fn set_user_status(
     if account.status != from {
         return Err(in_other_state(&account));
     }
-    granter.ensure_covers(&state.store.grants_of_roles(&account.roles).await?)?;
+    let definitions = state.store.roles_by_id(&account.roles).await?;
+    granter.ensure_covers(&RoleGrants::of(&definitions))?;
     let now = Utc::now();
-    match state.store.change_staff_status(&account, to, &granter.account, now).await? {
+    match state.store.change_staff_status(&account, to, &granter.account, &definitions, now).await? {
         StaffWrite::Done => Ok(Account { status: to, updated_at: now, ..account }),
         StaffWrite::GranterChanged => Err(granter_changed()),
+        StaffWrite::LastAdministrator => Err(last_administrator()),
+        StaffWrite::AdministratorsUncounted => Err(administrators_uncounted()),
+        StaffWrite::RoleChanged => Err(role_changed()),
         StaffWrite::Stale | StaffWrite::EmailTaken | StaffWrite::NoSuchRole(_) => {
             match staff_user(state.store.account(id).await?) {
                 Some(current) if current.status != from => Err(in_other_state(&current)),
@@ -272,7 +297,8 @@ async fn set_user_status(
     responses((status = 200, body = UserView, description = "Disabled: signed out everywhere, can't sign in; access tokens already issued lapse within 15 minutes"),
         (status = 403, body = Problem, description = "`beyond_own_rights`: the user holds rights the caller lacks"),
         (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "`not_active`, or `own_account`")))]
+        (status = 409, body = Problem, description = "`not_active`, `own_account`, `last_administrator`: the user is the last active staff user holding both `users.manage` and `settings.manage`, or `conflict`"),
+        (status = 503, body = Problem, description = "`administrators_uncounted`: the installation's administrators are not counted yet")))]
 async fn disable_user(
     State(state): State<AppState>,
     staff: Staff,
@@ -289,7 +315,8 @@ async fn disable_user(
 #[utoipa::path(post, path = "/admin/users/{id}/enable", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = UserView), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "`not_disabled`, or `own_account`")))]
+        (status = 409, body = Problem, description = "`not_disabled`, `own_account`, or `conflict`"),
+        (status = 503, body = Problem, description = "`administrators_uncounted`: the installation's administrators are not counted yet")))]
 async fn enable_user(
     State(state): State<AppState>,
     staff: Staff,

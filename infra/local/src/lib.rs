@@ -63,6 +63,8 @@ pub async fn create_admin(
 }
 
 /// Creates an active, verified staff account with `roles`; `Ok(false)` when the address is taken.
+/// Counts the administrators first if the table has no count yet (see `count_administrators`),
+/// so the new account is counted on top of those already there.
 pub async fn create_staff(
     state: &AppState,
     email: &str,
@@ -75,9 +77,15 @@ pub async fn create_staff(
         .map_err(|e| SeedError::Invalid(format!("password {e}")))?;
     let password_hash: PasswordHash =
         state.passwords.hash(password).map_err(|e| SeedError::Invalid(e.to_string()))?;
+    state.store.count_administrators().await?;
+    let definitions: Vec<_> = roles.iter().map(|role| role.definition()).collect();
     let roles = roles.iter().map(|role| role.id().to_owned()).collect();
     let admin = Account::new_staff(email, name.to_owned(), password_hash, roles, Vec::new(), Utc::now());
-    Ok(state.store.create_staff(&admin, None).await? == StaffWrite::Done)
+    match state.store.create_staff(&admin, None, &definitions).await? {
+        StaffWrite::Done => Ok(true),
+        StaffWrite::EmailTaken => Ok(false),
+        other => Err(SeedError::Invalid(format!("the account was not stored: {other:?}"))),
+    }
 }
 
 /// A random password that passes the password rules, for seeded accounts.

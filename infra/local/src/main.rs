@@ -3,6 +3,7 @@
 //! ```text
 //! portico-local                      start moto, the table, the API on http://127.0.0.1:3000
 //! portico-local create-admin EMAIL   create an administrator in the configured table (AWS too)
+//! portico-local count-admins         count the administrators of a table from before the count
 //! ```
 
 use std::net::SocketAddr;
@@ -71,8 +72,11 @@ async fn main() -> Result<(), Error> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         [] | ["run"] => run(LocalSettings::from_env()?).await,
         ["create-admin", email] => create_admin_in_configured_table(email).await,
+        ["count-admins"] => count_admins_in_configured_table().await,
         _ => {
-            eprintln!("usage: portico-local [run] | portico-local create-admin EMAIL");
+            eprintln!(
+                "usage: portico-local [run] | portico-local create-admin EMAIL | portico-local count-admins"
+            );
             std::process::exit(2);
         }
     }
@@ -89,6 +93,16 @@ async fn create_admin_in_configured_table(email: &str) -> Result<(), Error> {
     } else {
         println!("{email} already has an account; nothing changed");
     }
+    Ok(())
+}
+
+/// For a table from before the administrator count (AWS or local): counts the active staff users
+/// holding both `users.manage` and `settings.manage` once, if the table has no count yet. Until
+/// then no write can change who they are. A table that has a count keeps it.
+async fn count_admins_in_configured_table() -> Result<(), Error> {
+    let state = AppState::new(Config::from_env()?).await;
+    let count = state.store.count_administrators().await?;
+    println!("{count} administrator(s) (active staff holding users.manage and settings.manage)");
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! these types, so inner code never sees unchecked input.
 
 pub mod account;
+pub mod administrators;
 pub mod challenge;
 pub mod contact;
 pub mod contact_fields;

@@ -1,6 +1,6 @@
 //! Accounts, their e-mail uniqueness guards and e-mail verification challenges.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
@@ -8,13 +8,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
+use super::administrators::{COUNT_ITEM, CountRefusal};
 use super::keys::{self, GSI1, GSI1PK, PK, SK, TTL};
-use super::roles::custom_role_ids;
+use super::roles::{ROLE_ITEM, custom_role_ids, role_item_name};
 use super::sessions::TrustedDevice;
 use super::{Item, Page, PageKey, Store, StoreError, WriteSet, n, page_key_from_item, page_key_to_item, s};
 use crate::domain::account::Login;
 use crate::domain::account::PasswordHash;
+use crate::domain::administrators::{self, Recount, StaffState};
 use crate::domain::challenge::{Challenge, MAX_CODE_ATTEMPTS};
+use crate::domain::permission::Role;
 use crate::domain::signin::FailureRecord;
 use crate::domain::{Account, AccountKind, AccountStatus, AccountType, Email, Locale, Phone};
 
@@ -124,6 +127,11 @@ impl From<AccountItem> for Account {
             updated_at: item.updated_at,
         }
     }
+}
+
+/// A staff account as far as the administrator count goes.
+fn staff_state(account: &Account) -> StaffState<'_> {
+    StaffState { status: account.status, roles: &account.roles }
 }
 
 pub(super) fn decode_account(item: Item) -> Result<Account, StoreError> {
@@ -238,28 +246,21 @@ pub enum StaffWrite {
     Stale,
     /// The granter's own roles changed since they were read; nothing was written.
     GranterChanged,
+    /// A custom role's grants changed since they were read; nothing was written.
+    RoleChanged,
+    /// The write would leave no active staff user holding both `users.manage` and
+    /// `settings.manage`; nothing was written.
+    LastAdministrator,
+    /// The table has no administrator count yet (see `administrators.rs`); nothing was written.
+    AdministratorsUncounted,
 }
 
-fn role_list(roles: &[String]) -> AttributeValue {
+pub(super) fn role_list(roles: &[String]) -> AttributeValue {
     AttributeValue::L(roles.iter().map(|role| s(role.as_str())).collect())
 }
 
 fn project_list(projects: &[Ulid]) -> AttributeValue {
     AttributeValue::L(projects.iter().map(|project| s(project.to_string())).collect())
-}
-
-/// The name of the write-set item that counts a holder of custom role `role`.
-fn role_usage_item(role: &str) -> String {
-    format!("{ROLE_USAGE}{role}")
-}
-
-const ROLE_USAGE: &str = "role:";
-
-/// The custom role whose holder count failed its condition (the role is gone). Any other
-/// cancellation (e.g. a conflict on a shared holder count) stays an error, which callers answer
-/// with a retryable 409.
-fn missing_role(error: &StoreError) -> Option<String> {
-    error.cancellation()?.failed_under(ROLE_USAGE).next().map(str::to_owned)
 }
 
 impl Store {
@@ -317,14 +318,17 @@ impl Store {
     }
 
     /// Creates staff account `account` like `create_account`, counting it as a holder of each
-    /// of its custom roles, while `granter` still holds the roles it was read with, all in one
-    /// transaction. Without a granter (an operator seeding the first administrator) only the
-    /// account's own conditions apply.
+    /// of its custom roles, and as an administrator if it is one, while `granter` still holds
+    /// the roles it was read with, all in one transaction. Without a granter (an operator seeding
+    /// the first administrator) only the account's own conditions apply. `definitions` are the
+    /// account's roles as read; the write holds only while those that decide whether it
+    /// administers still grant what they granted.
     #[tracing::instrument(skip_all, fields(account_id = %account.id))]
     pub async fn create_staff(
         &self,
         account: &Account,
         granter: Option<&Account>,
+        definitions: &[Role],
     ) -> Result<StaffWrite, StoreError> {
         let mut items = WriteSet::new()
             .with("login", self.put_if_absent(serde_dynamo::to_item(LoginItem::from(account))?)?)
@@ -332,21 +336,21 @@ impl Store {
         if let Some(granter) = granter {
             items.add("granter", self.granter_unchanged(granter)?);
         }
-        for role in custom_role_ids(&account.roles) {
-            items.add(role_usage_item(role), self.role_usage(role, 1)?);
-        }
+        let recount = administrators::staff_change(None, staff_state(account), definitions);
+        self.add_counted(&mut items, &[], &account.roles, &recount)?;
         match self.commit(items).await {
             Ok(()) => Ok(StaffWrite::Done),
             Err(error) if error.failed("login") => Ok(StaffWrite::EmailTaken),
-            Err(error) if error.failed("granter") => Ok(StaffWrite::GranterChanged),
-            Err(error) => missing_role(&error).map(StaffWrite::NoSuchRole).ok_or(error),
+            Err(error) => self.staff_write_refused(error).await,
         }
     }
 
     /// Gives staff member `account` (as read) new roles and projects, on the account and its
-    /// login item together, moving the custom roles' holder counts, while `granter` still
-    /// holds the roles it was read with. The write holds only if the account still has the
-    /// roles it was read with.
+    /// login item together, moving the custom roles' holder counts and the administrator count,
+    /// while `granter` still holds the roles it was read with. The write holds only if the
+    /// account still has the status and roles it was read with, and the roles in `definitions`
+    /// (as read: at least the account's custom roles before and after) that decide whether it
+    /// administers still grant what they granted.
     #[tracing::instrument(skip_all, fields(account_id = %account.id, by = %granter.id))]
     pub async fn set_staff_access(
         &self,
@@ -354,6 +358,7 @@ impl Store {
         roles: &[String],
         projects: &[Ulid],
         granter: &Account,
+        definitions: &[Role],
         now: DateTime<Utc>,
     ) -> Result<StaffWrite, StoreError> {
         let list = role_list(roles);
@@ -364,10 +369,12 @@ impl Store {
             .key(PK, s(pk))
             .key(SK, s(sk))
             .update_expression("SET #roles = :roles, projects = :projects, updated_at = :now")
-            .condition_expression("kind = :staff AND #roles = :read")
+            .condition_expression("kind = :staff AND #status = :status AND #roles = :read")
             .expression_attribute_names("#roles", "roles")
+            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":roles", list.clone())
             .expression_attribute_values(":read", role_list(&account.roles))
+            .expression_attribute_values(":status", s(account.status.as_str()))
             .expression_attribute_values(":projects", projects.clone())
             .expression_attribute_values(":staff", s("staff"))
             .expression_attribute_values(":now", s(crate::time::format(now)))
@@ -387,20 +394,73 @@ impl Store {
         if granter.id != account.id {
             items.add("granter", self.granter_unchanged(granter)?);
         }
-        let held: BTreeSet<&str> = custom_role_ids(&account.roles).collect();
-        let wanted: BTreeSet<&str> = custom_role_ids(roles).collect();
-        for role in wanted.difference(&held) {
-            items.add(role_usage_item(role), self.role_usage(role, 1)?);
-        }
-        for role in held.difference(&wanted) {
-            items.add(role_usage_item(role), self.role_usage(role, -1)?);
-        }
+        let after = StaffState { status: account.status, roles };
+        let recount = administrators::staff_change(Some(staff_state(account)), after, definitions);
+        self.add_counted(&mut items, &account.roles, roles, &recount)?;
         match self.commit(items).await {
             Ok(()) => Ok(StaffWrite::Done),
-            Err(error) if error.failed("account") || error.failed("login") => Ok(StaffWrite::Stale),
-            Err(error) if error.failed("granter") => Ok(StaffWrite::GranterChanged),
-            Err(error) => missing_role(&error).map(StaffWrite::NoSuchRole).ok_or(error),
+            Err(error) => self.staff_write_refused(error).await,
         }
+    }
+
+    /// Adds to a staff write set its items on custom roles and on the administrator count: each
+    /// role gained counts one more holder, each role dropped one fewer, each role the recount
+    /// read holds while it grants what it granted (one item per role: a transaction names an
+    /// item once), and the count moves by the recount.
+    fn add_counted(
+        &self,
+        items: &mut WriteSet,
+        held: &[String],
+        wanted: &[String],
+        recount: &Recount,
+    ) -> Result<(), StoreError> {
+        let held: BTreeSet<&str> = custom_role_ids(held).collect();
+        let wanted: BTreeSet<&str> = custom_role_ids(wanted).collect();
+        let mut usage: BTreeMap<&str, i64> = BTreeMap::new();
+        for role in wanted.difference(&held) {
+            usage.insert(role, 1);
+        }
+        for role in held.difference(&wanted) {
+            usage.insert(role, -1);
+        }
+        let touched: BTreeSet<&str> =
+            usage.keys().copied().chain(recount.relies_on.keys().map(String::as_str)).collect();
+        for role in touched {
+            let item =
+                self.role_item(role, usage.get(role).copied(), recount.relies_on.get(role).copied())?;
+            items.add(role_item_name(role), item);
+        }
+        if let Some(item) = self.administrator_count_move(recount)? {
+            items.add(COUNT_ITEM, item);
+        }
+        Ok(())
+    }
+
+    /// What a cancelled staff write set means, by the items that failed. The account or login
+    /// changing comes first: the rest was decided from what was read of them.
+    async fn staff_write_refused(&self, error: StoreError) -> Result<StaffWrite, StoreError> {
+        let Some(cancelled) = error.cancellation() else { return Err(error) };
+        if cancelled.failed("account") || cancelled.failed("login") {
+            return Ok(StaffWrite::Stale);
+        }
+        if cancelled.failed("granter") {
+            return Ok(StaffWrite::GranterChanged);
+        }
+        if let Some(role) = cancelled.failed_under(ROLE_ITEM).next() {
+            // Gone, or granting otherwise than the recount read: only read to tell them apart.
+            return Ok(match self.role(role).await? {
+                None => StaffWrite::NoSuchRole(role.to_owned()),
+                Some(_) => StaffWrite::RoleChanged,
+            });
+        }
+        if cancelled.failed(COUNT_ITEM) {
+            return Ok(match self.count_refusal().await? {
+                CountRefusal::LastAdministrator => StaffWrite::LastAdministrator,
+                CountRefusal::Uncounted => StaffWrite::AdministratorsUncounted,
+            });
+        }
+        // A conflict with a concurrent transaction: a retryable error.
+        Err(error)
     }
 
     /// A transaction item that holds only while staff member `granter` is active with the roles
@@ -427,13 +487,15 @@ impl Store {
 
     /// Moves staff member `account` (as read) from its status to `to`, on the account and its
     /// login item, while it still has the roles it was read with and `granter` is unchanged
-    /// (two administrators disabling each other at once: one of them wins).
+    /// (two administrators disabling each other at once: one of them wins), moving the
+    /// administrator count if it administers by `definitions` (its roles as read).
     #[tracing::instrument(skip_all, fields(account_id = %account.id, by = %granter.id))]
     pub async fn change_staff_status(
         &self,
         account: &Account,
         to: AccountStatus,
         granter: &Account,
+        definitions: &[Role],
         now: DateTime<Utc>,
     ) -> Result<StaffWrite, StoreError> {
         let (pk, sk) = keys::account(account.id);
@@ -451,15 +513,16 @@ impl Store {
             .expression_attribute_values(":read", role_list(&account.roles))
             .expression_attribute_values(":now", s(crate::time::format(now)))
             .build()?;
-        let items = WriteSet::new()
+        let mut items = WriteSet::new()
             .with("account", TransactWriteItem::builder().update(update).build())
             .with("login", self.login_status_update(&account.email, to)?)
             .with("granter", self.granter_unchanged(granter)?);
+        let after = StaffState { status: to, roles: &account.roles };
+        let recount = administrators::staff_change(Some(staff_state(account)), after, definitions);
+        self.add_counted(&mut items, &account.roles, &account.roles, &recount)?;
         match self.commit(items).await {
             Ok(()) => Ok(StaffWrite::Done),
-            Err(error) if error.failed("account") => Ok(StaffWrite::Stale),
-            Err(error) if error.failed("granter") => Ok(StaffWrite::GranterChanged),
-            Err(error) => Err(error),
+            Err(error) => self.staff_write_refused(error).await,
         }
     }
 
@@ -555,17 +618,7 @@ impl Store {
     /// Every staff account (a small set: one GSI1 partition), for notifications.
     #[tracing::instrument(skip(self))]
     pub async fn staff(&self) -> Result<Vec<Account>, StoreError> {
-        let mut pages = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .index_name(GSI1)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", GSI1PK)
-            .expression_attribute_values(":pk", s(keys::STAFF_PARTITION))
-            .into_paginator()
-            .items()
-            .send();
+        let mut pages = self.staff_query().into_paginator().items().send();
         let mut staff = Vec::new();
         while let Some(item) = pages.next().await {
             staff.push(decode_account(item?)?);

@@ -23,6 +23,7 @@
 //! |   GSI5: `MODULE#<module>` (GSI1PK) / `1<sort field value>\x01<id>`, or `2\x01<id>` without one; | | | |
 //! |   GSI6: `OWNER#<owner>` (GSI3PK) / `<module>#` + the GSI5 key; GSI7: GSI3PK / `<module>#` + the GSI4 key) | | |
 //! | custom role         | `ROLES`                  | `ROLE#<id>`           |                        |        |
+//! | administrator count   | `COUNTS`                 | `ADMINISTRATORS`      |                        |        |
 //! | rate-limit window     | `RATE#<scope>#<subject>` | `WINDOW#<start>`      |                        |        |
 //! | cooldown              | `COOLDOWN#<scope>#<subject>` | `COOLDOWN`        |                        |        |
 
@@ -180,6 +181,11 @@ pub const ROLE_SK_PREFIX: &str = "ROLE#";
 
 pub fn role(id: &str) -> Key {
     (ROLES_PK.into(), format!("{ROLE_SK_PREFIX}{id}"))
+}
+
+/// The number of active staff users holding both `users.manage` and `settings.manage`.
+pub fn administrator_count() -> Key {
+    ("COUNTS".into(), "ADMINISTRATORS".into())
 }
 
 pub const LABELS_PK: &str = "LABELS";

@@ -4,6 +4,7 @@
 //! runs many copies at once.
 
 pub mod accounts;
+pub mod administrators;
 pub mod confirmations;
 pub mod contact_fields;
 pub mod credentials;
@@ -105,6 +106,9 @@ pub struct WriteSet {
 }
 
 impl WriteSet {
+    /// Most items DynamoDB takes in one transaction.
+    pub const MAX_ITEMS: usize = 100;
+
     pub fn new() -> Self {
         Self::default()
     }
