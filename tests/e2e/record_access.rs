@@ -467,3 +467,40 @@ async fn a_stream_image_decodes_into_the_record_the_api_shows() {
     let stamp = deal["created_at"].as_str().expect("created_at");
     assert_eq!(portico::time::parse(stamp), Some(record.created_at));
 }
+
+#[tokio::test]
+async fn writing_never_reaches_further_than_reading() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    // Reads only one's own tasks, but "writes all": together, writes only one's own.
+    let role = json!({"id": "own_reader_writer", "name": "Own reader, writer", "permissions": [], "modules": {"tasks": "r:own,w"}});
+    assert_eq!(app.post("/admin/roles", role, Some(&admin)).await.status, StatusCode::CREATED);
+    let email = crate::support::unique_email("mixed");
+    let user = json!({"email": email, "name": "Mixed", "password": crate::support::PASSWORD, "roles": ["own_reader_writer"], "projects": []});
+    assert_eq!(app.post("/admin/users", user, Some(&admin)).await.status, StatusCode::CREATED);
+    let token = app.sign_in(&email, crate::support::PASSWORD).await.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    let others = create(&app, &admin, "tasks", json!({"fields": {"subject": "Not yours"}})).await;
+    let path = format!("/records/tasks/{}", others["id"].as_str().expect("id"));
+    // Neither the version (a 412 would tell it) nor the record is reachable.
+    for version in [1, 7] {
+        let changed =
+            patch(&app, &token, &path, json!({"fields": {"subject": "Mine now"}, "version": version})).await;
+        assert_eq!(changed.status, StatusCode::NOT_FOUND, "version {version}: {:?}", changed.body);
+    }
+    assert_eq!(app.get(&path, Some(&admin)).await.body["fields"]["subject"], "Not yours");
+    let own = create(&app, &token, "tasks", json!({"fields": {"subject": "Mine"}})).await;
+    let own_path = format!("/records/tasks/{}", own["id"].as_str().expect("id"));
+    assert_eq!(
+        patch(&app, &token, &own_path, json!({"fields": {"subject": "Still mine"}, "version": 1}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Sending back the owner one read is no assignment.
+    let same_owner = patch(&app, &token, &own_path, json!({"owner_id": own["owner_id"], "version": 2})).await;
+    assert_eq!(same_owner.status, StatusCode::OK, "{:?}", same_owner.body);
+}

@@ -231,7 +231,7 @@ async fn create_role(
     let id_errors = check_role_id(&id).err().map(|message| FieldError::new("id", message));
     let role = role_from(id, definition, id_errors.into_iter().collect())?;
     granter.ensure_covers(&RoleGrants::of([&role]))?;
-    let now = Utc::now();
+    let now = portico::time::now();
     match state.store.create_role(&role, &granter.account, now).await? {
         RoleCreation::Created => {}
         RoleCreation::Exists => return Err(role_exists(&role.id)),
@@ -288,7 +288,7 @@ async fn put_role(
     // What holders had and what they will have: both must be the granter's to give.
     granter.ensure_covers(&RoleGrants::of([&read.role]))?;
     granter.ensure_covers(&RoleGrants::of([&role]))?;
-    let now = Utc::now();
+    let now = portico::time::now();
     match state.store.update_role(&read, &role, &granter.account, now).await? {
         RoleUpdate::Updated => {}
         RoleUpdate::Stale if state.store.role(&role.id).await?.is_none() => return Err(no_role()),

@@ -85,8 +85,8 @@ pub struct RowFailure {
     /// 1-based number of the data row.
     pub row: usize,
     pub errors: Vec<FieldError>,
-    /// The row failed on a passing server condition (throttling, a service error): sending it
-    /// again may work. Other failures need the row fixed.
+    /// The row failed on a passing condition (throttling, an outage, a concurrent change of the
+    /// same contact): sending it again may work. Other failures need the row fixed.
     pub retryable: bool,
 }
 
@@ -256,13 +256,15 @@ pub async fn import_contacts(
             Ok(true) => report.updated += 1,
             Ok(false) => report.created += 1,
             Err(error) => {
-                let retryable = error.status().is_server_error();
-                if retryable {
+                // Passing conditions: throttling or an outage (503), a race with another writer.
+                let retryable = error.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    || matches!(error.code(), "conflict" | "version_mismatch");
+                let server_side = error.status().is_server_error();
+                if server_side {
                     tracing::warn!(row, %error, "import row failed on the server side");
                 }
                 let errors = if error.fields().is_empty() {
-                    let message =
-                        if retryable { "could not be written now; send it again" } else { error.message() };
+                    let message = if server_side { "could not be written now" } else { error.message() };
                     vec![FieldError::new("row", message)]
                 } else {
                     error.fields().to_vec()

@@ -80,7 +80,7 @@ pub struct NewRecord {
     params(("module" = String, Path)), request_body = NewRecord,
     responses((status = 201, body = RecordView), (status = 400, body = Problem),
         (status = 403, body = Problem, description = "`forbidden` (no write access, or assigning without `records.assign`), or `masked_field`: writing a unique field hidden from the caller"),
-        (status = 404, body = Problem), (status = 409, body = Problem, description = "`value_taken`")))]
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "`value_taken`, or `conflict`: a concurrent write; retry")))]
 async fn create_record(
     State(state): State<AppState>,
     Staff(claims): Staff,
@@ -153,7 +153,7 @@ fn expected_version(headers: &HeaderMap, body: Option<u64>) -> Result<u64, ApiEr
     responses((status = 200, body = RecordView), (status = 400, body = Problem),
         (status = 403, body = Problem, description = "`forbidden`, or `masked_field`: writing a unique field hidden from the caller"),
         (status = 404, body = Problem, description = "No such record, or one the caller may not change"),
-        (status = 409, body = Problem, description = "`value_taken`"),
+        (status = 409, body = Problem, description = "`value_taken`, or `conflict`: a concurrent write; retry"),
         (status = 412, body = Problem, description = "`version_mismatch`: the record changed since it was read"),
         (status = 428, body = Problem, description = "`version_required`")))]
 async fn patch_record(
@@ -178,7 +178,9 @@ async fn patch_record(
 
 #[utoipa::path(delete, path = "/records/{module}/{id}", tag = "records", security(("bearer" = [])),
     params(("module" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header, description = "Delete only at this version")),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 204), (status = 400, body = Problem, description = "`invalid_if_match`"),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "`conflict`: changed concurrently again and again; retry"),
         (status = 412, body = Problem, description = "`version_mismatch`: the record changed since it was read")))]
 async fn delete_record(
     State(state): State<AppState>,

@@ -209,6 +209,8 @@ pub enum Origin {
     Otp(ulid::Ulid),
     Form(ulid::Ulid),
     Workflow(String),
+    /// An origin this version does not know (written by a newer one): kept, not refused.
+    Other(String),
 }
 
 impl std::fmt::Display for Origin {
@@ -219,6 +221,7 @@ impl std::fmt::Display for Origin {
             Self::Otp(id) => write!(f, "otp:{id}"),
             Self::Form(id) => write!(f, "form:{id}"),
             Self::Workflow(rule) => write!(f, "workflow:{rule}"),
+            Self::Other(text) => f.write_str(text),
         }
     }
 }
@@ -233,7 +236,8 @@ impl std::str::FromStr for Origin {
             Some(("otp", challenge)) => id(challenge).map(Self::Otp),
             Some(("form", form)) => id(form).map(Self::Form),
             Some(("workflow", rule)) if !rule.is_empty() => Ok(Self::Workflow(rule.to_owned())),
-            _ => Err(()),
+            Some(("workflow", _)) | None => Err(()),
+            Some(_) => Ok(Self::Other(text.to_owned())),
         }
     }
 }
@@ -395,6 +399,7 @@ mod tests {
             assert_eq!(origin.to_string().parse::<Origin>(), Ok(origin));
         }
         assert!("workflow:".parse::<Origin>().is_err() && "otp:x".parse::<Origin>().is_err());
+        assert_eq!("portal:x".parse::<Origin>(), Ok(Origin::Other("portal:x".into())));
         for actor in [Actor::System, Actor::Account(id)] {
             assert_eq!(actor.to_string().parse::<Actor>(), Ok(actor));
         }

@@ -167,7 +167,7 @@ impl ListPlan {
             return Err(RecordError::Invalid(errors));
         }
         // Callers limited to their own records list only those, from the owner index.
-        if let Some(own) = view.read_owner() {
+        if let Some(own) = view.read_owner()? {
             if owner.is_some_and(|owner| owner != own) {
                 return Err(RecordError::Forbidden(format!(
                     "You may list only your own {} records.",

@@ -69,8 +69,16 @@ impl Caller {
         self.permissions.contains(&permission)
     }
 
+    /// What the caller may do with `module`'s records. Changing or deleting never reaches
+    /// further than reading: a role pair like `r:own` + `w` would otherwise write records the
+    /// caller can't see.
     pub fn access(&self, module: &str) -> ModuleAccess {
-        self.modules.get(module).copied().unwrap_or_default()
+        let granted = self.modules.get(module).copied().unwrap_or_default();
+        ModuleAccess {
+            read: granted.read,
+            write: granted.write.min(granted.read),
+            delete: granted.delete.min(granted.read),
+        }
     }
 
     /// The caller's account, when a person calls.
@@ -81,9 +89,14 @@ impl Caller {
         }
     }
 
-    /// The owner a write or read of `scope` is limited to: the caller, for `Own`.
-    fn owner_limit(&self, scope: Scope) -> Option<Ulid> {
-        (scope == Scope::Own).then(|| self.account_id()).flatten()
+    /// Which records an operation of `scope` reaches for this caller. Fails closed: no scope,
+    /// or `Own` without an account, reaches nothing.
+    fn reach(&self, scope: Scope) -> Reach {
+        match (scope, self.account_id()) {
+            (Scope::All, _) => Reach::Everything,
+            (Scope::Own, Some(id)) => Reach::Owner(id),
+            _ => Reach::Nothing,
+        }
     }
 
     /// The module, if the caller may do `need` with it. A module they can't read answers 404
@@ -99,6 +112,32 @@ impl Caller {
             Need::Write if !access.write.any() => Err(forbidden()),
             Need::Delete if !access.delete.any() => Err(forbidden()),
             _ => Ok(module),
+        }
+    }
+}
+
+/// Which records an operation reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Nothing,
+    Owner(Ulid),
+    Everything,
+}
+
+impl Reach {
+    fn holds(self, owner: Ulid) -> bool {
+        match self {
+            Self::Nothing => false,
+            Self::Owner(id) => id == owner,
+            Self::Everything => true,
+        }
+    }
+
+    /// The owner a conditioned write must find on the record.
+    fn owner(self) -> Option<Ulid> {
+        match self {
+            Self::Owner(id) => Some(id),
+            Self::Nothing | Self::Everything => None,
         }
     }
 }
@@ -246,14 +285,35 @@ impl<'a> View<'a> {
         !self.sees_masked && self.schema.custom_field(field).is_some_and(|custom| custom.masked)
     }
 
-    /// The owner every list of the caller is limited to (own-scope readers).
-    pub fn read_owner(&self) -> Option<Ulid> {
-        self.caller.owner_limit(self.access().read)
+    /// The owner every list of the caller is limited to (own-scope readers); `Forbidden` for
+    /// callers who may not read the module at all.
+    pub fn read_owner(&self) -> Result<Option<Ulid>, RecordError> {
+        match self.caller.reach(self.access().read) {
+            Reach::Nothing => Err(RecordError::Forbidden(format!(
+                "Your role does not allow this on {}.",
+                self.module().name
+            ))),
+            reach => Ok(reach.owner()),
+        }
     }
 
     /// Whether the caller may read `record`.
     pub fn reaches(&self, record: &CrmRecord) -> bool {
-        self.read_owner().is_none_or(|owner| owner == record.owner_id)
+        self.caller.reach(self.access().read).holds(record.owner_id)
+    }
+
+    /// The records a write of `scope` reaches; `Forbidden` when none.
+    fn writable(&self, scope: Scope) -> Result<Reach, RecordError> {
+        match self.caller.reach(scope) {
+            Reach::Nothing if self.caller.reach(self.access().read) == Reach::Nothing => {
+                Err(RecordError::NotFound)
+            }
+            Reach::Nothing => Err(RecordError::Forbidden(format!(
+                "Your role does not allow this on {}.",
+                self.module().name
+            ))),
+            reach => Ok(reach),
+        }
     }
 
     /// The record as this caller may see it: masked values never leave the server, and every
@@ -416,10 +476,8 @@ impl<'a> View<'a> {
         owner: Option<Ulid>,
         extra: WriteSet,
     ) -> Result<CrmRecord, RecordError> {
-        if let Some(owner) = owner {
-            self.check_owner(owner)?;
-        }
-        let scope_owner = self.caller.owner_limit(self.access().write);
+        let reach = self.writable(self.access().write)?;
+        let scope_owner = reach.owner();
         let touches_unique = values.keys().any(|field| self.unique_field(field).is_some());
         let mut changes = RecordChanges {
             set: values.iter().filter(|(_, v)| **v != Value::Null).map(|(f, v)| (f.as_str(), v)).collect(),
@@ -437,14 +495,19 @@ impl<'a> View<'a> {
             let items = items_for(&changes)?;
             return match store.commit_single_change(items, &self.schema).await? {
                 Some(record) => Ok(record),
-                None => Err(self.why_not_changed(store, id, self.access().write).await),
+                None => Err(self.why_not_changed(store, id, reach).await),
             };
         }
         // Anything more reads the record first: which unique values it holds now, and the
         // result without a read after the write (the version condition makes both exact).
-        let current = self.read_writable(store, id, self.access().write).await?;
+        let current = self.read_writable(store, id, reach).await?;
         if current.version != expected {
             return Err(RecordError::VersionMismatch { current: current.version });
+        }
+        // Sending back the owner one read is no assignment.
+        let owner = owner.filter(|owner| *owner != current.owner_id);
+        if let Some(owner) = owner {
+            self.check_owner(owner)?;
         }
         let held: BTreeMap<String, Value> = current
             .fields
@@ -455,13 +518,13 @@ impl<'a> View<'a> {
         let (claim, release) = (self.unique_values(values), self.unique_values(&held));
         changes.claim = claim.iter().filter(|guard| !release.contains(guard)).cloned().collect();
         changes.release = release.iter().filter(|guard| !claim.contains(guard)).cloned().collect();
-        changes.owner = owner.filter(|owner| *owner != current.owner_id);
+        changes.owner = owner;
         let mut items = items_for(&changes)?;
         items.append(extra);
         match store.commit(items).await {
             Ok(()) => {}
             Err(StoreError::Cancelled(cancellation)) if cancellation.failed(RECORD) => {
-                return Err(self.why_not_changed(store, id, self.access().write).await);
+                return Err(self.why_not_changed(store, id, reach).await);
             }
             Err(StoreError::Cancelled(cancellation)) => return Err(self.explain(cancellation)),
             Err(error) => return Err(error.into()),
@@ -487,15 +550,14 @@ impl<'a> View<'a> {
     /// read, so a change racing it can't leave a guard behind.
     pub async fn delete(&self, store: &Store, id: Ulid, expected: Option<u64>) -> Result<(), RecordError> {
         let module = self.module();
-        let scope_owner = self.caller.owner_limit(self.access().delete);
+        let reach = self.writable(self.access().delete)?;
+        let scope_owner = reach.owner();
         let custom = custom_fields(store, module).await?;
         if !custom.iter().any(|field| field.unique) {
             let items = store.record_deletion(module, id, (expected, scope_owner), &[])?;
             return match store.commit(items).await {
                 Ok(()) => Ok(()),
-                Err(StoreError::Cancelled(_)) => {
-                    Err(self.why_not_changed(store, id, self.access().delete).await)
-                }
+                Err(StoreError::Cancelled(_)) => Err(self.why_not_changed(store, id, reach).await),
                 Err(error) => Err(error.into()),
             };
         }
@@ -503,7 +565,7 @@ impl<'a> View<'a> {
         let every_value = View { caller: self.caller, schema: everything, sees_masked: true };
         // Without If-Match a change landing between the read and the delete is read again.
         for _ in 0..3 {
-            let current = every_value.read_writable(store, id, self.access().delete).await?;
+            let current = every_value.read_writable(store, id, reach).await?;
             if expected.is_some_and(|expected| expected != current.version) {
                 return Err(RecordError::VersionMismatch { current: current.version });
             }
@@ -517,7 +579,7 @@ impl<'a> View<'a> {
                     continue;
                 }
                 Err(StoreError::Cancelled(cancellation)) if cancellation.failed(RECORD) => {
-                    return Err(self.why_not_changed(store, id, self.access().delete).await);
+                    return Err(self.why_not_changed(store, id, reach).await);
                 }
                 Err(StoreError::Cancelled(cancellation)) => return Err(self.explain(cancellation)),
                 Err(error) => return Err(error.into()),
@@ -526,20 +588,19 @@ impl<'a> View<'a> {
         Err(RecordError::ItemsFailed(Cancellation { failed: vec![RECORD.into()], conflicted: Vec::new() }))
     }
 
-    /// Record `id` if it exists and `scope` reaches it.
-    async fn read_writable(&self, store: &Store, id: Ulid, scope: Scope) -> Result<CrmRecord, RecordError> {
-        let owner = self.caller.owner_limit(scope);
+    /// Record `id` if it exists and `reach` holds it.
+    async fn read_writable(&self, store: &Store, id: Ulid, reach: Reach) -> Result<CrmRecord, RecordError> {
         store
             .record(self.module(), id, &self.schema)
             .await?
-            .filter(|record| owner.is_none_or(|owner| owner == record.owner_id))
+            .filter(|record| reach.holds(record.owner_id))
             .ok_or(RecordError::NotFound)
     }
 
     /// Why a write conditioned on the record did not hold: it is gone, out of reach, or at
     /// another version.
-    async fn why_not_changed(&self, store: &Store, id: Ulid, scope: Scope) -> RecordError {
-        match self.read_writable(store, id, scope).await {
+    async fn why_not_changed(&self, store: &Store, id: Ulid, reach: Reach) -> RecordError {
+        match self.read_writable(store, id, reach).await {
             Ok(current) => RecordError::VersionMismatch { current: current.version },
             Err(error) => error,
         }

@@ -381,6 +381,13 @@ impl Store {
                     failed: vec![name.clone()],
                     conflicted: Vec::new(),
                 })),
+                // The item is part of another transaction in flight: as a transaction would say.
+                Err(StoreError::Request(error)) if is_transaction_conflict(&*error) => {
+                    Err(StoreError::Cancelled(Cancellation {
+                        failed: Vec::new(),
+                        conflicted: vec![name.clone()],
+                    }))
+                }
                 other => other,
             };
         }
@@ -399,12 +406,23 @@ impl Store {
             Err(error) => match error.into_service_error() {
                 TransactWriteItemsError::TransactionCanceledException(cancelled) => {
                     let mut cancellation = Cancellation::default();
+                    let mut other = Vec::new();
                     for (name, reason) in names.into_iter().zip(cancelled.cancellation_reasons()) {
                         match reason.code() {
                             Some("ConditionalCheckFailed") => cancellation.failed.push(name),
                             Some("TransactionConflict") => cancellation.conflicted.push(name),
-                            _ => {}
+                            None | Some("None") => {}
+                            Some(code) => other.push(format!("{name}: {code}")),
                         }
+                    }
+                    // Throttling is a passing condition; anything else (a validation error) is
+                    // a bug in the write set, never a lost race.
+                    if other.iter().any(|reason| reason.contains("Throughput") || reason.contains("Throttl"))
+                    {
+                        return Err(StoreError::Unavailable(other.join(", ").into()));
+                    }
+                    if !other.is_empty() {
+                        return Err(StoreError::Request(other.join(", ").into()));
                     }
                     Err(StoreError::Cancelled(cancellation))
                 }
@@ -445,6 +463,18 @@ impl Store {
         }
         None
     }
+}
+
+/// Whether a plain write failed because its item is in a transaction in flight.
+fn is_transaction_conflict(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(error) = source {
+        if error.to_string().contains("TransactionConflict") {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 fn classify_service_error<E>(error: E) -> StoreError

@@ -202,7 +202,8 @@ impl Store {
             .table_name(self.table())
             .key(PK, s(pk))
             .key(SK, s(sk))
-            .condition_expression("record_id = :record")
+            // A guard that is already gone blocks nothing; one of another record does.
+            .condition_expression("attribute_not_exists(PK) OR record_id = :record")
             .expression_attribute_values(":record", s(record_id.to_string()))
             .build()?;
         Ok(TransactWriteItem::builder().delete(delete).build())
@@ -408,9 +409,8 @@ impl Store {
     }
 
     /// Runs a record write set whose only item is the `record` update as one UpdateItem and
-    /// returns the record as it is now; `None` when the update's condition failed. Larger sets
-    /// run as a transaction and return `Ok(None)` only on a cancellation the caller reads from
-    /// the error; use `commit` for those.
+    /// returns the record as it is now; `None` when the update's condition failed. Any other
+    /// set is refused (`Malformed`): commit those with `commit`.
     pub async fn commit_single_change(
         &self,
         items: WriteSet,
