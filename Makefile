@@ -76,6 +76,7 @@ build: $(SAM_VENV)/.installed
 
 bench: venv
 	cargo bench -p portico --bench criteria
+	cargo bench -p portico --bench hot_paths
 	IMPORT_BENCH_PLAIN=1 IMPORT_BENCH_ROWS=10000 tests/with-moto.sh \
 		cargo test -p portico-tests $(TEST_FEATURES) --test e2e -- --ignored --nocapture import_benchmark
 	# moto copies its whole state for every transaction, so unique-field imports are measured small.
