@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::support::{REGION, SENDER, moto_endpoint, spawn_app};
 
 /// (function, fixture, expected status, expected problem code)
-const CASES: [(&str, &str, u16, Option<&str>); 8] = [
+const CASES: [(&str, &str, u16, Option<&str>); 9] = [
     ("registration", "get-policy.json", 200, None),
     ("registration", "register-invalid.json", 400, Some("validation_failed")),
     ("sessions", "sign-in-unknown.json", 401, Some("invalid_credentials")),
@@ -26,6 +26,7 @@ const CASES: [(&str, &str, u16, Option<&str>); 8] = [
     ("admin", "list-registrations-unauthenticated.json", 401, Some("missing_token")),
     ("openapi", "get-openapi.json", 200, None),
     ("records", "list-unauthenticated.json", 401, Some("missing_token")),
+    ("otp", "list-rules-unauthenticated.json", 401, Some("missing_token")),
 ];
 
 fn workspace() -> PathBuf {

@@ -53,6 +53,7 @@ pub fn document() -> Document {
         portico_sessions::openapi(),
         portico_admin::openapi(),
         portico_records::openapi(),
+        portico_otp::openapi(),
         api().into_openapi(),
     ] {
         document.merge(part);

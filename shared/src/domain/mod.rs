@@ -9,6 +9,7 @@ pub mod contact_fields;
 pub mod label;
 pub mod locale;
 pub mod modules;
+pub mod otp;
 pub mod password;
 pub mod permission;
 pub mod policy;

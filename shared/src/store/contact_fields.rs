@@ -9,7 +9,7 @@ use crate::domain::contact_fields::{ContactField, Project};
 
 impl Store {
     /// Every item of a configuration partition.
-    async fn partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+    pub(super) async fn partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
         let mut pages = self
             .client()
             .query()

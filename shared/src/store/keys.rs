@@ -23,6 +23,7 @@
 //! |   GSI5: `MODULE#<module>` (GSI1PK) / `1<sort field value>\x01<id>`, or `2\x01<id>` without one; | | | |
 //! |   GSI6: `OWNER#<owner>` (GSI3PK) / `<module>#` + the GSI5 key; GSI7: GSI3PK / `<module>#` + the GSI4 key) | | |
 //! | custom role         | `ROLES`                  | `ROLE#<id>`           |                        |        |
+//! | OTP rule              | `OTP_RULES`              | `RULE#<id>`           |                        |        |
 //! | administrator count   | `COUNTS`                 | `ADMINISTRATORS`      |                        |        |
 //! | rate-limit window     | `RATE#<scope>#<subject>` | `WINDOW#<start>`      |                        |        |
 //! | cooldown              | `COOLDOWN#<scope>#<subject>` | `COOLDOWN`        |                        |        |
@@ -174,6 +175,12 @@ pub fn record_member(module: &str, id: Ulid) -> String {
 
 pub fn registration_policy() -> Key {
     ("SETTINGS".into(), "REGISTRATION_POLICY".into())
+}
+
+pub const OTP_RULES_PK: &str = "OTP_RULES";
+
+pub fn otp_rule(id: Ulid) -> Key {
+    (OTP_RULES_PK.into(), format!("RULE#{id}"))
 }
 
 pub const ROLES_PK: &str = "ROLES";

@@ -1,0 +1,63 @@
+//! OTP rules: a small configuration set in one partition, read whole (every record write of a
+//! guarded module checks its rules) and changed with a version condition.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use super::keys::{self, OTP_RULES_PK};
+use super::{Store, StoreError, Stored, n, stored_value};
+use crate::domain::otp::OtpRuleDefinition;
+
+/// A rule as stored: its definition, id and version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredOtpRule {
+    pub id: Ulid,
+    /// Raised by every change; a change names the version it read.
+    pub version: u64,
+    #[serde(flatten)]
+    pub definition: OtpRuleDefinition,
+    #[serde(with = "crate::time::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::time::rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Stores a new rule (its id is fresh: the condition only guards against a collision).
+    pub async fn create_otp_rule(&self, rule: &StoredOtpRule) -> Result<(), StoreError> {
+        self.put_new(Stored::item(keys::otp_rule(rule.id), "otp_rule", rule)).await
+    }
+
+    pub async fn otp_rule(&self, id: Ulid) -> Result<Option<StoredOtpRule>, StoreError> {
+        self.get_item(keys::otp_rule(id)).await?.map(stored_value).transpose()
+    }
+
+    /// Every rule, oldest first (ids are ULIDs).
+    pub async fn otp_rules(&self) -> Result<Vec<StoredOtpRule>, StoreError> {
+        self.partition(OTP_RULES_PK).await?.into_iter().map(stored_value).collect()
+    }
+
+    /// Replaces rule `rule.id` if it is still at `rule.version - 1`; `false` when it is gone or
+    /// changed meanwhile.
+    pub async fn replace_otp_rule(&self, rule: &StoredOtpRule) -> Result<bool, StoreError> {
+        let item = serde_dynamo::to_item(Stored::item(keys::otp_rule(rule.id), "otp_rule", rule))?;
+        let result = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("version = :read")
+            .expression_attribute_values(":read", n(rule.version.saturating_sub(1)))
+            .send()
+            .await;
+        super::condition_held(result)
+    }
+
+    /// Deletes rule `id`; `false` when there was none.
+    pub async fn delete_otp_rule(&self, id: Ulid) -> Result<bool, StoreError> {
+        let result =
+            self.delete_at(keys::otp_rule(id)).condition_expression("attribute_exists(PK)").send().await;
+        super::condition_held(result)
+    }
+}
