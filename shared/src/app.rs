@@ -91,9 +91,21 @@ impl AppState {
         }
     }
 
+    /// Drops the cached policy: the next request reads it again (tests measure that read).
+    pub fn forget_policy(&self) {
+        if let Ok(mut cache) = self.policy_cache.lock() {
+            *cache = None;
+        }
+    }
+
     /// The same state on another store handle (tests count its requests).
     pub fn with_store(self, store: Store) -> Self {
         Self { store, ..self }
+    }
+
+    /// The same state with another notifier (tests count its SES and SNS requests).
+    pub fn with_notifier(self, notifier: Notifier) -> Self {
+        Self { notifier, ..self }
     }
 
     /// An absolute link into Portico's public API, for mails.

@@ -17,6 +17,7 @@ mod record_lists;
 mod records;
 mod registration;
 mod roles;
+mod round_trips;
 mod runtime_protocol;
 mod sessions;
 mod sign_in;

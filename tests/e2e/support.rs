@@ -329,16 +329,44 @@ impl RequestCounter {
     }
 }
 
+/// The requests a counting copy of the app sends, per AWS service.
+#[derive(Debug, Clone, Default)]
+pub struct Counters {
+    pub dynamodb: RequestCounter,
+    /// SES requests: one per mail sent.
+    pub ses: RequestCounter,
+    /// SNS requests: one per SMS sent.
+    pub sns: RequestCounter,
+}
+
 impl TestApp {
     /// The same API and table, served again by a copy whose DynamoDB requests are counted.
     pub async fn counting_requests(self) -> (TestApp, RequestCounter) {
-        let counter = RequestCounter::default();
+        let (app, counters) = self.counting().await;
+        (app, counters.dynamodb)
+    }
+
+    /// The same API and table, served again by a copy whose DynamoDB, SES and SNS requests are
+    /// counted (by an interceptor on each SDK client).
+    pub async fn counting(self) -> (TestApp, Counters) {
+        let counters = Counters::default();
         let sdk = portico_local::moto_sdk_config(moto_endpoint(), REGION).await;
-        let config = aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build();
-        let store =
-            portico::store::Store::new(aws_sdk_dynamodb::Client::from_conf(config), self.state.store.table());
-        let base = serve(self.state.clone().with_store(store), self.outbox.clone()).await;
-        (TestApp { base, ..self }, counter)
+        let dynamodb =
+            aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counters.dynamodb.clone()).build();
+        let store = portico::store::Store::new(
+            aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            self.state.store.table(),
+        );
+        let ses = aws_sdk_ses::config::Builder::from(&sdk).interceptor(counters.ses.clone()).build();
+        let sns = aws_sdk_sns::config::Builder::from(&sdk).interceptor(counters.sns.clone()).build();
+        let notifier = portico::notify::Notifier::new(
+            aws_sdk_ses::Client::from_conf(ses),
+            aws_sdk_sns::Client::from_conf(sns),
+            self.state.config.mail_sender.as_str(),
+        );
+        let state = self.state.clone().with_store(store).with_notifier(notifier);
+        let base = serve(state, self.outbox.clone()).await;
+        (TestApp { base, ..self }, counters)
     }
 }
 

@@ -409,8 +409,10 @@ async fn verify_code(state: &AppState, email: &str, code: &str) -> Result<Verifi
     if code.len() != EMAIL_CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::invalid_field("code", format!("must be {EMAIL_CODE_DIGITS} digits")));
     }
-    let Some(account) = state.store.account_by_email(&email).await? else { return Err(wrong_code()) };
-    let challenge = open_challenge(state, &account).await?;
+    let Some(account_id) = state.store.account_id_by_email(&email).await? else { return Err(wrong_code()) };
+    let (account, challenge) = state.store.account_with_email_challenge(account_id).await?;
+    let Some(account) = account else { return Err(wrong_code()) };
+    let challenge = open_challenge(challenge)?;
     let subject = code_subject(account.id, code);
     if !state.keys.verify_keyed_hash(HashPurpose::EmailVerificationCode, &subject, &challenge.code_hash) {
         state.store.count_failed_code(account.id).await?;
@@ -423,17 +425,18 @@ async fn verify_code(state: &AppState, email: &str, code: &str) -> Result<Verifi
 pub(crate) async fn verify_link(state: &AppState, token: &str) -> Result<Verified, ApiError> {
     let invalid = || ApiError::bad_request("invalid_token", "The link is invalid or no longer valid.");
     let account_id = challenge::link_token_id(token).ok_or_else(invalid)?;
-    let Some(account) = state.store.account(account_id).await? else { return Err(invalid()) };
-    let challenge = open_challenge(state, &account).await.map_err(|_| invalid())?;
+    let (account, challenge) = state.store.account_with_email_challenge(account_id).await?;
+    let Some(account) = account else { return Err(invalid()) };
+    let challenge = open_challenge(challenge).map_err(|_| invalid())?;
     if !state.keys.verify_keyed_hash(HashPurpose::EmailVerificationLink, token, &challenge.link_hash) {
         return Err(invalid());
     }
     complete_verification(state, account, ChallengeProof::Link { hash: challenge.link_hash }).await
 }
 
-/// The account's challenge if it can still be answered.
-async fn open_challenge(state: &AppState, account: &Account) -> Result<Challenge, ApiError> {
-    let Some(challenge) = state.store.email_challenge(account.id).await? else { return Err(wrong_code()) };
+/// The account's challenge (read with the account) if it can still be answered.
+fn open_challenge(challenge: Option<Challenge>) -> Result<Challenge, ApiError> {
+    let Some(challenge) = challenge else { return Err(wrong_code()) };
     match challenge.state(Utc::now()) {
         ChallengeState::Open => Ok(challenge),
         ChallengeState::Expired => {

@@ -140,13 +140,9 @@ async fn notify_changed(state: &AppState, account: &Account) {
 async fn reset(state: &AppState, token: &str, new_password: String) -> Result<PasswordChanged, ApiError> {
     let invalid = || ApiError::bad_request("invalid_token", "The link is invalid or no longer valid.");
     let account_id = challenge::link_token_id(token).ok_or_else(invalid)?;
-    let account = state
-        .store
-        .account(account_id)
-        .await?
-        .filter(|a| a.status != AccountStatus::Rejected)
-        .ok_or_else(invalid)?;
-    let pending = state.store.password_reset(account_id).await?.ok_or_else(invalid)?;
+    let (account, pending) = state.store.account_with_password_reset(account_id).await?;
+    let account = account.filter(|a| a.status != AccountStatus::Rejected).ok_or_else(invalid)?;
+    let pending = pending.ok_or_else(invalid)?;
     let now = Utc::now();
     if now >= pending.expires_at
         || !state.keys.verify_keyed_hash(HashPurpose::PasswordReset, token, &pending.token_hash)
@@ -282,11 +278,11 @@ async fn verify_current_password(
 }
 
 async fn signed_in_account(state: &AppState, account_id: ulid::Ulid) -> Result<Account, ApiError> {
-    state
-        .store
-        .account(account_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "The account no longer exists."))
+    state.store.account(account_id).await?.ok_or_else(account_gone)
+}
+
+fn account_gone() -> ApiError {
+    ApiError::unauthorized("invalid_token", "The account no longer exists.")
 }
 
 fn email_code_subject(account_id: ulid::Ulid, new_email: &Email, code: &str) -> String {
@@ -369,8 +365,9 @@ async fn confirm_email_change(
     if request.code.len() != EMAIL_CODE_DIGITS || !request.code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::invalid_field("code", format!("must be {EMAIL_CODE_DIGITS} digits")));
     }
-    let account = signed_in_account(&state, claims.sub).await?;
-    let change = state.store.email_change(account.id).await?.ok_or_else(wrong)?;
+    let (account, change) = state.store.account_with_email_change(claims.sub).await?;
+    let account = account.ok_or_else(account_gone)?;
+    let change = change.ok_or_else(wrong)?;
     let now = Utc::now();
     if now >= change.expires_at {
         return Err(ApiError::bad_request("code_expired", "The code has expired; ask for a new one."));

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -200,6 +202,16 @@ pub(super) fn decode_login(item: Item) -> Result<Login, StoreError> {
             count: item.fail_count,
             last_at: item.fail_last_at,
         },
+    })
+}
+
+fn decode_challenge(item: Item) -> Result<Challenge, StoreError> {
+    let item: ChallengeItem = serde_dynamo::from_item(item)?;
+    Ok(Challenge {
+        code_hash: item.code_hash,
+        link_hash: item.link_hash,
+        expires_at: item.expires_at,
+        attempts: item.attempts,
     })
 }
 
@@ -709,14 +721,43 @@ impl Store {
     }
 
     pub async fn email_challenge(&self, account_id: Ulid) -> Result<Option<Challenge>, StoreError> {
-        let Some(item) = self.get_item(keys::email_verification(account_id)).await? else { return Ok(None) };
-        let item: ChallengeItem = serde_dynamo::from_item(item)?;
-        Ok(Some(Challenge {
-            code_hash: item.code_hash,
-            link_hash: item.link_hash,
-            expires_at: item.expires_at,
-            attempts: item.attempts,
-        }))
+        self.get_item(keys::email_verification(account_id)).await?.map(decode_challenge).transpose()
+    }
+
+    /// The account and its verification challenge, in one BatchGetItem.
+    pub async fn account_with_email_challenge(
+        &self,
+        account_id: Ulid,
+    ) -> Result<(Option<Account>, Option<Challenge>), StoreError> {
+        let (account, challenge) =
+            self.account_with_item(account_id, keys::email_verification(account_id)).await?;
+        Ok((account, challenge.map(decode_challenge).transpose()?))
+    }
+
+    /// Account `account_id` and another item of its partition (`key`), in one consistent
+    /// BatchGetItem: the item is found by the account id alone, so it need not wait for the
+    /// account.
+    pub(super) async fn account_with_item(
+        &self,
+        account_id: Ulid,
+        (pk, sk): keys::Key,
+    ) -> Result<(Option<Account>, Option<Item>), StoreError> {
+        let (account_pk, account_sk) = keys::account(account_id);
+        let wanted = KeysAndAttributes::builder()
+            .keys(Item::from([(PK.into(), s(account_pk)), (SK.into(), s(account_sk.clone()))]))
+            .keys(Item::from([(PK.into(), s(pk)), (SK.into(), s(sk))]))
+            .consistent_read(true)
+            .build()?;
+        let mut account = None;
+        let mut other = None;
+        for item in self.batch_get(wanted).await? {
+            if item.get(SK) == Some(&AttributeValue::S(account_sk.clone())) {
+                account = Some(decode_account(item)?);
+            } else {
+                other = Some(item);
+            }
+        }
+        Ok((account, other))
     }
 
     /// Counts a wrong code. The condition caps the counter, so concurrent guesses can't exceed it.

@@ -10,7 +10,7 @@ use ulid::Ulid;
 use super::accounts::LoginItem;
 use super::keys::{self, PK, SK, TTL};
 use super::sessions::{Session, TrustedDevice};
-use super::{Store, StoreError, Stored, WriteSet, n, s, stored_value};
+use super::{Item, Store, StoreError, Stored, WriteSet, n, s, stored_value};
 use crate::domain::account::PasswordHash;
 use crate::domain::challenge::MAX_CODE_ATTEMPTS;
 use crate::domain::{Account, Email};
@@ -46,6 +46,15 @@ impl Store {
 
     pub async fn password_reset(&self, account_id: Ulid) -> Result<Option<PasswordReset>, StoreError> {
         self.get_item(keys::password_reset(account_id)).await?.map(stored_value).transpose()
+    }
+
+    /// The account and its pending reset, in one BatchGetItem.
+    pub async fn account_with_password_reset(
+        &self,
+        account_id: Ulid,
+    ) -> Result<(Option<Account>, Option<PasswordReset>), StoreError> {
+        let (account, reset) = self.account_with_item(account_id, keys::password_reset(account_id)).await?;
+        Ok((account, reset.map(stored_value).transpose()?))
     }
 
     /// Sets `account`'s password and raises its trust version, on the account and its login
@@ -169,6 +178,16 @@ struct EmailChangeItem {
     ttl: i64,
 }
 
+fn decode_email_change(item: Item) -> Result<EmailChange, StoreError> {
+    let item: EmailChangeItem = serde_dynamo::from_item(item)?;
+    Ok(EmailChange {
+        new_email: item.new_email,
+        code_hash: item.code_hash,
+        expires_at: item.expires_at,
+        attempts: item.attempts,
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmailChangeOutcome {
     Changed,
@@ -197,14 +216,16 @@ impl Store {
     }
 
     pub async fn email_change(&self, account_id: Ulid) -> Result<Option<EmailChange>, StoreError> {
-        let Some(item) = self.get_item(keys::email_change(account_id)).await? else { return Ok(None) };
-        let item: EmailChangeItem = serde_dynamo::from_item(item)?;
-        Ok(Some(EmailChange {
-            new_email: item.new_email,
-            code_hash: item.code_hash,
-            expires_at: item.expires_at,
-            attempts: item.attempts,
-        }))
+        self.get_item(keys::email_change(account_id)).await?.map(decode_email_change).transpose()
+    }
+
+    /// The account and its pending e-mail change, in one BatchGetItem.
+    pub async fn account_with_email_change(
+        &self,
+        account_id: Ulid,
+    ) -> Result<(Option<Account>, Option<EmailChange>), StoreError> {
+        let (account, change) = self.account_with_item(account_id, keys::email_change(account_id)).await?;
+        Ok((account, change.map(decode_email_change).transpose()?))
     }
 
     /// Counts a wrong code, capped at the maximum.

@@ -1,0 +1,691 @@
+//! Round trips per endpoint: every operation of the HTTP API called once in its main success
+//! path (and the variants whose cost differs), counting the DynamoDB, SES and SNS requests it
+//! sends. The counts are deterministic, so they are asserted exactly: a change in either
+//! direction fails here and must update `EXPECTED` (and BENCHMARKS.md, which this test prints
+//! with `--nocapture`). Every operation of the OpenAPI document must have a row.
+//!
+//! The registration policy is cached for 30 s per instance; every request here is measured
+//! with that cache empty (the cost of the first request after 30 s), so rows that read the
+//! policy cost one DynamoDB request less while an instance's cache is warm.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{Counters, DEVICE, PASSWORD, Response, TestApp, spawn_app, unique_email, urlencode};
+
+const LAPTOP: &str = "laptop-device-id-0123456789";
+const PHONE: &str = "phone-device-id-abcdefghijk";
+const TABLET: &str = "tablet-device-id-0123456789";
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+/// `(label, method, path, DynamoDB requests, SES requests, SNS requests, least DynamoDB
+/// requests possible, why the count is above that least, or what it does)`.
+type Row = (&'static str, &'static str, &'static str, usize, usize, usize, usize, &'static str);
+
+#[rustfmt::skip]
+const EXPECTED: &[Row] = &[
+    // Registration.
+    ("get policy", "GET", "/registrations/policy", 1, 0, 0, 1, "the policy: 0 while cached"),
+    ("admin policy", "GET", "/admin/settings/registration", 1, 0, 0, 1, "read afresh, not from the cache"),
+    ("put policy", "PUT", "/admin/settings/registration", 1, 0, 0, 1, ""),
+    ("register", "POST", "/registrations", 2, 2, 0, 2, "policy; one transaction (account, login, challenge, device); mails: code, confirmation"),
+    ("register (address taken)", "POST", "/registrations", 6, 1, 0, 4, "padded to the enumeration floor: the cancelled transaction could return the login item (ReturnValuesOnConditionCheckFailure) instead of a GetItem, and the two mail limits could be one transaction"),
+    ("resend", "POST", "/registrations/verify/resend", 5, 1, 0, 3, "login, then account; cooldown, daily limit and new challenge are three writes where one transaction would do"),
+    ("verify (code)", "POST", "/registrations/verify", 6, 1, 0, 6, "fixed 7 → 6: account and challenge in one BatchGetItem after the login; transaction; policy; custom roles and staff (two Queries) for the approvers' mail (one approver here)"),
+    ("verify (link token)", "POST", "/registrations/verify", 5, 1, 0, 5, "fixed 6 → 5: account and challenge in one BatchGetItem; then as by code"),
+    ("verify page", "GET", "/links/verify-email", 0, 0, 0, 0, "a page; a GET changes nothing"),
+    ("verify page (submit)", "POST", "/links/verify-email", 5, 1, 0, 5, "as the link token (fixed 6 → 5)"),
+    ("queue", "GET", "/admin/registrations", 1, 0, 0, 1, "one Query (GSI1)"),
+    ("approve", "POST", "/admin/registrations/{id}/approve", 2, 1, 0, 2, "account read (its address keys the login item), transaction on both"),
+    ("reject", "POST", "/admin/registrations/{id}/reject", 2, 1, 0, 2, "as approve"),
+    // Sign-in and sessions.
+    ("sign in", "POST", "/sessions", 2, 0, 0, 2, "trusted device: BatchGetItem (login, IP failures), transaction (session, device)"),
+    ("sign in (staff with a custom role)", "POST", "/sessions", 3, 0, 0, 3, "+1 BatchGetItem of the custom roles named by the login item"),
+    ("sign in (new device, confirmation off)", "POST", "/sessions", 6, 1, 0, 4, "once per device: the trusted-device transaction fails first (trust is checked inside it); policy and account are two GetItems (one BatchGetItem would do); the not-me link is a PutItem beside the device + session transaction"),
+    ("sign in (new device, confirmation on)", "POST", "/sessions", 8, 1, 0, 5, "once per device: after the failed transaction, policy and account are two GetItems; cooldown, IP limit, confirmation and not-me link four writes where one transaction would do"),
+    ("confirm device (code)", "POST", "/sessions/device-confirmations/{id}", 4, 1, 0, 3, "confirmation, then its account; transaction; the not-me link's PutItem could join the transaction"),
+    ("confirm device (link)", "POST", "/sessions/device-confirmations/link", 4, 1, 0, 3, "as by code"),
+    ("confirm device page", "GET", "/links/confirm-device", 0, 0, 0, 0, "a page"),
+    ("confirm device page (submit)", "POST", "/links/confirm-device", 4, 1, 0, 3, "as by code"),
+    ("refresh", "POST", "/sessions/refresh", 2, 0, 0, 2, "BatchGetItem (session, account), conditional update"),
+    ("refresh (staff with a custom role)", "POST", "/sessions/refresh", 3, 0, 0, 3, "+1 BatchGetItem of the custom roles"),
+    ("sign out", "DELETE", "/sessions/current", 1, 0, 0, 1, ""),
+    ("me", "GET", "/me", 1, 0, 0, 1, ""),
+    ("devices", "GET", "/me/devices", 2, 0, 0, 1, "account (trust version) GetItem and devices Query; one Query of the account's partition could return both"),
+    ("revoke device", "DELETE", "/me/devices/{id}", 3, 0, 0, 3, "device delete, sessions Query, +1 delete per session of that device (one here)"),
+    // Credentials.
+    ("reset", "POST", "/passwords/reset", 4, 1, 0, 3, "padded to the enumeration floor: login, then account; cooldown and reset token are two writes where one transaction would do"),
+    ("reset page", "GET", "/links/reset-password", 0, 0, 0, 0, "a page"),
+    ("reset confirm", "POST", "/passwords/reset/confirm", 4, 1, 0, 4, "fixed 5 → 4: account and reset token in one BatchGetItem; transaction; sessions Query (+1 delete per session, none here); policy"),
+    ("reset page (submit)", "POST", "/links/reset-password", 4, 1, 0, 4, "as reset confirm (fixed 5 → 4)"),
+    ("change password", "PUT", "/me/password", 4, 1, 0, 4, "account; transaction (password, login, device, session); sessions Query, +1 delete per other session (one here)"),
+    ("change e-mail", "POST", "/me/email", 4, 2, 0, 2, "account and the new address's login are two GetItems (one BatchGetItem would do); cooldown and pending change two writes (one transaction would do)"),
+    ("change e-mail (confirm)", "POST", "/me/email/confirm", 4, 1, 0, 4, "fixed 5 → 4: account and pending change in one BatchGetItem; transaction; sessions Query, +1 delete per other session (one here)"),
+    ("not me page", "GET", "/links/not-me", 0, 0, 0, 0, "a page"),
+    ("not me page (submit)", "POST", "/links/not-me", 9, 1, 0, 5, "rare: link read, spend, device delete, sessions queried twice (revoke, end all), confirmation delete, account read, reset token; one transaction and one sessions Query would do (one session here)"),
+    // Labels and customers.
+    ("create label", "POST", "/admin/labels", 1, 0, 0, 1, "transaction: label, name guard"),
+    ("labels", "GET", "/admin/labels", 1, 0, 0, 1, "one Query"),
+    ("label", "GET", "/admin/labels/{id}", 1, 0, 0, 1, ""),
+    ("rename label", "PATCH", "/admin/labels/{id}", 2, 0, 0, 2, "read (the old name's guard), transaction moving the guard"),
+    ("change label (same name)", "PATCH", "/admin/labels/{id}", 2, 0, 0, 1, "reads the label to merge the change; an UpdateItem of the sent fields returning ALL_NEW would do"),
+    ("delete label", "DELETE", "/admin/labels/{id}", 2, 0, 0, 2, "read (usage, name guard), transaction"),
+    ("attach label", "PUT", "/admin/customers/{id}/labels/{label_id}", 1, 0, 0, 1, "transaction: customer's labels, usage count"),
+    ("detach label", "DELETE", "/admin/customers/{id}/labels/{label_id}", 1, 0, 0, 1, "as attach"),
+    ("disable customer", "POST", "/admin/customers/{id}/disable", 4, 0, 0, 4, "account read, transaction (account, login), sessions Query, +1 delete per session (one here)"),
+    ("enable customer", "POST", "/admin/customers/{id}/enable", 2, 0, 0, 2, "account read, transaction"),
+    // Projects, contact fields, roles, staff.
+    ("create project", "POST", "/admin/projects", 1, 0, 0, 1, ""),
+    ("projects", "GET", "/admin/projects", 1, 0, 0, 1, "one Query"),
+    ("rename project", "PATCH", "/admin/projects/{id}", 1, 0, 0, 1, "conditional UpdateItem returning the project"),
+    ("create contact field", "POST", "/admin/contact-fields", 2, 0, 0, 1, "the project list is read to check the ids; ConditionChecks in a transaction would do"),
+    ("contact fields", "GET", "/admin/contact-fields", 1, 0, 0, 1, "one Query"),
+    ("change contact field", "PATCH", "/admin/contact-fields/{name}", 2, 0, 0, 1, "project list, as on create"),
+    ("change contact field (unmask)", "PATCH", "/admin/contact-fields/{name}", 2, 0, 0, 2, "the caller's rights read afresh (account; built-in roles need no role read), update"),
+    ("create role", "POST", "/admin/roles", 2, 0, 0, 2, "granter read afresh, transaction (role, granter unchanged)"),
+    ("roles", "GET", "/admin/roles", 1, 0, 0, 1, "one Query"),
+    ("role", "GET", "/admin/roles/{id}", 1, 0, 0, 1, ""),
+    ("change role", "PUT", "/admin/roles/{id}", 3, 0, 0, 2, "granter and role are two independent GetItems (one BatchGetItem would do), transaction"),
+    ("delete role", "DELETE", "/admin/roles/{id}", 1, 0, 0, 1, "conditional delete (no holders)"),
+    ("create user", "POST", "/admin/users", 4, 0, 0, 2, "granter, custom roles, project list: granter and roles could be one BatchGetItem, the projects ConditionChecks in the transaction"),
+    ("users", "GET", "/admin/users", 1, 0, 0, 1, "one Query (GSI1)"),
+    ("change user", "PATCH", "/admin/users/{id}", 5, 0, 0, 3, "granter and user two GetItems, the user's custom roles and the new ones two BatchGetItems (one each would do), transaction"),
+    ("disable user", "POST", "/admin/users/{id}/disable", 7, 0, 0, 5, "granter and user two GetItems, user's custom roles, transaction, sessions Query, +1 delete per session (two here; one BatchWriteItem would do)"),
+    ("enable user", "POST", "/admin/users/{id}/enable", 4, 0, 0, 3, "granter and user two GetItems (one BatchGetItem would do), user's custom roles, transaction"),
+    // Records (the records core: contact-field definitions are read on every contacts request, not cached).
+    ("create contact", "POST", "/records/{module}", 2, 0, 0, 2, "definitions Query, PutItem"),
+    ("create contact (unique value)", "POST", "/records/{module}", 2, 0, 0, 2, "definitions, transaction (record, guard)"),
+    ("create task", "POST", "/records/{module}", 1, 0, 0, 1, "PutItem (no custom fields outside contacts)"),
+    ("create task (for another owner)", "POST", "/records/{module}", 1, 0, 0, 1, "transaction with a ConditionCheck that the owner is active staff"),
+    ("get contact", "GET", "/records/{module}/{id}", 2, 0, 0, 2, "definitions Query and GetItem (a Query can't join a batch)"),
+    ("get task", "GET", "/records/{module}/{id}", 1, 0, 0, 1, ""),
+    ("change contact", "PATCH", "/records/{module}/{id}", 2, 0, 0, 2, "definitions, one UpdateItem returning the record"),
+    ("change contact (unique value)", "PATCH", "/records/{module}/{id}", 3, 0, 0, 3, "definitions, record read (which guard to free), transaction"),
+    ("change task", "PATCH", "/records/{module}/{id}", 1, 0, 0, 1, "one UpdateItem"),
+    ("delete contact", "DELETE", "/records/{module}/{id}", 3, 0, 0, 3, "definitions, record read (its guards), transaction (contacts have a unique field here)"),
+    ("delete task", "DELETE", "/records/{module}/{id}", 1, 0, 0, 1, "conditional DeleteItem"),
+    ("list contacts", "GET", "/records/{module}", 2, 0, 0, 2, "definitions, one Query (GSI1)"),
+    ("list own tasks", "GET", "/records/{module}", 1, 0, 0, 1, "one Query (owner index)"),
+    ("list contacts (unique value)", "GET", "/records/{module}", 3, 0, 0, 3, "definitions, guard GetItem, then the record's GetItem"),
+    ("export contacts", "GET", "/records/{module}", 2, 0, 0, 2, "as the list (Accept: text/csv)"),
+    ("import contacts", "POST", "/imports/contacts", 9, 0, 0, 6, "3 rows with match_on, 2 created, 1 updated: definitions, a guard GetItem and a write per row; the update reads its record twice (import, then the records core); one BatchGetItem of the guards would save 2"),
+    // OTP rules.
+    ("create otp rule", "POST", "/admin/otp-rules", 2, 0, 0, 1, "the rules are read to hold their number under 100 (a counter item in a transaction would do)"),
+    ("otp rules", "GET", "/admin/otp-rules", 1, 0, 0, 1, "one Query"),
+    ("otp rule", "GET", "/admin/otp-rules/{id}", 1, 0, 0, 1, ""),
+    ("replace otp rule", "PUT", "/admin/otp-rules/{id}", 2, 0, 0, 1, "read (created_at), conditional PutItem; an UpdateItem on the version returning ALL_NEW would do"),
+    ("delete otp rule", "DELETE", "/admin/otp-rules/{id}", 1, 0, 0, 1, "conditional DeleteItem"),
+    // Static answers.
+    ("admin page", "GET", "/admin/", 0, 0, 0, 0, "compiled in"),
+    ("admin script", "GET", "/admin/app.js", 0, 0, 0, 0, "compiled in"),
+    ("admin style", "GET", "/admin/app.css", 0, 0, 0, 0, "compiled in"),
+    ("openapi", "GET", "/openapi.json", 0, 0, 0, 0, "generated once per instance"),
+];
+
+/// What one call sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Measured {
+    dynamodb: usize,
+    ses: usize,
+    sns: usize,
+}
+
+struct Meter {
+    app: TestApp,
+    counters: Counters,
+    measured: BTreeMap<&'static str, Measured>,
+}
+
+impl Meter {
+    /// Forgets what was sent so far (setup) and the cached registration policy.
+    fn start(&self) {
+        self.counters.dynamodb.take();
+        self.counters.ses.take();
+        self.counters.sns.take();
+        self.app.state.forget_policy();
+    }
+
+    /// Records what was sent since `start` under `label`.
+    fn stop(&mut self, label: &'static str) {
+        let measured = Measured {
+            dynamodb: self.counters.dynamodb.take(),
+            ses: self.counters.ses.take(),
+            sns: self.counters.sns.take(),
+        };
+        assert!(self.measured.insert(label, measured).is_none(), "{label} measured twice");
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Response {
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Response { status, body, headers }
+    }
+
+    fn call(&self, method: Method, path: &str, token: Option<&str>, device: &str) -> reqwest::RequestBuilder {
+        let request =
+            self.app.http.request(method, format!("{}{path}", self.app.base)).header("x-device-id", device);
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Sends `request` as the measured call `label`; asserts its status.
+    async fn measure(
+        &mut self,
+        label: &'static str,
+        request: reqwest::RequestBuilder,
+        status: StatusCode,
+    ) -> Response {
+        self.start();
+        let response = self.send(request).await;
+        self.stop(label);
+        assert_eq!(response.status, status, "{label}: {:?}", response.body);
+        response
+    }
+
+    async fn json(
+        &mut self,
+        label: &'static str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+        status: StatusCode,
+    ) -> Response {
+        let mut request = self.call(method, path, token, DEVICE);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.measure(label, request, status).await
+    }
+
+    async fn token(&self, mail: &str, subject: &str) -> String {
+        let mail = self.app.latest_mail(mail, subject).await;
+        let start = mail.body.find("token=").expect("a link") + "token=".len();
+        mail.body[start..].split_whitespace().next().expect("token").to_owned()
+    }
+
+    async fn code(&self, mail: &str, subject: &str) -> String {
+        let mail = self.app.latest_mail(mail, subject).await;
+        let code =
+            mail.body.split_whitespace().find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()));
+        code.expect("a code").to_owned()
+    }
+
+    /// Sets the registration policy (not measured).
+    async fn policy(&self, admin: &str, verification: &str, approval: &str, confirm_devices: bool) {
+        self.app
+            .set_policy(
+                admin,
+                json!({"notify_on_registration": true, "admin_approval": approval,
+                       "device_confirmation": confirm_devices, "email_verification": verification}),
+            )
+            .await;
+    }
+
+    /// Registers an address under the current policy (not measured).
+    async fn registered(&self, name: &str) -> String {
+        let email = unique_email(name);
+        assert_eq!(self.app.register(&email, "person").await.status, StatusCode::ACCEPTED);
+        email
+    }
+
+    async fn signed_in(&self, device: &str, email: &str, password: &str) -> Value {
+        let response = self.app.sign_in_from(device, email, password).await;
+        assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+        response.body
+    }
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_else(|| panic!("a string: {value:?}")).to_owned()
+}
+
+#[tokio::test]
+async fn every_endpoint_sends_the_requests_in_the_table() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let (app, counters) = app.counting().await;
+    let mut m = Meter { app, counters, measured: BTreeMap::new() };
+    let admin = admin.as_str();
+
+    // ---- Registration: the policy, sign-up, verification, the queue.
+    let policy = json!({"notify_on_registration": true, "admin_approval": "all",
+                        "device_confirmation": true, "email_verification": "required"});
+    m.json(
+        "put policy",
+        Method::PUT,
+        "/admin/settings/registration",
+        Some(policy),
+        Some(admin),
+        StatusCode::OK,
+    )
+    .await;
+    m.json("admin policy", Method::GET, "/admin/settings/registration", None, Some(admin), StatusCode::OK)
+        .await;
+    m.json("get policy", Method::GET, "/registrations/policy", None, None, StatusCode::OK).await;
+
+    let ann = unique_email("ann");
+    let body = json!({"email": ann, "password": PASSWORD, "name": "Ann Lee", "account_type": "person"});
+    m.json("register", Method::POST, "/registrations", Some(body), None, StatusCode::ACCEPTED).await;
+    let bea = m.registered("bea").await;
+    let cat = m.registered("cat").await;
+    let body = json!({"email": bea, "password": PASSWORD, "name": "Not Bea", "account_type": "person"});
+    m.json(
+        "register (address taken)",
+        Method::POST,
+        "/registrations",
+        Some(body),
+        None,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+
+    m.json(
+        "resend",
+        Method::POST,
+        "/registrations/verify/resend",
+        Some(json!({"email": ann})),
+        None,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let code = m.code(&ann, "Confirm your e-mail address").await;
+    let body = json!({"email": ann, "code": code});
+    m.json("verify (code)", Method::POST, "/registrations/verify", Some(body), None, StatusCode::OK).await;
+    let token = m.token(&bea, "Confirm your e-mail address").await;
+    let body = json!({"token": token});
+    m.json("verify (link token)", Method::POST, "/registrations/verify", Some(body), None, StatusCode::OK)
+        .await;
+    let token = m.token(&cat, "Confirm your e-mail address").await;
+    let page = m.call(Method::GET, &format!("/links/verify-email?token={token}"), None, DEVICE);
+    m.measure("verify page", page, StatusCode::OK).await;
+    let form = m.call(Method::POST, "/links/verify-email", None, DEVICE).form(&[("token", token.as_str())]);
+    m.measure("verify page (submit)", form, StatusCode::OK).await;
+
+    let queue = "/admin/registrations?status=pending_approval";
+    m.json("queue", Method::GET, queue, None, Some(admin), StatusCode::OK).await;
+    let ann_id = m.app.account_id(&ann).await;
+    let bea_id = m.app.account_id(&bea).await;
+    let path = format!("/admin/registrations/{ann_id}/approve");
+    m.json("approve", Method::POST, &path, None, Some(admin), StatusCode::OK).await;
+    let path = format!("/admin/registrations/{bea_id}/reject");
+    m.json("reject", Method::POST, &path, Some(json!({"reason": "Unknown"})), Some(admin), StatusCode::OK)
+        .await;
+
+    // ---- Sign-in, devices, sessions. Customers register from DEVICE, which they then trust.
+    m.policy(admin, "none", "none", false).await;
+    let dan = m.registered("dan").await;
+    let eve = m.registered("eve").await;
+    let fay = m.registered("fay").await;
+    let kim = m.registered("kim").await;
+    let body = json!({"email": dan, "password": PASSWORD});
+    let signed_in = m
+        .measure("sign in", m.call(Method::POST, "/sessions", None, DEVICE).json(&body), StatusCode::OK)
+        .await;
+    let dan_tokens = signed_in.body;
+    let laptop = m.call(Method::POST, "/sessions", None, LAPTOP).json(&body);
+    let on_laptop = m.measure("sign in (new device, confirmation off)", laptop, StatusCode::OK).await.body;
+    m.policy(admin, "none", "none", true).await;
+    let phone = m.call(Method::POST, "/sessions", None, PHONE).json(&body);
+    let pending = m.measure("sign in (new device, confirmation on)", phone, StatusCode::ACCEPTED).await;
+    let confirmation = text(&pending.body["confirmation_id"]);
+    let code = m.code(&dan, "Confirm the sign-in from a new device").await;
+    let path = format!("/sessions/device-confirmations/{confirmation}");
+    let by_code = m.call(Method::POST, &path, None, PHONE).json(&json!({"code": code}));
+    m.measure("confirm device (code)", by_code, StatusCode::OK).await;
+
+    assert_eq!(m.app.sign_in_from(TABLET, &eve, PASSWORD).await.status, StatusCode::ACCEPTED);
+    let token = m.token(&eve, "Confirm the sign-in from a new device").await;
+    let body = json!({"token": token});
+    m.json(
+        "confirm device (link)",
+        Method::POST,
+        "/sessions/device-confirmations/link",
+        Some(body),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(m.app.sign_in_from(TABLET, &fay, PASSWORD).await.status, StatusCode::ACCEPTED);
+    let token = m.token(&fay, "Confirm the sign-in from a new device").await;
+    let page = m.call(Method::GET, &format!("/links/confirm-device?token={token}"), None, DEVICE);
+    m.measure("confirm device page", page, StatusCode::OK).await;
+    let form = m.call(Method::POST, "/links/confirm-device", None, DEVICE).form(&[("token", token.as_str())]);
+    m.measure("confirm device page (submit)", form, StatusCode::OK).await;
+
+    let body = json!({"refresh_token": dan_tokens["refresh_token"]});
+    m.json("refresh", Method::POST, "/sessions/refresh", Some(body), None, StatusCode::OK).await;
+    let access = text(&on_laptop["access_token"]);
+    m.json("me", Method::GET, "/me", None, Some(&access), StatusCode::OK).await;
+    let devices = m.json("devices", Method::GET, "/me/devices", None, Some(&access), StatusCode::OK).await;
+    let listed: Vec<Value> = devices.body.as_array().expect("devices").clone();
+    assert_eq!(listed.len(), 3, "registration device, laptop, phone: {listed:?}");
+    // The phone: the device neither current (laptop) nor the registering one (first seen first).
+    let mut others: Vec<&Value> = listed.iter().filter(|d| d["current"] == false).collect();
+    others.sort_by_key(|d| text(&d["first_seen"]));
+    let phone_id = text(&others[1]["id"]);
+    let path = format!("/me/devices/{phone_id}");
+    m.json("revoke device", Method::DELETE, &path, None, Some(&access), StatusCode::NO_CONTENT).await;
+    m.json("sign out", Method::DELETE, "/sessions/current", None, Some(&access), StatusCode::NO_CONTENT)
+        .await;
+
+    // ---- Credentials: reset by mail, change, e-mail change, "not me".
+    let gus = m.registered("gus").await;
+    let hal = m.registered("hal").await;
+    let ivy = m.registered("ivy").await;
+    let jon = m.registered("jon").await;
+    m.json(
+        "reset",
+        Method::POST,
+        "/passwords/reset",
+        Some(json!({"email": gus})),
+        None,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let token = m.token(&gus, "Reset your password").await;
+    let page = m.call(Method::GET, &format!("/links/reset-password?token={token}"), None, DEVICE);
+    m.measure("reset page", page, StatusCode::OK).await;
+    let body = json!({"token": token, "new_password": NEW_PASSWORD});
+    m.json("reset confirm", Method::POST, "/passwords/reset/confirm", Some(body), None, StatusCode::OK).await;
+    assert_eq!(
+        m.app.post("/passwords/reset", json!({"email": hal}), None).await.status,
+        StatusCode::ACCEPTED
+    );
+    let token = m.token(&hal, "Reset your password").await;
+    let form = m
+        .call(Method::POST, "/links/reset-password", None, DEVICE)
+        .form(&[("token", token.as_str()), ("new_password", NEW_PASSWORD)]);
+    m.measure("reset page (submit)", form, StatusCode::OK).await;
+
+    let access = text(&m.signed_in(DEVICE, &ivy, PASSWORD).await["access_token"]);
+    let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
+    m.json("change password", Method::PUT, "/me/password", Some(body), Some(&access), StatusCode::OK).await;
+
+    let access = text(&m.signed_in(DEVICE, &jon, PASSWORD).await["access_token"]);
+    let new_address = unique_email("jon-new");
+    let body = json!({"new_email": new_address, "current_password": PASSWORD});
+    m.json("change e-mail", Method::POST, "/me/email", Some(body), Some(&access), StatusCode::ACCEPTED).await;
+    let code = m.code(&new_address, "Confirm your new e-mail address").await;
+    m.json(
+        "change e-mail (confirm)",
+        Method::POST,
+        "/me/email/confirm",
+        Some(json!({"code": code})),
+        Some(&access),
+        StatusCode::OK,
+    )
+    .await;
+
+    m.signed_in(DEVICE, &kim, PASSWORD).await;
+    assert_eq!(m.app.sign_in_from(LAPTOP, &kim, PASSWORD).await.status, StatusCode::ACCEPTED);
+    let mail = m.app.latest_mail(&kim, "Confirm the sign-in from a new device").await;
+    let start = mail.body.find("/links/not-me?token=").expect("a not-me link") + "/links/not-me?token=".len();
+    let token = mail.body[start..].split_whitespace().next().expect("token").to_owned();
+    let page = m.call(Method::GET, &format!("/links/not-me?token={token}"), None, DEVICE);
+    m.measure("not me page", page, StatusCode::OK).await;
+    let form = m.call(Method::POST, "/links/not-me", None, DEVICE).form(&[("token", token.as_str())]);
+    m.measure("not me page (submit)", form, StatusCode::OK).await;
+
+    // ---- Labels and customers (new devices sign in without confirmation from here on).
+    m.policy(admin, "none", "none", false).await;
+    let body = json!({"name": "VIP", "colour": "#ffaa00"});
+    let label = m
+        .json("create label", Method::POST, "/admin/labels", Some(body), Some(admin), StatusCode::CREATED)
+        .await;
+    let label = text(&label.body["id"]);
+    m.json("labels", Method::GET, "/admin/labels", None, Some(admin), StatusCode::OK).await;
+    let path = format!("/admin/labels/{label}");
+    m.json("label", Method::GET, &path, None, Some(admin), StatusCode::OK).await;
+    let body = json!({"name": "Gold"});
+    m.json("rename label", Method::PATCH, &path, Some(body), Some(admin), StatusCode::OK).await;
+    let body = json!({"description": "Top customers"});
+    m.json("change label (same name)", Method::PATCH, &path, Some(body), Some(admin), StatusCode::OK).await;
+    let dan_id = m.app.account_id(&dan).await;
+    let attach = format!("/admin/customers/{dan_id}/labels/{label}");
+    m.json("attach label", Method::PUT, &attach, None, Some(admin), StatusCode::NO_CONTENT).await;
+    m.json("detach label", Method::DELETE, &attach, None, Some(admin), StatusCode::NO_CONTENT).await;
+    m.json("delete label", Method::DELETE, &path, None, Some(admin), StatusCode::NO_CONTENT).await;
+
+    let path = format!("/admin/customers/{dan_id}/disable");
+    m.json("disable customer", Method::POST, &path, None, Some(admin), StatusCode::OK).await;
+    let path = format!("/admin/customers/{dan_id}/enable");
+    m.json("enable customer", Method::POST, &path, None, Some(admin), StatusCode::OK).await;
+
+    // ---- Projects, contact fields, roles, staff.
+    let body = json!({"name": "Call centre"});
+    let project = m
+        .json("create project", Method::POST, "/admin/projects", Some(body), Some(admin), StatusCode::CREATED)
+        .await;
+    let project = text(&project.body["id"]);
+    m.json("projects", Method::GET, "/admin/projects", None, Some(admin), StatusCode::OK).await;
+    let body = json!({"name": "Call center"});
+    let path = format!("/admin/projects/{project}");
+    m.json("rename project", Method::PATCH, &path, Some(body), Some(admin), StatusCode::OK).await;
+
+    let body =
+        json!({"name": "Loyalty ID", "field_type": {"type": "text"}, "projects": [project], "unique": true});
+    m.json(
+        "create contact field",
+        Method::POST,
+        "/admin/contact-fields",
+        Some(body),
+        Some(admin),
+        StatusCode::CREATED,
+    )
+    .await;
+    let body = json!({"name": "Salary", "field_type": {"type": "number"}, "projects": [], "masked": true});
+    assert_eq!(m.app.post("/admin/contact-fields", body, Some(admin)).await.status, StatusCode::CREATED);
+    m.json("contact fields", Method::GET, "/admin/contact-fields", None, Some(admin), StatusCode::OK).await;
+    let body = json!({"projects": [project]});
+    let path = "/admin/contact-fields/Salary";
+    m.json("change contact field", Method::PATCH, path, Some(body), Some(admin), StatusCode::OK).await;
+    let body = json!({"masked": false});
+    m.json("change contact field (unmask)", Method::PATCH, path, Some(body), Some(admin), StatusCode::OK)
+        .await;
+
+    let role = format!("night_{}", ulid::Ulid::generate().to_string().to_lowercase());
+    let body = json!({"id": role, "name": "Night shift", "permissions": ["users.manage"], "modules": {"cases": "rw"}});
+    m.json("create role", Method::POST, "/admin/roles", Some(body), Some(admin), StatusCode::CREATED).await;
+    m.json("roles", Method::GET, "/admin/roles", None, Some(admin), StatusCode::OK).await;
+    let path = format!("/admin/roles/{role}");
+    m.json("role", Method::GET, &path, None, Some(admin), StatusCode::OK).await;
+    let body = json!({"name": "Night shift", "permissions": ["users.manage"], "modules": {"cases": "rw", "tasks": "r"}});
+    m.json("change role", Method::PUT, &path, Some(body), Some(admin), StatusCode::OK).await;
+
+    let staff_email = unique_email("night");
+    let body = json!({"email": staff_email, "name": "Night", "password": PASSWORD, "roles": [role], "projects": [project]});
+    let user = m
+        .json("create user", Method::POST, "/admin/users", Some(body), Some(admin), StatusCode::CREATED)
+        .await;
+    let user = text(&user.body["id"]);
+    m.json("users", Method::GET, "/admin/users", None, Some(admin), StatusCode::OK).await;
+    let path = format!("/admin/users/{user}");
+    let body = json!({"roles": [role, "tech_support"]});
+    m.json("change user", Method::PATCH, &path, Some(body), Some(admin), StatusCode::OK).await;
+    let body = json!({"email": staff_email, "password": PASSWORD});
+    m.signed_in(DEVICE, &staff_email, PASSWORD).await;
+    let night = m.call(Method::POST, "/sessions", None, DEVICE).json(&body);
+    let night = m.measure("sign in (staff with a custom role)", night, StatusCode::OK).await.body;
+    let body = json!({"refresh_token": night["refresh_token"]});
+    m.json(
+        "refresh (staff with a custom role)",
+        Method::POST,
+        "/sessions/refresh",
+        Some(body),
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let path = format!("/admin/users/{user}/disable");
+    m.json("disable user", Method::POST, &path, None, Some(admin), StatusCode::OK).await;
+    let path = format!("/admin/users/{user}/enable");
+    m.json("enable user", Method::POST, &path, None, Some(admin), StatusCode::OK).await;
+    let path = format!("/admin/users/{user}");
+    assert_eq!(
+        m.app.request(Method::PATCH, &path, Some(json!({"roles": []})), Some(admin)).await.status,
+        StatusCode::OK
+    );
+    let path = format!("/admin/roles/{role}");
+    m.json("delete role", Method::DELETE, &path, None, Some(admin), StatusCode::NO_CONTENT).await;
+
+    // ---- Records.
+    let (agent, agent_id) = m.app.staff_member(portico::domain::BuiltinRole::FieldAgent).await;
+    let body = json!({"fields": {"first_name": "Ann", "last_name": "Lee"}});
+    let plain = m
+        .json(
+            "create contact",
+            Method::POST,
+            "/records/contacts",
+            Some(body),
+            Some(admin),
+            StatusCode::CREATED,
+        )
+        .await;
+    let plain = text(&plain.body["id"]);
+    let body = json!({"fields": {"first_name": "Bo", "last_name": "Ek", "Loyalty ID": "L-1"}});
+    let unique = m
+        .json(
+            "create contact (unique value)",
+            Method::POST,
+            "/records/contacts",
+            Some(body),
+            Some(admin),
+            StatusCode::CREATED,
+        )
+        .await;
+    let unique = text(&unique.body["id"]);
+    let body = json!({"fields": {"subject": "Call back"}, "owner_id": agent_id});
+    m.json(
+        "create task (for another owner)",
+        Method::POST,
+        "/records/tasks",
+        Some(body),
+        Some(admin),
+        StatusCode::CREATED,
+    )
+    .await;
+    let body = json!({"fields": {"subject": "Own task"}});
+    let task = m
+        .json("create task", Method::POST, "/records/tasks", Some(body), Some(&agent), StatusCode::CREATED)
+        .await;
+    let task = text(&task.body["id"]);
+
+    let path = format!("/records/contacts/{plain}");
+    m.json("get contact", Method::GET, &path, None, Some(admin), StatusCode::OK).await;
+    let body = json!({"fields": {"first_name": "Anna"}, "version": 1});
+    m.json("change contact", Method::PATCH, &path, Some(body), Some(admin), StatusCode::OK).await;
+    let path = format!("/records/contacts/{unique}");
+    let body = json!({"fields": {"Loyalty ID": "L-2"}, "version": 1});
+    m.json("change contact (unique value)", Method::PATCH, &path, Some(body), Some(admin), StatusCode::OK)
+        .await;
+    let path = format!("/records/tasks/{task}");
+    let body = json!({"fields": {"subject": "Own task, done"}, "version": 1});
+    m.json("change task", Method::PATCH, &path, Some(body), Some(&agent), StatusCode::OK).await;
+    m.json("get task", Method::GET, &path, None, Some(&agent), StatusCode::OK).await;
+
+    m.json("list contacts", Method::GET, "/records/contacts", None, Some(admin), StatusCode::OK).await;
+    m.json("list own tasks", Method::GET, "/records/tasks", None, Some(&agent), StatusCode::OK).await;
+    let path = format!("/records/contacts?{}=L-2", urlencode("Loyalty ID"));
+    m.json("list contacts (unique value)", Method::GET, &path, None, Some(admin), StatusCode::OK).await;
+    let export = m.call(Method::GET, "/records/contacts", Some(admin), DEVICE).header("accept", "text/csv");
+    m.measure("export contacts", export, StatusCode::OK).await;
+
+    let mapping = json!({"first_name": "{{First}}", "Loyalty ID": "{{Card}}"});
+    let rows = json!([{"First": "Cy", "Card": "C-1"}, {"First": "Di", "Card": "C-2"}, {"First": "Bo", "Card": "L-2"}]);
+    let body = json!({"project_id": project, "mapping": mapping, "rows": rows, "match_on": "Loyalty ID"});
+    let report = m
+        .json("import contacts", Method::POST, "/imports/contacts", Some(body), Some(admin), StatusCode::OK)
+        .await;
+    assert_eq!(
+        (report.body["created"].as_u64(), report.body["updated"].as_u64()),
+        (Some(2), Some(1)),
+        "{:?}",
+        report.body
+    );
+
+    let path = format!("/records/contacts/{plain}");
+    m.json("delete contact", Method::DELETE, &path, None, Some(admin), StatusCode::NO_CONTENT).await;
+    let path = format!("/records/tasks/{task}");
+    m.json("delete task", Method::DELETE, &path, None, Some(admin), StatusCode::NO_CONTENT).await;
+
+    // ---- OTP rules.
+    let rule = json!({"name": "Delivery confirmation OTP", "module": "deliveries",
+        "trigger": {"field": "status", "changed_to": "Delivered"}, "otp": {"length": 6},
+        "channels": ["sms"], "recipients": {"sms": "contact.mobile"}});
+    let created = m
+        .json(
+            "create otp rule",
+            Method::POST,
+            "/admin/otp-rules",
+            Some(rule.clone()),
+            Some(admin),
+            StatusCode::CREATED,
+        )
+        .await;
+    let path = format!("/admin/otp-rules/{}", text(&created.body["id"]));
+    m.json("otp rules", Method::GET, "/admin/otp-rules", None, Some(admin), StatusCode::OK).await;
+    m.json("otp rule", Method::GET, &path, None, Some(admin), StatusCode::OK).await;
+    let mut replacement = rule;
+    replacement["version"] = json!(1);
+    m.json("replace otp rule", Method::PUT, &path, Some(replacement), Some(admin), StatusCode::OK).await;
+    m.json("delete otp rule", Method::DELETE, &path, None, Some(admin), StatusCode::NO_CONTENT).await;
+
+    // ---- Static answers.
+    for (label, path) in [
+        ("admin page", "/admin/"),
+        ("admin script", "/admin/app.js"),
+        ("admin style", "/admin/app.css"),
+        ("openapi", "/openapi.json"),
+    ] {
+        m.json(label, Method::GET, path, None, None, StatusCode::OK).await;
+    }
+
+    report_and_check(&m.measured);
+}
+
+/// Prints the table (Markdown, for BENCHMARKS.md) and asserts every row against what was
+/// measured, and that every operation of the API has a row.
+fn report_and_check(measured: &BTreeMap<&'static str, Measured>) {
+    println!(
+        "| endpoint | case | DynamoDB | SES | SNS | least DynamoDB | why above the least / what it does |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mut mismatches = Vec::new();
+    for &(label, method, path, dynamodb, ses, sns, minimum, reason) in EXPECTED {
+        let expected = Measured { dynamodb, ses, sns };
+        let got = measured.get(label).copied();
+        let shown = got.unwrap_or(expected);
+        println!(
+            "| `{method} {path}` | {label} | {} | {} | {} | {minimum} | {reason} |",
+            shown.dynamodb, shown.ses, shown.sns
+        );
+        if got != Some(expected) {
+            mismatches.push(format!("{label}: expected {expected:?}, measured {got:?}"));
+        }
+    }
+    let listed: BTreeSet<&str> = EXPECTED.iter().map(|row| row.0).collect();
+    for (label, got) in measured {
+        if !listed.contains(label) {
+            mismatches.push(format!("{label}: measured {got:?}, but not in EXPECTED"));
+        }
+    }
+    let document = serde_json::to_value(portico_openapi::document()).expect("OpenAPI as JSON");
+    let covered: BTreeSet<(String, String)> =
+        EXPECTED.iter().map(|row| (row.1.to_lowercase(), row.2.to_owned())).collect();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            if !covered.contains(&(method.clone(), path.clone())) {
+                mismatches.push(format!("{} {path}: an operation without a row", method.to_uppercase()));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "round trips differ from the table:\n{}", mismatches.join("\n"));
+}
