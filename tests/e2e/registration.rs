@@ -256,3 +256,23 @@ async fn a_code_is_spent_once_even_under_concurrency() {
         responses.iter().filter(|r| r.status != StatusCode::OK).all(|r| r.status == StatusCode::BAD_REQUEST)
     );
 }
+
+#[tokio::test]
+async fn an_international_address_and_its_ascii_form_are_one_account() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    app.set_policy(
+        &admin,
+        json!({"notify_on_registration": false, "admin_approval": "none", "device_confirmation": false,
+               "email_verification": "none"}),
+    )
+    .await;
+    let local = unique_email("jörg").replace("@example.com", "");
+    let (unicode, ascii) = (format!("{local}@exämple.com"), format!("{local}@xn--exmple-cua.com"));
+    assert_eq!(app.register(&unicode, "person").await.status, StatusCode::ACCEPTED);
+    // The same mailbox spelt the other way: the same answer, no second account.
+    assert_eq!(app.register(&ascii, "person").await.status, StatusCode::ACCEPTED);
+    assert_eq!(app.account_id(&ascii).await, app.account_id(&unicode).await);
+    let signed_in = app.sign_in(&ascii.to_uppercase(), PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
+}

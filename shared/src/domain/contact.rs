@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+use unicode_normalization::UnicodeNormalization;
 
 /// RFC 5321 caps a forward path at 254 characters.
 const MAX_EMAIL_LEN: usize = 254;
@@ -17,8 +18,11 @@ pub enum EmailError {
     TooLong,
 }
 
-/// A syntactically valid e-mail address, normalised to lower case so that one mailbox is one
-/// account (the uniqueness guard is keyed by this form).
+/// A syntactically valid e-mail address in one canonical form, so that one mailbox is one
+/// account (the uniqueness guard is keyed by this form): the domain in ASCII (IDNA: `exämple.com`
+/// becomes `xn--exmple-cua.com`, as mail servers see it), the local part in Unicode NFC, both
+/// in lower case. Quoted local parts (`"a b"@x`) are refused: no customer types them, and their
+/// many spellings of one mailbox would defeat the uniqueness guard.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
@@ -31,10 +35,19 @@ impl Email {
         }
         let address = email_address::EmailAddress::from_str(trimmed).map_err(|_| EmailError::Invalid)?;
         // Display names ("Ann <ann@x>") and dotless domains are not addresses a customer types.
-        if address.display_part() != "" || !address.domain().contains('.') {
+        if address.display_part() != "" || address.local_part().starts_with('"') {
             return Err(EmailError::Invalid);
         }
-        Ok(Self(address.email().to_lowercase()))
+        let domain = idna::domain_to_ascii(address.domain()).map_err(|_| EmailError::Invalid)?;
+        if !domain.contains('.') || domain.starts_with('[') {
+            return Err(EmailError::Invalid);
+        }
+        let local: String = address.local_part().nfc().collect::<String>().to_lowercase();
+        let email = format!("{local}@{domain}");
+        if email.len() > MAX_EMAIL_LEN {
+            return Err(EmailError::TooLong);
+        }
+        Ok(Self(email))
     }
 
     pub fn as_str(&self) -> &str {
@@ -116,6 +129,19 @@ mod tests {
             Email::parse("  Ann.Lee@Example.COM ").map(String::from),
             Ok("ann.lee@example.com".into())
         );
+    }
+
+    #[test]
+    fn international_addresses_have_one_form() {
+        // The domain as mail servers see it (IDNA), the local part composed (NFC).
+        let ascii = Email::parse("ann@xn--exmple-cua.com").expect("punycode domain");
+        assert_eq!(Email::parse("Ann@Exämple.com"), Ok(ascii.clone()));
+        assert_eq!(ascii.as_str(), "ann@xn--exmple-cua.com");
+        let composed = Email::parse("j\u{f6}rg@example.com").expect("composed");
+        assert_eq!(Email::parse("jo\u{308}rg@example.com"), Ok(composed.clone()));
+        assert_eq!(Email::parse("JÖRG@example.com"), Ok(composed));
+        assert!(Email::parse("\"ann lee\"@example.com").is_err(), "quoted local parts are refused");
+        assert!(Email::parse("ann@[192.0.2.1]").is_err(), "address literals are refused");
     }
 
     #[test]
