@@ -205,6 +205,13 @@ async fn refresh_tokens_rotate_and_a_reused_one_ends_the_session() {
     let access = rotated.body["access_token"].as_str().expect("access");
     assert_eq!(app.get("/me", Some(access)).await.body["email"], email.as_str());
 
+    // A token merely shaped like a spent one (its ids are in any old access token) ends nothing.
+    let (account, rest) = second.split_once('.').expect("account");
+    let session = rest.split('.').next().expect("session");
+    let forged = format!("{account}.{session}.0.{}", "A".repeat(43));
+    let refused = app.post("/sessions/refresh", json!({"refresh_token": forged}), None).await;
+    assert_eq!(refused.body["code"], "invalid_refresh_token");
+
     let reused = app.post("/sessions/refresh", json!({"refresh_token": first}), None).await;
     assert_eq!(
         (reused.status, reused.body["code"].as_str()),

@@ -98,6 +98,7 @@ pub(crate) async fn new_session(
         session_id,
         device_hash: state.keys.device_hash(login.account_id, device),
         refresh_hash,
+        spent_hashes: Vec::new(),
         generation: 0,
         trust_version: login.trust_version,
         created_at: now,
@@ -145,7 +146,14 @@ pub(crate) async fn refresh(
         return Err(invalid_refresh());
     };
     let now = Utc::now();
+    let verifies =
+        |hash: &str| state.keys.verify_keyed_hash(HashPurpose::RefreshToken, &request.refresh_token, hash);
     if presented.generation < session.generation {
+        // Only a token that was really issued proves a copy exists; anything else merely
+        // shaped like one is refused without ending the session.
+        if !session.spent_hashes.iter().any(|hash| verifies(hash)) {
+            return Err(invalid_refresh());
+        }
         // A spent token came back: someone holds a copy. End the whole session (RFC 9700 §4.14.2).
         state.store.end_session(session.account_id, session.session_id).await?;
         tracing::warn!(account_id = %session.account_id, session_id = %session.session_id, "refresh token reused; session ended");
@@ -154,12 +162,7 @@ pub(crate) async fn refresh(
             "This refresh token was already used; the session has ended.",
         ));
     }
-    let current = presented.generation == session.generation
-        && state.keys.verify_keyed_hash(
-            HashPurpose::RefreshToken,
-            &request.refresh_token,
-            &session.refresh_hash,
-        );
+    let current = presented.generation == session.generation && verifies(&session.refresh_hash);
     if !current || now >= session.expires_at {
         return Err(invalid_refresh());
     }

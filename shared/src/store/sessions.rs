@@ -19,6 +19,12 @@ pub struct Session {
     pub session_id: Ulid,
     pub device_hash: String,
     pub refresh_hash: String,
+    /// Keyed hashes of the last refresh tokens spent, newest last: a spent token that comes
+    /// back is recognised (and ends the session) only if it verifies against one of them, so
+    /// a token merely shaped like an old one (`<account>.<session>.0.<anything>`, ids from any
+    /// old access token) ends nothing.
+    #[serde(default)]
+    pub spent_hashes: Vec<String>,
     pub generation: u64,
     /// The account's trust version when the session began.
     pub trust_version: u64,
@@ -47,6 +53,17 @@ pub enum SessionStart {
     Started,
     /// The device is not trusted at the account's trust version; nothing was written.
     UntrustedDevice,
+}
+
+/// How many spent refresh tokens a session remembers.
+pub const SPENT_TOKENS_KEPT: usize = 8;
+
+/// The spent hashes after rotating `session`: its current hash joins, the oldest beyond
+/// `SPENT_TOKENS_KEPT` drop out. Exact, since the rotation is conditioned on the hash read.
+fn spent_after(session: &Session) -> aws_sdk_dynamodb::types::AttributeValue {
+    let keep = session.spent_hashes.len().saturating_sub(SPENT_TOKENS_KEPT - 1);
+    let spent = session.spent_hashes[keep..].iter().chain([&session.refresh_hash]);
+    aws_sdk_dynamodb::types::AttributeValue::L(spent.map(|hash| s(hash.as_str())).collect())
 }
 
 impl Store {
@@ -197,9 +214,12 @@ impl Store {
         let (pk, sk) = keys::session(session.account_id, session.session_id);
         let result = self
             .update_at((pk, sk))
-            .update_expression("SET refresh_hash = :new, generation = :next, last_used_at = :now")
+            .update_expression(
+                "SET refresh_hash = :new, spent_hashes = :spent, generation = :next, last_used_at = :now",
+            )
             .condition_expression("refresh_hash = :old AND generation = :generation")
             .expression_attribute_values(":new", s(new_hash))
+            .expression_attribute_values(":spent", spent_after(session))
             .expression_attribute_values(":next", n(session.generation + 1))
             .expression_attribute_values(":now", s(crate::time::format(now)))
             .expression_attribute_values(":old", s(session.refresh_hash.as_str()))
@@ -263,5 +283,36 @@ impl Store {
     pub async fn login_and_account(&self, email: &Email) -> Result<Option<(Login, Account)>, StoreError> {
         let Some(login) = self.login(email).await? else { return Ok(None) };
         Ok(self.account(login.account_id).await?.map(|account| (login, account)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_remembers_its_last_spent_tokens_only() {
+        let now = Utc::now();
+        let mut session = Session {
+            account_id: Ulid::nil(),
+            session_id: Ulid::nil(),
+            device_hash: String::new(),
+            refresh_hash: "h0".into(),
+            spent_hashes: Vec::new(),
+            generation: 0,
+            trust_version: 0,
+            created_at: now,
+            expires_at: now,
+        };
+        for generation in 1..=10 {
+            let aws_sdk_dynamodb::types::AttributeValue::L(spent) = spent_after(&session) else {
+                panic!("a list");
+            };
+            session.spent_hashes = spent.iter().filter_map(|hash| hash.as_s().ok().cloned()).collect();
+            session.refresh_hash = format!("h{generation}");
+        }
+        assert_eq!(session.spent_hashes.len(), SPENT_TOKENS_KEPT);
+        assert_eq!(session.spent_hashes.first().map(String::as_str), Some("h2"));
+        assert_eq!(session.spent_hashes.last().map(String::as_str), Some("h9"));
     }
 }
