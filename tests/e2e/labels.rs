@@ -107,3 +107,25 @@ async fn label_lifecycle() {
     let name_free = app.post("/admin/labels", json!({"name": "VIP", "colour": "#ffaa00"}), token).await;
     assert_eq!(name_free.status, StatusCode::CREATED, "deleting frees the name");
 }
+
+#[tokio::test]
+async fn a_cursor_continues_only_the_list_it_came_from() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    for name in ["VIP", "Partner"] {
+        let label = json!({"name": name, "description": "", "colour": "#aa0000"});
+        assert_eq!(app.post("/admin/labels", label, Some(&admin)).await.status, StatusCode::CREATED);
+    }
+    let labels = app.get("/admin/labels?limit=1", Some(&admin)).await;
+    let cursor = labels.body["next_cursor"].as_str().expect("a labels cursor").to_owned();
+    // Signed by Portico, but for another list: refused before it reaches DynamoDB.
+    let queue = app.get(&format!("/admin/registrations?cursor={cursor}"), Some(&admin)).await;
+    assert_eq!(
+        (queue.status, queue.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_cursor"))
+    );
+    let records = app.get(&format!("/records/tasks?cursor={cursor}"), Some(&admin)).await;
+    assert_eq!(records.body["code"], "invalid_cursor");
+    let next = app.get(&format!("/admin/labels?limit=1&cursor={cursor}"), Some(&admin)).await;
+    assert_eq!(next.status, StatusCode::OK, "{:?}", next.body);
+}

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::administrators::{COUNT_ITEM, CountRefusal};
-use super::keys::{self, GSI1, GSI1PK, PK, SK, TTL};
+use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK, TTL};
 use super::roles::{ROLE_ITEM, custom_role_ids, role_item_name};
 use super::sessions::TrustedDevice;
 use super::{Item, Page, PageKey, Store, StoreError, WriteSet, n, page_key_from_item, page_key_to_item, s};
@@ -610,6 +610,8 @@ impl Store {
         limit: i32,
         start: Option<PageKey>,
     ) -> Result<Page<Account>, StoreError> {
+        let partition = keys::customers_in(status);
+        super::check_start(start.as_ref(), (GSI1PK, &partition), GSI1SK, None)?;
         let output = self
             .client()
             .query()
@@ -617,7 +619,7 @@ impl Store {
             .index_name(GSI1)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", GSI1PK)
-            .expression_attribute_values(":pk", s(keys::customers_in(status)))
+            .expression_attribute_values(":pk", s(partition))
             .limit(limit)
             .set_exclusive_start_key(start.map(page_key_to_item))
             .send()

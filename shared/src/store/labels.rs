@@ -119,6 +119,7 @@ impl Store {
     }
 
     pub async fn labels(&self, limit: i32, start: Option<PageKey>) -> Result<Page<Label>, StoreError> {
+        super::check_start(start.as_ref(), (PK, LABELS_PK), SK, Some(LABEL_SK_PREFIX))?;
         let output = self
             .client()
             .query()

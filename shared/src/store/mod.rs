@@ -254,6 +254,30 @@ fn page_key_from_item(key: Option<Item>) -> Result<Option<PageKey>, StoreError> 
     .transpose()
 }
 
+/// Refuses a start key that does not belong to the list being read: it must name exactly the
+/// table key and the index key (`partition` under `partition_attribute`, a sort key under
+/// `sort_attribute` starting with `members`), or a signed cursor of one list could page
+/// through another.
+fn check_start(
+    start: Option<&PageKey>,
+    (partition_attribute, partition): (&str, &str),
+    sort_attribute: &str,
+    members: Option<&str>,
+) -> Result<(), StoreError> {
+    let Some(start) = start else { return Ok(()) };
+    let mut expected = vec![keys::PK, keys::SK];
+    for attribute in [partition_attribute, sort_attribute] {
+        if !expected.contains(&attribute) {
+            expected.push(attribute);
+        }
+    }
+    let belongs = start.len() == expected.len()
+        && expected.iter().all(|name| start.contains_key(*name))
+        && start[partition_attribute] == partition
+        && members.is_none_or(|prefix| start[sort_attribute].starts_with(prefix));
+    if belongs { Ok(()) } else { Err(StoreError::ForeignStart) }
+}
+
 fn page_key_to_item(key: PageKey) -> Item {
     key.into_iter().map(|(name, value)| (name, AttributeValue::S(value))).collect()
 }

@@ -14,7 +14,9 @@ use super::keys::{
     self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, GSI4, GSI4SK, GSI5, GSI5SK, GSI6,
     GSI6SK, GSI7, GSI7SK, PK, SK,
 };
-use super::{Item, Page, PageKey, Store, StoreError, WriteSet, n, page_key_from_item, page_key_to_item, s};
+use super::{
+    Item, Page, PageKey, Store, StoreError, WriteSet, check_start, n, page_key_from_item, page_key_to_item, s,
+};
 use crate::criteria::{
     AttributeValue, DateEncoding, FieldSchema, FieldType, FilterExpression, Number, Value,
 };
@@ -482,16 +484,12 @@ impl Store {
                 (GSI6, GSI3PK, GSI6SK, keys::owner_records(*owner), Some(keys::record_members_of(module)))
             }
         };
-        if let Some(start) = &query.start {
-            let expected = [PK, SK, partition_attribute, sort_attribute];
-            let belongs = start.len() == expected.len()
-                && expected.iter().all(|name| start.contains_key(*name))
-                && start[partition_attribute] == partition
-                && members.as_deref().is_none_or(|prefix| start[sort_attribute].starts_with(prefix));
-            if !belongs {
-                return Err(StoreError::ForeignStart);
-            }
-        }
+        check_start(
+            query.start.as_ref(),
+            (partition_attribute, &partition),
+            sort_attribute,
+            members.as_deref(),
+        )?;
         let mut request = self
             .client()
             .query()
