@@ -1,5 +1,6 @@
 //! Password reset by mailed link and password change; trust follows credentials.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -205,6 +206,68 @@ async fn email_code(app: &TestApp, address: &str, nth: usize) -> String {
         .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
         .expect("code")
         .to_owned()
+}
+
+#[tokio::test]
+async fn an_e_mail_change_code_locks_after_five_wrong_tries_and_expires() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    let access =
+        app.sign_in(&email, PASSWORD).await.body["access_token"].as_str().expect("access").to_owned();
+    let new_address = unique_email("locked");
+    let asked = app
+        .post("/me/email", json!({"new_email": new_address, "current_password": PASSWORD}), Some(&access))
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{:?}", asked.body);
+    let code = email_code(&app, &new_address, 0).await;
+
+    let misshapen = app.post("/me/email/confirm", json!({"code": "12345"}), Some(&access)).await;
+    assert_eq!(
+        (misshapen.status, misshapen.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("validation_failed"))
+    );
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        let refused = app.post("/me/email/confirm", json!({"code": wrong}), Some(&access)).await;
+        assert_eq!(refused.body["code"], "invalid_code");
+    }
+    let locked = app.post("/me/email/confirm", json!({"code": code}), Some(&access)).await;
+    assert_eq!((locked.status, locked.body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("code_locked")));
+
+    // The stored item: its kind, the capped counter, no code in clear.
+    let key = (format!("ACCOUNT#{}", app.account_id(&email).await), "EMAIL_CHANGE".to_owned());
+    let item = app
+        .dynamodb
+        .get_item()
+        .table_name(app.state.store.table())
+        .key("PK", AttributeValue::S(key.0.clone()))
+        .key("SK", AttributeValue::S(key.1.clone()))
+        .send()
+        .await
+        .expect("read")
+        .item
+        .expect("the change is pending");
+    assert_eq!(item.get("entity"), Some(&AttributeValue::S("email_change".into())));
+    assert_eq!(item.get("attempts"), Some(&AttributeValue::N("5".into())), "the counter stops at the limit");
+    assert!(item.values().all(|value| value.as_s().map_or(true, |text| !text.contains(code.as_str()))));
+
+    app.dynamodb
+        .update_item()
+        .table_name(app.state.store.table())
+        .key("PK", AttributeValue::S(key.0))
+        .key("SK", AttributeValue::S(key.1))
+        .update_expression("SET expires_at = :past, #ttl = :past_epoch, attempts = :zero")
+        .expression_attribute_names("#ttl", "ttl")
+        .expression_attribute_values(":past", AttributeValue::S("2020-01-01T00:00:00.000000Z".into()))
+        .expression_attribute_values(":past_epoch", AttributeValue::N("1577836800".into()))
+        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+        .send()
+        .await
+        .expect("expire");
+    let expired = app.post("/me/email/confirm", json!({"code": code}), Some(&access)).await;
+    assert_eq!(expired.body["code"], "code_expired");
+    assert_eq!(app.sign_in(&new_address, PASSWORD).await.status, StatusCode::UNAUTHORIZED, "nothing moved");
 }
 
 #[tokio::test]

@@ -7,11 +7,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
-use portico::auth::keys::HashPurpose;
-use portico::auth::secret;
-use portico::domain::challenge::{
-    self, Challenge, ChallengeState, EMAIL_CODE_DIGITS, EMAIL_VERIFICATION_TTL,
-};
+use portico::auth::challenge::{ChallengeKind, Issued};
+use portico::domain::challenge::{self, Answered, Challenge, ChallengeState};
 use portico::domain::password::check_new_password;
 use portico::domain::permission::grants_of;
 use portico::domain::policy::{RegistrationStep, status_after_verification};
@@ -24,7 +21,8 @@ use portico::http::device::device_label;
 use portico::http::page::LinkKind;
 use portico::http::{ApiJson, DeviceId, pad_to};
 use portico::notify::MailTemplate;
-use portico::store::accounts::{ChallengeProof, Registered};
+use portico::store::accounts::Registered;
+use portico::store::challenges::ChallengeAt;
 use portico::store::rate_limit::{Cooldown, RateDecision, RateLimit};
 use portico::store::sessions::TrustedDevice;
 use portico::{ApiError, AppState};
@@ -182,37 +180,17 @@ impl TryFrom<RegistrationRequest> for NewRegistration {
     }
 }
 
-/// A fresh verification challenge and the secrets to mail (never stored).
-struct IssuedChallenge {
-    challenge: Challenge,
-    code: String,
-    link_token: String,
+const VERIFICATION: ChallengeKind = ChallengeKind::EMAIL_VERIFICATION;
+
+/// A fresh verification challenge and the secrets to mail (never stored). Codes are hashed with
+/// their account: the same six digits hash differently per account; the link names the account.
+fn issue_challenge(state: &AppState, account_id: Ulid, now: DateTime<Utc>) -> Issued {
+    VERIFICATION.issue(&state.keys, &account_id.to_string(), account_id, now)
 }
 
-fn issue_challenge(state: &AppState, account_id: Ulid, now: DateTime<Utc>) -> IssuedChallenge {
-    let code = secret::numeric_code(EMAIL_CODE_DIGITS);
-    let link_token = challenge::link_token(account_id, &secret::random_token());
-    IssuedChallenge {
-        challenge: Challenge {
-            code_hash: state
-                .keys
-                .keyed_hash(HashPurpose::EmailVerificationCode, &code_subject(account_id, &code)),
-            link_hash: state.keys.keyed_hash(HashPurpose::EmailVerificationLink, &link_token),
-            expires_at: now + EMAIL_VERIFICATION_TTL,
-            attempts: 0,
-        },
-        code,
-        link_token,
-    }
-}
-
-/// Codes are hashed with their account: the same six digits hash differently per account.
-fn code_subject(account_id: Ulid, code: &str) -> String {
-    format!("{account_id}:{code}")
-}
-
-async fn send_verification_mail(state: &AppState, account: &Account, issued: &IssuedChallenge) {
-    let link = state.link(&format!("{}?token={}", LinkKind::VerifyEmail.path(), issued.link_token));
+async fn send_verification_mail(state: &AppState, account: &Account, issued: &Issued) {
+    let token = issued.link_token.as_deref().unwrap_or_default();
+    let link = state.link(&format!("{}?token={token}", LinkKind::VerifyEmail.path()));
     let mail = MailTemplate::VerifyEmail { name: &account.name, code: &issued.code, link: &link };
     state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
 }
@@ -295,7 +273,7 @@ async fn announce_registration(
     state: &AppState,
     policy: &RegistrationPolicy,
     account: &Account,
-    issued: Option<&IssuedChallenge>,
+    issued: Option<&Issued>,
 ) -> Result<(), ApiError> {
     if let Some(issued) = issued {
         send_verification_mail(state, account, issued).await;
@@ -406,20 +384,16 @@ async fn verify(
 
 async fn verify_code(state: &AppState, email: &str, code: &str) -> Result<Verified, ApiError> {
     let email = Email::parse(email).map_err(|e| ApiError::invalid_field("email", e.to_string()))?;
-    if code.len() != EMAIL_CODE_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid_field("code", format!("must be {EMAIL_CODE_DIGITS} digits")));
-    }
+    let code = VERIFICATION.read_code(code).map_err(|message| ApiError::invalid_field("code", message))?;
     let Some(account_id) = state.store.account_id_by_email(&email).await? else { return Err(wrong_code()) };
     let (account, challenge) = state.store.account_with_email_challenge(account_id).await?;
     let Some(account) = account else { return Err(wrong_code()) };
     let challenge = open_challenge(challenge)?;
-    let subject = code_subject(account.id, code);
-    if !state.keys.verify_keyed_hash(HashPurpose::EmailVerificationCode, &subject, &challenge.code_hash) {
-        state.store.count_failed_code(account.id).await?;
+    if !VERIFICATION.code_matches(&state.keys, &account.id.to_string(), &code, &challenge) {
+        state.store.count_wrong_try(ChallengeAt::EmailVerification(account.id), &challenge).await?;
         return Err(wrong_code());
     }
-    let proof = ChallengeProof::Code { hash: challenge.code_hash };
-    complete_verification(state, account, proof).await
+    complete_verification(state, account, &challenge, Answered::Code).await
 }
 
 pub(crate) async fn verify_link(state: &AppState, token: &str) -> Result<Verified, ApiError> {
@@ -428,17 +402,17 @@ pub(crate) async fn verify_link(state: &AppState, token: &str) -> Result<Verifie
     let (account, challenge) = state.store.account_with_email_challenge(account_id).await?;
     let Some(account) = account else { return Err(invalid()) };
     let challenge = open_challenge(challenge).map_err(|_| invalid())?;
-    if !state.keys.verify_keyed_hash(HashPurpose::EmailVerificationLink, token, &challenge.link_hash) {
+    if !VERIFICATION.link_matches(&state.keys, token, &challenge) {
         return Err(invalid());
     }
-    complete_verification(state, account, ChallengeProof::Link { hash: challenge.link_hash }).await
+    complete_verification(state, account, &challenge, Answered::Link).await
 }
 
 /// The account's challenge (read with the account) if it can still be answered.
 fn open_challenge(challenge: Option<Challenge>) -> Result<Challenge, ApiError> {
-    let Some(challenge) = challenge else { return Err(wrong_code()) };
-    match challenge.state(Utc::now()) {
-        ChallengeState::Open => Ok(challenge),
+    match ChallengeState::of(challenge.as_ref(), Utc::now()) {
+        ChallengeState::Open => challenge.ok_or_else(wrong_code),
+        ChallengeState::Spent => Err(wrong_code()),
         ChallengeState::Expired => {
             Err(ApiError::bad_request("code_expired", "The code has expired; ask for a new one."))
         }
@@ -451,10 +425,11 @@ fn open_challenge(challenge: Option<Challenge>) -> Result<Challenge, ApiError> {
 async fn complete_verification(
     state: &AppState,
     account: Account,
-    proof: ChallengeProof,
+    challenge: &Challenge,
+    answered: Answered,
 ) -> Result<Verified, ApiError> {
     let next = status_after_verification(account.status, account.requires_approval);
-    if !state.store.confirm_email(&account, &proof, next, Utc::now()).await? {
+    if !state.store.confirm_email(&account, challenge, answered, next, Utc::now()).await? {
         return Err(wrong_code());
     }
     tracing::info!(account_id = %account.id, status = next.as_str(), "e-mail verified");

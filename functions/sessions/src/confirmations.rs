@@ -7,20 +7,17 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::{Form, Json};
 use chrono::{DateTime, Utc};
-use portico::auth::keys::HashPurpose;
-use portico::auth::secret;
+use portico::auth::challenge::ChallengeKind;
 use portico::domain::Account;
 use portico::domain::account::Login;
-use portico::domain::challenge::{
-    self, Challenge, ChallengeState, DEVICE_CONFIRMATION_TTL, EMAIL_CODE_DIGITS,
-};
+use portico::domain::challenge::{self, Answered, ChallengeState};
 use portico::error::Problem;
 use portico::http::page::{
     LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, prompt_page,
 };
 use portico::http::{ApiJson, ApiQuery, DeviceId};
 use portico::notify::MailTemplate;
-use portico::store::accounts::ChallengeProof;
+use portico::store::challenges::ChallengeAt;
 use portico::store::confirmations::DeviceConfirmation;
 use portico::store::rate_limit::{Cooldown, RateDecision, RateLimit};
 use portico::store::sessions::TrustedDevice;
@@ -46,9 +43,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(show_link, submit_link))
 }
 
-fn code_subject(confirmation_id: Ulid, code: &str) -> String {
-    format!("{confirmation_id}:{code}")
-}
+/// Codes are hashed with their confirmation's id, which the link names too.
+const CONFIRMATION: ChallengeKind = ChallengeKind::DEVICE_CONFIRMATION;
 
 fn limited(decision: RateDecision) -> Result<(), ApiError> {
     match decision {
@@ -75,29 +71,24 @@ pub(crate) async fn request(
         .ok_or_else(|| ApiError::internal("login without account"))?;
 
     let id = Ulid::generate();
-    let code = secret::numeric_code(EMAIL_CODE_DIGITS);
-    let link_token = challenge::link_token(id, &secret::random_token());
+    let issued = CONFIRMATION.issue(&state.keys, &id.to_string(), id, now);
     let confirmation = DeviceConfirmation {
         id,
         account_id: login.account_id,
         device_hash: state.keys.device_hash(login.account_id, device),
         label,
         trust_version: login.trust_version,
-        challenge: Challenge {
-            code_hash: state.keys.keyed_hash(HashPurpose::DeviceConfirmationCode, &code_subject(id, &code)),
-            link_hash: state.keys.keyed_hash(HashPurpose::DeviceConfirmationLink, &link_token),
-            expires_at: now + DEVICE_CONFIRMATION_TTL,
-            attempts: 0,
-        },
+        challenge: issued.challenge,
     };
     state.store.create_device_confirmation(&confirmation).await?;
+    let link_token = issued.link_token.unwrap_or_default();
     let link = state.link(&format!("{}?token={link_token}", LinkKind::ConfirmDevice.path()));
     let not_me_link =
         crate::not_me::issue_link(state, account.id, &confirmation.device_hash, Some(id)).await?;
     let mail = MailTemplate::ConfirmDevice {
         name: &account.name,
         device: &confirmation.label,
-        code: &code,
+        code: &issued.code,
         link: &link,
         not_me_link: &not_me_link,
     };
@@ -165,6 +156,7 @@ async fn open_confirmation(state: &AppState, id: Ulid) -> Result<(DeviceConfirma
         .ok_or_else(|| ApiError::not_found("No such confirmation."))?;
     match confirmation.challenge.state(Utc::now()) {
         ChallengeState::Open => {}
+        ChallengeState::Spent => return Err(ApiError::not_found("No such confirmation.")),
         ChallengeState::Expired => {
             return Err(ApiError::bad_request(
                 "code_expired",
@@ -206,23 +198,18 @@ async fn confirm_by_code(
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<Json<Tokens>, ApiError> {
     let id = Ulid::from_string(&id).map_err(|_| ApiError::not_found("No such confirmation."))?;
-    if request.code.len() != EMAIL_CODE_DIGITS || !request.code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid_field("code", format!("must be {EMAIL_CODE_DIGITS} digits")));
-    }
+    let code =
+        CONFIRMATION.read_code(&request.code).map_err(|message| ApiError::invalid_field("code", message))?;
     let (confirmation, account) = open_confirmation(&state, id).await?;
     let now = Utc::now();
+    let at = ChallengeAt::DeviceConfirmation(id);
     // The code is typed on the device that signed in; from any other it counts as a wrong try.
     if state.keys.device_hash(account.id, &device) != confirmation.device_hash {
-        state.store.count_failed_confirmation_code(id).await?;
+        state.store.count_wrong_try(at, &confirmation.challenge).await?;
         return Err(ApiError::bad_request("device_mismatch", "Enter the code on the device that signed in."));
     }
-    let subject = code_subject(id, &request.code);
-    if !state.keys.verify_keyed_hash(
-        HashPurpose::DeviceConfirmationCode,
-        &subject,
-        &confirmation.challenge.code_hash,
-    ) {
-        state.store.count_failed_confirmation_code(id).await?;
+    if !CONFIRMATION.code_matches(&state.keys, &id.to_string(), &code, &confirmation.challenge) {
+        state.store.count_wrong_try(at, &confirmation.challenge).await?;
         return Err(wrong_code());
     }
     let login = login_of(&account);
@@ -233,8 +220,7 @@ async fn confirm_by_code(
         confirmation.trust_version,
         now,
     );
-    let proof = ChallengeProof::Code { hash: confirmation.challenge.code_hash.clone() };
-    if !state.store.confirm_device(&confirmation, &proof, &device, Some(&session), now).await? {
+    if !state.store.confirm_device(&confirmation, Answered::Code, &device, Some(&session), now).await? {
         return Err(wrong_code());
     }
     notify_new_device(&state, &account, &device, now).await?;
@@ -263,11 +249,7 @@ async fn confirm_link(state: &AppState, token: &str) -> Result<DeviceTrusted, Ap
             400..=499 => invalid(),
             _ => error,
         })?;
-    if !state.keys.verify_keyed_hash(
-        HashPurpose::DeviceConfirmationLink,
-        token,
-        &confirmation.challenge.link_hash,
-    ) {
+    if !CONFIRMATION.link_matches(&state.keys, token, &confirmation.challenge) {
         return Err(invalid());
     }
     let now = Utc::now();
@@ -277,8 +259,7 @@ async fn confirm_link(state: &AppState, token: &str) -> Result<DeviceTrusted, Ap
         confirmation.trust_version,
         now,
     );
-    let proof = ChallengeProof::Link { hash: confirmation.challenge.link_hash.clone() };
-    if !state.store.confirm_device(&confirmation, &proof, &device, None, now).await? {
+    if !state.store.confirm_device(&confirmation, Answered::Link, &device, None, now).await? {
         return Err(invalid());
     }
     notify_new_device(state, &account, &device, now).await?;

@@ -7,13 +7,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use chrono::Utc;
+use portico::auth::challenge::ChallengeKind;
 use portico::auth::keys::HashPurpose;
 use portico::auth::secret;
 use portico::domain::account::Login;
 use portico::domain::account::PasswordHash;
-use portico::domain::challenge::{
-    self, EMAIL_CHANGE_TTL, EMAIL_CODE_DIGITS, MAX_CODE_ATTEMPTS, PASSWORD_RESET_TTL,
-};
+use portico::domain::challenge::{self, ChallengeState, PASSWORD_RESET_TTL};
 use portico::domain::password::check_new_password;
 use portico::domain::{Account, AccountStatus, Email};
 use portico::error::Problem;
@@ -24,6 +23,7 @@ use portico::http::page::{
 };
 use portico::http::{ApiJson, ApiQuery, Authenticated, DeviceId, pad_to};
 use portico::notify::MailTemplate;
+use portico::store::challenges::ChallengeAt;
 use portico::store::credentials::{EmailChange, EmailChangeOutcome, PasswordProof, PasswordReset};
 use portico::store::rate_limit::{Cooldown, RateDecision};
 use portico::store::sessions::{Session, TrustedDevice};
@@ -285,8 +285,12 @@ fn account_gone() -> ApiError {
     ApiError::unauthorized("invalid_token", "The account no longer exists.")
 }
 
-fn email_code_subject(account_id: ulid::Ulid, new_email: &Email, code: &str) -> String {
-    format!("{account_id}:{new_email}:{code}")
+const EMAIL_CHANGE: ChallengeKind = ChallengeKind::EMAIL_CHANGE;
+
+/// Codes are hashed with the account and the new address: a code answers only the change it
+/// was mailed for.
+fn email_change_subject(account_id: ulid::Ulid, new_email: &Email) -> String {
+    format!("{account_id}:{new_email}")
 }
 
 #[utoipa::path(post, path = "/me/email", tag = "me", security(("bearer" = [])), request_body = EmailChangeRequest,
@@ -317,17 +321,11 @@ async fn request_email_change(
     if state.store.login(&new_email).await?.is_some() {
         state.notifier.send_mail_logged(&new_email, &MailTemplate::EmailInUse.render(account.locale)).await;
     } else {
-        let code = secret::numeric_code(EMAIL_CODE_DIGITS);
-        let change = EmailChange {
-            code_hash: state
-                .keys
-                .keyed_hash(HashPurpose::EmailChangeCode, &email_code_subject(account.id, &new_email, &code)),
-            new_email: new_email.clone(),
-            expires_at: now + EMAIL_CHANGE_TTL,
-            attempts: 0,
-        };
+        let subject = email_change_subject(account.id, &new_email);
+        let issued = EMAIL_CHANGE.issue(&state.keys, &subject, account.id, now);
+        let change = EmailChange { new_email: new_email.clone(), challenge: issued.challenge };
         state.store.put_email_change(account.id, &change).await?;
-        let mail = MailTemplate::EmailChangeCode { name: &account.name, code: &code };
+        let mail = MailTemplate::EmailChangeCode { name: &account.name, code: &issued.code };
         state.notifier.send_mail_logged(&new_email, &mail.render(account.locale)).await;
     }
     let notice = MailTemplate::EmailChangeNotice {
@@ -362,22 +360,24 @@ async fn confirm_email_change(
     ApiJson(request): ApiJson<EmailChangeConfirmation>,
 ) -> Result<Response, ApiError> {
     let wrong = || ApiError::bad_request("invalid_code", "The code is wrong or no longer valid.");
-    if request.code.len() != EMAIL_CODE_DIGITS || !request.code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid_field("code", format!("must be {EMAIL_CODE_DIGITS} digits")));
-    }
+    let code =
+        EMAIL_CHANGE.read_code(&request.code).map_err(|message| ApiError::invalid_field("code", message))?;
     let (account, change) = state.store.account_with_email_change(claims.sub).await?;
     let account = account.ok_or_else(account_gone)?;
-    let change = change.ok_or_else(wrong)?;
     let now = Utc::now();
-    if now >= change.expires_at {
-        return Err(ApiError::bad_request("code_expired", "The code has expired; ask for a new one."));
-    }
-    if change.attempts >= MAX_CODE_ATTEMPTS {
-        return Err(ApiError::bad_request("code_locked", "Too many wrong codes; ask for a new one."));
-    }
-    let subject = email_code_subject(account.id, &change.new_email, &request.code);
-    if !state.keys.verify_keyed_hash(HashPurpose::EmailChangeCode, &subject, &change.code_hash) {
-        state.store.count_failed_email_change_code(account.id).await?;
+    let change = match ChallengeState::of(change.as_ref().map(|change| &change.challenge), now) {
+        ChallengeState::Open => change.ok_or_else(wrong)?,
+        ChallengeState::Spent => return Err(wrong()),
+        ChallengeState::Expired => {
+            return Err(ApiError::bad_request("code_expired", "The code has expired; ask for a new one."));
+        }
+        ChallengeState::Locked => {
+            return Err(ApiError::bad_request("code_locked", "Too many wrong codes; ask for a new one."));
+        }
+    };
+    let subject = email_change_subject(account.id, &change.new_email);
+    if !EMAIL_CHANGE.code_matches(&state.keys, &subject, &code, &change.challenge) {
+        state.store.count_wrong_try(ChallengeAt::EmailChange(account.id), &change.challenge).await?;
         return Err(wrong());
     }
     let continued = continue_here(&state, &account, device.as_ref(), &headers, now).await?;

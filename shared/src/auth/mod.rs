@@ -1,5 +1,6 @@
 //! Credentials: JWT access tokens, argon2id passwords, random tokens and their keyed hashes.
 
+pub mod challenge;
 pub mod jwt;
 pub mod keys;
 pub mod password;

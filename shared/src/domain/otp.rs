@@ -12,6 +12,7 @@ use crate::criteria::{
     self, Criteria, EvalContext, FieldSchema, FieldType, Record, ValidatedCriteria, ValidationContext, Value,
 };
 use crate::domain::Locale;
+use crate::domain::challenge::Alphabet;
 use crate::domain::modules::{self, Module, field_json, parse_field};
 
 pub const MIN_CODE_LENGTH: u8 = 4;
@@ -22,8 +23,6 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// Below this a code is guessable in too few tries (ASVS 5.0 6.5.4: 6 digits or 4
 /// alphanumerics); the rule is saved, with a warning.
 pub const WEAK_CODE_BITS: f64 = 20.0;
-/// Alphanumeric codes avoid look-alikes (0/O, 1/I): 32 characters, 5 bits each.
-pub const ALPHANUMERIC_ALPHABET: &str = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 /// How the code is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
@@ -84,13 +83,18 @@ impl Default for CodeOptions {
 }
 
 impl CodeOptions {
+    /// The alphabet codes are drawn from: digits, or the shared challenge module's base 32
+    /// (no look-alikes), as every other code Portico issues.
+    pub fn alphabet(&self) -> Alphabet {
+        match self.kind {
+            CodeKind::Numeric => Alphabet::Digits,
+            CodeKind::Alphanumeric => Alphabet::Base32,
+        }
+    }
+
     /// The code's entropy in bits: how many guesses it takes, as a power of two.
     pub fn entropy_bits(&self) -> f64 {
-        let alphabet = match self.kind {
-            CodeKind::Numeric => 10.0_f64,
-            CodeKind::Alphanumeric => ALPHANUMERIC_ALPHABET.chars().count() as f64,
-        };
-        f64::from(self.length) * alphabet.log2()
+        f64::from(self.length) * (self.alphabet().symbols().len() as f64).log2()
     }
 }
 

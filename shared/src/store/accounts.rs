@@ -1,24 +1,24 @@
-//! Accounts, their e-mail uniqueness guards and e-mail verification challenges.
+//! Accounts, their e-mail uniqueness guards and e-mail verification (its challenge item lives
+//! in `challenges`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, KeysAndAttributes, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::administrators::{COUNT_ITEM, CountRefusal};
-use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK, TTL};
+use super::challenges::{Bare, ChallengeAt, SPEND, decode_challenge};
+use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK};
 use super::roles::{ROLE_ITEM, custom_role_ids, role_item_name};
 use super::sessions::TrustedDevice;
 use super::{Item, Page, PageKey, Store, StoreError, WriteSet, n, page_key_from_item, page_key_to_item, s};
 use crate::domain::account::Login;
 use crate::domain::account::PasswordHash;
 use crate::domain::administrators::{self, Recount, StaffState};
-use crate::domain::challenge::{Challenge, MAX_CODE_ATTEMPTS};
+use crate::domain::challenge::{Answered, Challenge};
 use crate::domain::permission::Role;
 use crate::domain::signin::FailureRecord;
 use crate::domain::{Account, AccountKind, AccountStatus, AccountType, Email, Locale, Phone};
@@ -205,39 +205,6 @@ pub(super) fn decode_login(item: Item) -> Result<Login, StoreError> {
     })
 }
 
-fn decode_challenge(item: Item) -> Result<Challenge, StoreError> {
-    let item: ChallengeItem = serde_dynamo::from_item(item)?;
-    Ok(Challenge {
-        code_hash: item.code_hash,
-        link_hash: item.link_hash,
-        expires_at: item.expires_at,
-        attempts: item.attempts,
-    })
-}
-
-#[derive(Serialize, Deserialize)]
-struct ChallengeItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    #[serde(default)]
-    entity: String,
-    code_hash: String,
-    link_hash: String,
-    #[serde(with = "crate::time::rfc3339")]
-    expires_at: DateTime<Utc>,
-    attempts: u32,
-    ttl: i64,
-}
-
-/// How a customer proves they read the mail: the typed code or the link, as keyed hashes.
-#[derive(Debug, Clone)]
-pub enum ChallengeProof {
-    Code { hash: String },
-    Link { hash: String },
-}
-
 /// The outcome of storing a new registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registered {
@@ -290,11 +257,10 @@ impl Store {
             .with("login", self.put_if_absent(serde_dynamo::to_item(LoginItem::from(account))?)?)
             .with("account", self.put_if_absent(serde_dynamo::to_item(AccountItem::from(account))?)?);
         if let Some(challenge) = challenge {
-            let put = Put::builder()
-                .table_name(self.table())
-                .set_item(Some(Self::challenge_item(account.id, challenge)?))
-                .build()?;
-            items.add("challenge", TransactWriteItem::builder().put(put).build());
+            items.add(
+                SPEND,
+                self.challenge_put(ChallengeAt::EmailVerification(account.id), challenge, Bare {})?,
+            );
         }
         if let Some(device) = device {
             items.add("device", self.device_put(account.id, device)?);
@@ -692,38 +658,18 @@ impl Store {
         }
     }
 
-    fn challenge_item(account_id: Ulid, challenge: &Challenge) -> Result<Item, StoreError> {
-        let (pk, sk) = keys::email_verification(account_id);
-        let item = ChallengeItem {
-            pk,
-            sk,
-            entity: "email_verification".into(),
-            code_hash: challenge.code_hash.clone(),
-            link_hash: challenge.link_hash.clone(),
-            expires_at: challenge.expires_at,
-            attempts: challenge.attempts,
-            ttl: challenge.expires_at.timestamp(),
-        };
-        Ok(serde_dynamo::to_item(item)?)
-    }
-
     /// Replaces the account's verification challenge (a resend invalidates the previous code).
     pub async fn put_email_challenge(
         &self,
         account_id: Ulid,
         challenge: &Challenge,
     ) -> Result<(), StoreError> {
-        self.client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(Self::challenge_item(account_id, challenge)?))
-            .send()
-            .await?;
-        Ok(())
+        self.put(Self::challenge_item(ChallengeAt::EmailVerification(account_id), challenge, Bare {})).await
     }
 
     pub async fn email_challenge(&self, account_id: Ulid) -> Result<Option<Challenge>, StoreError> {
-        self.get_item(keys::email_verification(account_id)).await?.map(decode_challenge).transpose()
+        let read = self.read_challenge::<Bare>(ChallengeAt::EmailVerification(account_id)).await?;
+        Ok(read.map(|(challenge, Bare {})| challenge))
     }
 
     /// The account and its verification challenge, in one BatchGetItem.
@@ -731,9 +677,10 @@ impl Store {
         &self,
         account_id: Ulid,
     ) -> Result<(Option<Account>, Option<Challenge>), StoreError> {
-        let (account, challenge) =
+        let (account, item) =
             self.account_with_item(account_id, keys::email_verification(account_id)).await?;
-        Ok((account, challenge.map(decode_challenge).transpose()?))
+        let challenge = item.map(decode_challenge::<Bare>).transpose()?.map(|(challenge, Bare {})| challenge);
+        Ok((account, challenge))
     }
 
     /// Account `account_id` and another item of its partition (`key`), in one consistent
@@ -762,11 +709,6 @@ impl Store {
         Ok((account, other))
     }
 
-    /// Counts a wrong code. The condition caps the counter, so concurrent guesses can't exceed it.
-    pub async fn count_failed_code(&self, account_id: Ulid) -> Result<(), StoreError> {
-        self.count_failed_attempt(keys::email_verification(account_id)).await
-    }
-
     /// Spends the challenge and marks the e-mail verified, moving the account from `from` to `to`,
     /// in one transaction. `false` when the proof no longer matches (spent, replaced, locked) or
     /// the account changed meanwhile: exactly one of several concurrent confirmations wins.
@@ -774,26 +716,13 @@ impl Store {
     pub async fn confirm_email(
         &self,
         account: &Account,
-        proof: &ChallengeProof,
+        challenge: &Challenge,
+        answered: Answered,
         to: AccountStatus,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let (challenge_pk, challenge_sk) = keys::email_verification(account.id);
-        let (attribute, hash) = match proof {
-            ChallengeProof::Code { hash } => ("code_hash", hash),
-            ChallengeProof::Link { hash } => ("link_hash", hash),
-        };
-        let spend = Delete::builder()
-            .table_name(self.table())
-            .key(PK, s(challenge_pk))
-            .key(SK, s(challenge_sk))
-            .condition_expression("#proof = :hash AND attempts < :max AND #ttl > :now_epoch")
-            .expression_attribute_names("#proof", attribute)
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":hash", s(hash.as_str()))
-            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
-            .expression_attribute_values(":now_epoch", n(now.timestamp()))
-            .build()?;
+        let spend =
+            self.challenge_spend(ChallengeAt::EmailVerification(account.id), challenge, answered, now)?;
         let (pk, sk) = keys::account(account.id);
         let verify = Update::builder()
             .table_name(self.table())
@@ -812,7 +741,7 @@ impl Store {
             .expression_attribute_values(":now", s(crate::time::format(now)))
             .build()?;
         let items = WriteSet::new()
-            .with("challenge", TransactWriteItem::builder().delete(spend).build())
+            .with(SPEND, spend)
             .with("account", TransactWriteItem::builder().update(verify).build())
             .with("login", self.login_status_update(&account.email, to)?);
         match self.commit(items).await {

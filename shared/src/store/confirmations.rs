@@ -1,16 +1,15 @@
 //! Device confirmations: a sign-in from an unknown device waits for the mailed code (typed on
 //! that device) or link (opened anywhere) before the device is trusted.
 
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use super::accounts::ChallengeProof;
-use super::keys::{self, PK, SK, TTL};
+use super::challenges::{ChallengeAt, SPEND};
+use super::keys::{self, TTL};
 use super::sessions::{Session, TrustedDevice};
 use super::{Store, StoreError, Stored, WriteSet, condition_held, n, s, stored_value};
-use crate::domain::challenge::{Challenge, MAX_CODE_ATTEMPTS};
+use crate::domain::challenge::{Answered, Challenge};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceConfirmation {
@@ -23,24 +22,14 @@ pub struct DeviceConfirmation {
     pub challenge: Challenge,
 }
 
+/// What a device confirmation is about, stored beside its challenge.
 #[derive(Serialize, Deserialize)]
-struct ConfirmationItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity: String,
+struct ConfirmationAbout {
     id: Ulid,
     account_id: Ulid,
     device_hash: String,
     label: String,
     trust_version: u64,
-    code_hash: String,
-    link_hash: String,
-    #[serde(with = "crate::time::rfc3339")]
-    expires_at: DateTime<Utc>,
-    attempts: u32,
-    ttl: i64,
 }
 
 impl Store {
@@ -49,47 +38,27 @@ impl Store {
         &self,
         confirmation: &DeviceConfirmation,
     ) -> Result<(), StoreError> {
-        let (pk, sk) = keys::device_confirmation(confirmation.id);
-        let item = ConfirmationItem {
-            pk,
-            sk,
-            entity: "device_confirmation".into(),
+        let about = ConfirmationAbout {
             id: confirmation.id,
             account_id: confirmation.account_id,
             device_hash: confirmation.device_hash.clone(),
             label: confirmation.label.clone(),
             trust_version: confirmation.trust_version,
-            code_hash: confirmation.challenge.code_hash.clone(),
-            link_hash: confirmation.challenge.link_hash.clone(),
-            expires_at: confirmation.challenge.expires_at,
-            attempts: confirmation.challenge.attempts,
-            ttl: confirmation.challenge.expires_at.timestamp(),
         };
-        self.put_new(item).await?;
-        Ok(())
+        let at = ChallengeAt::DeviceConfirmation(confirmation.id);
+        self.put_new(Self::challenge_item(at, &confirmation.challenge, about)).await
     }
 
     pub async fn device_confirmation(&self, id: Ulid) -> Result<Option<DeviceConfirmation>, StoreError> {
-        let Some(item) = self.get_item(keys::device_confirmation(id)).await? else { return Ok(None) };
-        let item: ConfirmationItem = serde_dynamo::from_item(item)?;
-        Ok(Some(DeviceConfirmation {
-            id: item.id,
-            account_id: item.account_id,
-            device_hash: item.device_hash,
-            label: item.label,
-            trust_version: item.trust_version,
-            challenge: Challenge {
-                code_hash: item.code_hash,
-                link_hash: item.link_hash,
-                expires_at: item.expires_at,
-                attempts: item.attempts,
-            },
+        let read = self.read_challenge::<ConfirmationAbout>(ChallengeAt::DeviceConfirmation(id)).await?;
+        Ok(read.map(|(challenge, about)| DeviceConfirmation {
+            id: about.id,
+            account_id: about.account_id,
+            device_hash: about.device_hash,
+            label: about.label,
+            trust_version: about.trust_version,
+            challenge,
         }))
-    }
-
-    /// Counts a wrong code, capped at the maximum.
-    pub async fn count_failed_confirmation_code(&self, id: Ulid) -> Result<(), StoreError> {
-        self.count_failed_attempt(keys::device_confirmation(id)).await
     }
 
     /// Spends the confirmation and trusts its device (and, when confirmed by code on that
@@ -99,36 +68,21 @@ impl Store {
     pub async fn confirm_device(
         &self,
         confirmation: &DeviceConfirmation,
-        proof: &ChallengeProof,
+        answered: Answered,
         device: &TrustedDevice,
         session: Option<&Session>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let (pk, sk) = keys::device_confirmation(confirmation.id);
-        let (attribute, hash) = match proof {
-            ChallengeProof::Code { hash } => ("code_hash", hash),
-            ChallengeProof::Link { hash } => ("link_hash", hash),
-        };
-        let spend = Delete::builder()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .condition_expression("#proof = :hash AND attempts < :max AND #ttl > :now")
-            .expression_attribute_names("#proof", attribute)
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":hash", s(hash.as_str()))
-            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .build()?;
+        let at = ChallengeAt::DeviceConfirmation(confirmation.id);
         let mut items = WriteSet::new()
-            .with("confirmation", TransactWriteItem::builder().delete(spend).build())
+            .with(SPEND, self.challenge_spend(at, &confirmation.challenge, answered, now)?)
             .with("device", self.device_put(confirmation.account_id, device)?);
         if let Some(session) = session {
             items.add("session", self.session_put(session)?);
         }
         match self.commit(items).await {
             Ok(()) => Ok(true),
-            Err(error) if error.failed("confirmation") => Ok(false),
+            Err(error) if error.failed(SPEND) => Ok(false),
             Err(error) => Err(error),
         }
     }

@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::accounts::LoginItem;
+use super::challenges::{ChallengeAt, SPEND, decode_challenge};
 use super::keys::{self, PK, SK, TTL};
 use super::sessions::{Session, TrustedDevice};
-use super::{Item, Store, StoreError, Stored, WriteSet, n, s, stored_value};
+use super::{Store, StoreError, Stored, WriteSet, n, s, stored_value};
 use crate::domain::account::PasswordHash;
-use crate::domain::challenge::MAX_CODE_ATTEMPTS;
+use crate::domain::challenge::{Answered, Challenge};
 use crate::domain::{Account, Email};
 
 /// A pending password reset: only the keyed hash of its token is stored.
@@ -158,34 +159,13 @@ impl Store {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailChange {
     pub new_email: Email,
-    pub code_hash: String,
-    pub expires_at: DateTime<Utc>,
-    pub attempts: u32,
+    pub challenge: Challenge,
 }
 
+/// What an e-mail change is about, stored beside its challenge.
 #[derive(Serialize, Deserialize)]
-struct EmailChangeItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    entity: String,
+struct EmailChangeAbout {
     new_email: Email,
-    code_hash: String,
-    #[serde(with = "crate::time::rfc3339")]
-    expires_at: DateTime<Utc>,
-    attempts: u32,
-    ttl: i64,
-}
-
-fn decode_email_change(item: Item) -> Result<EmailChange, StoreError> {
-    let item: EmailChangeItem = serde_dynamo::from_item(item)?;
-    Ok(EmailChange {
-        new_email: item.new_email,
-        code_hash: item.code_hash,
-        expires_at: item.expires_at,
-        attempts: item.attempts,
-    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,23 +180,13 @@ pub enum EmailChangeOutcome {
 impl Store {
     /// Replaces any pending e-mail change of the account.
     pub async fn put_email_change(&self, account_id: Ulid, change: &EmailChange) -> Result<(), StoreError> {
-        let (pk, sk) = keys::email_change(account_id);
-        let item = EmailChangeItem {
-            pk,
-            sk,
-            entity: "email_change".into(),
-            new_email: change.new_email.clone(),
-            code_hash: change.code_hash.clone(),
-            expires_at: change.expires_at,
-            attempts: change.attempts,
-            ttl: change.expires_at.timestamp(),
-        };
-        self.put(item).await?;
-        Ok(())
+        let about = EmailChangeAbout { new_email: change.new_email.clone() };
+        self.put(Self::challenge_item(ChallengeAt::EmailChange(account_id), &change.challenge, about)).await
     }
 
     pub async fn email_change(&self, account_id: Ulid) -> Result<Option<EmailChange>, StoreError> {
-        self.get_item(keys::email_change(account_id)).await?.map(decode_email_change).transpose()
+        let read = self.read_challenge::<EmailChangeAbout>(ChallengeAt::EmailChange(account_id)).await?;
+        Ok(read.map(|(challenge, about)| EmailChange { new_email: about.new_email, challenge }))
     }
 
     /// The account and its pending e-mail change, in one BatchGetItem.
@@ -224,13 +194,12 @@ impl Store {
         &self,
         account_id: Ulid,
     ) -> Result<(Option<Account>, Option<EmailChange>), StoreError> {
-        let (account, change) = self.account_with_item(account_id, keys::email_change(account_id)).await?;
-        Ok((account, change.map(decode_email_change).transpose()?))
-    }
-
-    /// Counts a wrong code, capped at the maximum.
-    pub async fn count_failed_email_change_code(&self, account_id: Ulid) -> Result<(), StoreError> {
-        self.count_failed_attempt(keys::email_change(account_id)).await
+        let (account, item) = self.account_with_item(account_id, keys::email_change(account_id)).await?;
+        let change = item
+            .map(decode_challenge::<EmailChangeAbout>)
+            .transpose()?
+            .map(|(challenge, about)| EmailChange { new_email: about.new_email, challenge });
+        Ok((account, change))
     }
 
     /// Moves `account` to the pending change's address in one transaction: the code is spent,
@@ -246,17 +215,8 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<EmailChangeOutcome, StoreError> {
         let next_version = account.trust_version + 1;
-        let (pk, sk) = keys::email_change(account.id);
-        let spend = Delete::builder()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .condition_expression("code_hash = :hash AND attempts < :max AND #ttl > :now")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":hash", s(change.code_hash.as_str()))
-            .expression_attribute_values(":max", n(MAX_CODE_ATTEMPTS))
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .build()?;
+        let at = ChallengeAt::EmailChange(account.id);
+        let spend = self.challenge_spend(at, &change.challenge, Answered::Code, now)?;
         let moved =
             Account { email: change.new_email.clone(), trust_version: next_version, ..account.clone() };
         let new_login = self.put_if_absent(serde_dynamo::to_item(LoginItem::from(&moved))?)?;
@@ -284,7 +244,7 @@ impl Store {
             .expression_attribute_values(":now", s(crate::time::format(now)))
             .build()?;
         let mut items = WriteSet::new()
-            .with("challenge", TransactWriteItem::builder().delete(spend).build())
+            .with(SPEND, spend)
             .with("new_login", new_login)
             .with("old_login", TransactWriteItem::builder().delete(old_login).build())
             .with("account", TransactWriteItem::builder().update(account_update).build());

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod administrators;
+pub mod challenges;
 pub mod confirmations;
 pub mod contact_fields;
 pub mod credentials;
@@ -371,27 +372,6 @@ impl Store {
     async fn delete_item(&self, key: keys::Key) -> Result<(), StoreError> {
         self.delete_at(key).send().await?;
         Ok(())
-    }
-
-    /// Counts a wrong answer to the challenge at `key`. The condition caps the counter at the
-    /// maximum, so concurrent guesses can't exceed it; a missing or locked challenge is left alone.
-    async fn count_failed_attempt(&self, (pk, sk): keys::Key) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(self.table())
-            .key(keys::PK, s(pk))
-            .key(keys::SK, s(sk))
-            .update_expression("ADD attempts :one")
-            .condition_expression("attribute_exists(PK) AND attempts < :max")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(crate::domain::challenge::MAX_CODE_ATTEMPTS))
-            .send()
-            .await;
-        match result.map_err(StoreError::from) {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(error) => Err(error),
-        }
     }
 
     /// Runs `set` as one transaction; a cancellation names the items that failed. A set of one
