@@ -375,3 +375,38 @@ async fn moving_to_an_address_in_use_answers_the_same_and_notifies_its_owner() {
     assert_eq!(count(&app, &owner, "Someone tried to use your address").await, 1);
     assert_eq!(count(&app, &owner, "Confirm your new e-mail address").await, 0);
 }
+
+#[tokio::test]
+async fn a_reset_link_dies_with_the_password_or_address_it_was_sent_for() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    app.post("/passwords/reset", json!({"email": email}), None).await;
+    let token = reset_token(&app, &email).await;
+
+    // The owner changes the password while the link is still in the mailbox.
+    let access =
+        app.sign_in(&email, PASSWORD).await.body["access_token"].as_str().expect("access").to_owned();
+    let changed = app
+        .request(
+            Method::PUT,
+            "/me/password",
+            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+            Some(&access),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    let stale = app
+        .post(
+            "/passwords/reset/confirm",
+            json!({"token": token, "new_password": "another fresh passphrase"}),
+            None,
+        )
+        .await;
+    assert_eq!((stale.status, stale.body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_token")));
+    assert_eq!(
+        app.sign_in(&email, NEW_PASSWORD).await.status,
+        StatusCode::OK,
+        "the password the owner chose stands"
+    );
+}

@@ -99,6 +99,8 @@ pub(crate) async fn mail_password_reset(
     let reset = PasswordReset {
         token_hash: state.keys.keyed_hash(HashPurpose::PasswordReset, &token),
         expires_at: now + PASSWORD_RESET_TTL,
+        trust_version: account.trust_version,
+        email: account.email.clone(),
     };
     state.store.put_password_reset(account.id, &reset).await?;
     let link = state.link(&format!("{}?token={token}", LinkKind::ResetPassword.path()));
@@ -145,6 +147,7 @@ async fn reset(state: &AppState, token: &str, new_password: String) -> Result<Pa
     let pending = pending.ok_or_else(invalid)?;
     let now = Utc::now();
     if now >= pending.expires_at
+        || !pending.binds(&account)
         || !state.keys.verify_keyed_hash(HashPurpose::PasswordReset, token, &pending.token_hash)
     {
         return Err(invalid());

@@ -16,12 +16,23 @@ use crate::domain::account::PasswordHash;
 use crate::domain::challenge::{Answered, Challenge};
 use crate::domain::{Account, Email};
 
-/// A pending password reset: only the keyed hash of its token is stored.
+/// A pending password reset: only the keyed hash of its token is stored. It is bound to the
+/// credentials it was issued for (trust version and address): a new password or address made
+/// meanwhile kills it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordReset {
     pub token_hash: String,
     #[serde(with = "crate::time::rfc3339")]
     pub expires_at: DateTime<Utc>,
+    pub trust_version: u64,
+    pub email: Email,
+}
+
+impl PasswordReset {
+    /// Whether the reset still belongs to `account` as it is now.
+    pub fn binds(&self, account: &Account) -> bool {
+        self.trust_version == account.trust_version && self.email == account.email
+    }
 }
 
 /// How a new password is authorised.
