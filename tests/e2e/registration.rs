@@ -205,8 +205,16 @@ async fn five_wrong_codes_lock_the_challenge_and_a_resend_unlocks_it() {
         let response = app.post("/registrations/verify", json!({"email": email, "code": wrong}), None).await;
         assert_eq!(response.body["code"], "invalid_code", "attempt {attempt}");
     }
+    // Locked: even the right code is refused now, with the answer every failed code gets (an
+    // own code for it would tell that an unverified account holds the address).
     let locked = app.post("/registrations/verify", json!({"email": email, "code": code}), None).await;
-    assert_eq!((locked.status, locked.body["code"].as_str()), (StatusCode::BAD_REQUEST, Some("code_locked")));
+    assert_eq!(
+        (locked.status, locked.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_code"))
+    );
+    let unknown =
+        app.post("/registrations/verify", json!({"email": unique_email("nobody"), "code": code}), None).await;
+    assert_eq!((unknown.status, &unknown.body["detail"]), (locked.status, &locked.body["detail"]));
 
     let resent = app.post("/registrations/verify/resend", json!({"email": email}), None).await;
     assert_eq!(resent.status, StatusCode::ACCEPTED);

@@ -361,8 +361,14 @@ pub struct Verified {
     pub email_verified: bool,
 }
 
+/// The one answer to a code that does not verify, whatever the reason: an unknown address, an
+/// address already verified, a code expired, locked or wrong all read alike, so the answer tells
+/// nothing about whether (or in which state) an account exists.
 fn wrong_code() -> ApiError {
-    ApiError::bad_request("invalid_code", "The code is wrong or no longer valid.")
+    ApiError::bad_request(
+        "invalid_code",
+        "The code is wrong, expired or used up; ask for a new one if you need to.",
+    )
 }
 
 #[utoipa::path(post, path = "/registrations/verify", tag = "registration", request_body = VerifyRequest,
@@ -376,7 +382,11 @@ async fn verify(
             verify_link(&state, &token).await.map(Json)
         }
         VerifyRequest { token: None, email: Some(email), code: Some(code) } => {
-            verify_code(&state, &email, &code).await.map(Json)
+            // Padded like every answer that could tell whether an address has an account.
+            let started = tokio::time::Instant::now();
+            let verified = verify_code(&state, &email, &code).await;
+            pad_to(started, state.config.enumeration_floor).await;
+            verified.map(Json)
         }
         _ => Err(ApiError::bad_request("invalid_request", "Send either {email, code} or {token}.")),
     }
@@ -388,7 +398,7 @@ async fn verify_code(state: &AppState, email: &str, code: &str) -> Result<Verifi
     let Some(account_id) = state.store.account_id_by_email(&email).await? else { return Err(wrong_code()) };
     let (account, challenge) = state.store.account_with_email_challenge(account_id).await?;
     let Some(account) = account else { return Err(wrong_code()) };
-    let challenge = open_challenge(challenge)?;
+    let challenge = open_challenge(challenge).map_err(|_| wrong_code())?;
     if !VERIFICATION.code_matches(&state.keys, &account.id.to_string(), &code, &challenge) {
         state.store.count_wrong_try(ChallengeAt::EmailVerification(account.id), &challenge).await?;
         return Err(wrong_code());
@@ -408,17 +418,13 @@ pub(crate) async fn verify_link(state: &AppState, token: &str) -> Result<Verifie
     complete_verification(state, account, &challenge, Answered::Link).await
 }
 
-/// The account's challenge (read with the account) if it can still be answered.
-fn open_challenge(challenge: Option<Challenge>) -> Result<Challenge, ApiError> {
-    match ChallengeState::of(challenge.as_ref(), Utc::now()) {
-        ChallengeState::Open => challenge.ok_or_else(wrong_code),
-        ChallengeState::Spent => Err(wrong_code()),
-        ChallengeState::Expired => {
-            Err(ApiError::bad_request("code_expired", "The code has expired; ask for a new one."))
-        }
-        ChallengeState::Locked => {
-            Err(ApiError::bad_request("code_locked", "Too many wrong codes; ask for a new one."))
-        }
+/// The account's challenge (read with the account) if it can still be answered; otherwise
+/// the state it is in (the callers answer all of them alike).
+fn open_challenge(challenge: Option<Challenge>) -> Result<Challenge, ChallengeState> {
+    match (ChallengeState::of(challenge.as_ref(), Utc::now()), challenge) {
+        (ChallengeState::Open, Some(challenge)) => Ok(challenge),
+        (ChallengeState::Open, None) => Err(ChallengeState::Spent),
+        (state, _) => Err(state),
     }
 }
 
@@ -453,16 +459,25 @@ async fn resend_verification(
     ApiJson(request): ApiJson<ResendRequest>,
 ) -> Result<StatusCode, ApiError> {
     let email = Email::parse(&request.email).map_err(|e| ApiError::invalid_field("email", e.to_string()))?;
-    let Some(account) = state.store.account_by_email(&email).await? else { return Ok(StatusCode::ACCEPTED) };
+    // Padded: whether a mail went out must not show in the time the answer takes.
+    let started = tokio::time::Instant::now();
+    let resent = resend_to(&state, &email).await;
+    pad_to(started, state.config.enumeration_floor).await;
+    resent.map(|()| StatusCode::ACCEPTED)
+}
+
+/// Mails a new code to `email` if it belongs to an account still waiting for one.
+async fn resend_to(state: &AppState, email: &Email) -> Result<(), ApiError> {
+    let Some(account) = state.store.account_by_email(email).await? else { return Ok(()) };
     let waiting = !account.email_verified
         && matches!(
             account.status,
             AccountStatus::PendingVerification | AccountStatus::PendingApproval | AccountStatus::Active
         );
-    if waiting && may_mail_account(&state, account.id).await? {
-        let issued = issue_challenge(&state, account.id, Utc::now());
+    if waiting && may_mail_account(state, account.id).await? {
+        let issued = issue_challenge(state, account.id, Utc::now());
         state.store.put_email_challenge(account.id, &issued.challenge).await?;
-        send_verification_mail(&state, &account, &issued).await;
+        send_verification_mail(state, &account, &issued).await;
     }
-    Ok(StatusCode::ACCEPTED)
+    Ok(())
 }
