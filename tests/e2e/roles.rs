@@ -317,6 +317,33 @@ async fn a_user_manager_gives_access_only_to_their_own_projects() {
         )
         .await;
     assert_eq!(codes(&moved), (StatusCode::FORBIDDEN, Some("beyond_own_rights")));
+
+    // A colleague of another project is out of reach: no project removed, no roles, no disabling.
+    let colleague = app.post("/admin/users", user(json!([own, foreign])), Some(&admin)).await;
+    let colleague = colleague.body["id"].as_str().expect("id").to_owned();
+    let path = format!("/admin/users/{colleague}");
+    let removed = app.request(Method::PATCH, &path, Some(json!({"projects": [own]})), Some(&hr)).await;
+    assert_eq!(codes(&removed), (StatusCode::FORBIDDEN, Some("beyond_own_rights")));
+    let roles = app.request(Method::PATCH, &path, Some(json!({"roles": []})), Some(&hr)).await;
+    assert_eq!(codes(&roles), (StatusCode::FORBIDDEN, Some("beyond_own_rights")));
+    let disabled = app.post(&format!("{path}/disable"), json!({}), Some(&hr)).await;
+    assert_eq!(codes(&disabled), (StatusCode::FORBIDDEN, Some("beyond_own_rights")));
+    let listed = app.get("/admin/users", Some(&admin)).await.body;
+    let stored = listed["items"]
+        .as_array()
+        .or(listed.as_array())
+        .expect("users")
+        .iter()
+        .find(|u| u["id"] == colleague.as_str())
+        .expect("colleague")
+        .clone();
+    assert_eq!(
+        (stored["projects"].as_array().map(Vec::len), stored["status"].as_str()),
+        (Some(2), Some("active"))
+    );
+    // Their own project's user is theirs to disable.
+    let disabled = app.post(&format!("/admin/users/{id}/disable"), json!({}), Some(&hr)).await;
+    assert_eq!(disabled.status, StatusCode::OK, "{:?}", disabled.body);
 }
 
 fn error_fields(body: &Value) -> Vec<&str> {

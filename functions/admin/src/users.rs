@@ -209,7 +209,10 @@ async fn change_user(
     } else {
         state.store.account(id).await?.filter(|a| a.kind == AccountKind::Staff).ok_or_else(not_found)?
     };
-    // Changing someone's access is only for those who hold all the rights involved, before and after.
+    // Changing someone's access is only for those who hold all the rights involved, before and
+    // after, and the projects the user is in: a user manager manages the staff of their own
+    // projects, so they neither add nor remove projects they are not in.
+    granter.ensure_projects(&account.projects)?;
     let mut definitions = state.store.roles_by_id(&account.roles).await?;
     granter.ensure_covers(&RoleGrants::of(&definitions))?;
     if let Some(roles) = &change.roles {
@@ -273,6 +276,8 @@ async fn set_user_status(
     if account.status != from {
         return Err(in_other_state(&account));
     }
+    // Only the staff of one's own projects, with no more rights than one's own.
+    granter.ensure_projects(&account.projects)?;
     let definitions = state.store.roles_by_id(&account.roles).await?;
     granter.ensure_covers(&RoleGrants::of(&definitions))?;
     let now = Utc::now();
@@ -295,7 +300,7 @@ async fn set_user_status(
 #[utoipa::path(post, path = "/admin/users/{id}/disable", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = UserView, description = "Disabled: signed out everywhere, can't sign in; access tokens already issued lapse within 15 minutes"),
-        (status = 403, body = Problem, description = "`beyond_own_rights`: the user holds rights the caller lacks"),
+        (status = 403, body = Problem, description = "`beyond_own_rights`: the user holds rights the caller lacks, or is in a project the caller is not in"),
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "`not_active`, `own_account`, `last_administrator`: the user is the last active staff user holding both `users.manage` and `settings.manage`, or `conflict`"),
         (status = 503, body = Problem, description = "`administrators_uncounted`: the installation's administrators are not counted yet")))]
