@@ -112,10 +112,16 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
-    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+    /// 429 naming what is limited (`"new-device mails to this account"`), with Retry-After.
+    pub fn too_many_requests(what: &str, retry_after_secs: u64) -> Self {
+        let retry_after_secs = retry_after_secs.max(1);
         Self {
-            retry_after_secs: Some(retry_after_secs.max(1)),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; try again later.")
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("Too many {what}; try again in {retry_after_secs} s."),
+            )
         }
     }
 
@@ -246,7 +252,9 @@ mod tests {
 
     #[test]
     fn rate_limit_sets_retry_after() {
-        let response = ApiError::too_many_requests(30).into_response();
+        let error = ApiError::too_many_requests("failed sign-ins for this account", 30);
+        assert_eq!(error.message(), "Too many failed sign-ins for this account; try again in 30 s.");
+        let response = error.into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "30");
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");

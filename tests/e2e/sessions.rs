@@ -127,7 +127,8 @@ async fn five_wrong_codes_lock_and_an_expired_confirmation_is_refused() {
     assert_eq!(locked.body["code"], "code_locked");
 
     // A fresh confirmation a minute later (cooldown passed: moved back in the table), then expired.
-    let cooldown_key = format!("COOLDOWN#device-mail#{}", app.account_id(&email).await);
+    // Keyed by account and trust version (0: no credential change yet).
+    let cooldown_key = format!("COOLDOWN#device-mail#{}:0", app.account_id(&email).await);
     app.dynamodb
         .delete_item()
         .table_name(app.state.store.table())
@@ -369,4 +370,41 @@ async fn disabling_a_customer_ends_its_sessions_and_sign_in() {
     let enabled = app.post(&format!("/admin/customers/{id}/enable"), json!({}), Some(&admin)).await;
     assert_eq!(enabled.body["status"], "active");
     assert_eq!(app.sign_in(&email, PASSWORD).await.status, StatusCode::OK);
+}
+
+/// Issue 13's report: a reset right after confirming a device answered 429 on the usual device.
+#[tokio::test]
+async fn the_first_sign_in_after_a_reset_asks_to_confirm_the_device_again() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, true).await;
+    let pending = app.sign_in_from(LAPTOP, &email, PASSWORD).await;
+    let id = pending.body["confirmation_id"].as_str().expect("id").to_owned();
+    let code = confirmation_code(&app, &email).await;
+    let path = format!("/sessions/device-confirmations/{id}");
+    assert_eq!(app.post_from(LAPTOP, &path, json!({"code": code}), None).await.status, StatusCode::OK);
+
+    // Within the minute: a reset (it drops trusted devices), then the usual laptop again.
+    app.post("/passwords/reset", json!({"email": email}), None).await;
+    let mail = app.latest_mail(&email, "Reset your password").await;
+    let start = mail.body.find("token=").expect("a link") + "token=".len();
+    let token = mail.body[start..].split_whitespace().next().expect("token").to_owned();
+    let new_password = "a brand new passphrase";
+    let reset = app
+        .post("/passwords/reset/confirm", json!({"token": token, "new_password": new_password}), None)
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{:?}", reset.body);
+    let again = app.sign_in_from(LAPTOP, &email, new_password).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "the device step, not 429: {:?}", again.body);
+    assert_eq!(count_mails(&app, &email, CONFIRM_SUBJECT).await, 2);
+
+    // The cooldown still holds for the same credentials, and the 429 says what it limits.
+    let twice = app.sign_in_from(PHONE, &email, new_password).await;
+    assert_eq!(twice.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(twice.headers.contains_key("retry-after"));
+    assert!(
+        twice.body["detail"].as_str().is_some_and(|d| d.contains("new-device confirmation mails")),
+        "{:?}",
+        twice.body
+    );
 }

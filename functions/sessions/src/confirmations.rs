@@ -46,10 +46,12 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// Codes are hashed with their confirmation's id, which the link names too.
 const CONFIRMATION: ChallengeKind = ChallengeKind::DEVICE_CONFIRMATION;
 
-fn limited(decision: RateDecision) -> Result<(), ApiError> {
+fn limited(decision: RateDecision, what: &str) -> Result<(), ApiError> {
     match decision {
         RateDecision::Allowed => Ok(()),
-        RateDecision::Limited { retry_after_secs } => Err(ApiError::too_many_requests(retry_after_secs)),
+        RateDecision::Limited { retry_after_secs } => {
+            Err(ApiError::too_many_requests(what, retry_after_secs))
+        }
     }
 }
 
@@ -62,8 +64,15 @@ pub(crate) async fn request(
     ip: &str,
 ) -> Result<ConfirmationRequired, ApiError> {
     let now = Utc::now();
-    limited(state.store.start_cooldown(DEVICE_MAIL_COOLDOWN, &login.account_id.to_string(), now).await?)?;
-    limited(state.store.hit_rate_limit(DEVICE_MAILS_PER_IP, ip, now).await?)?;
+    // One mail a minute per account and trust version: a new password (a reset drops trusted
+    // devices) lets the owner's own device ask again at once.
+    let subject = format!("{}:{}", login.account_id, login.trust_version);
+    let cooldown = state.store.start_cooldown(DEVICE_MAIL_COOLDOWN, &subject, now).await?;
+    limited(cooldown, "new-device confirmation mails to this account")?;
+    limited(
+        state.store.hit_rate_limit(DEVICE_MAILS_PER_IP, ip, now).await?,
+        "new-device confirmation mails from your network",
+    )?;
     let account = state
         .store
         .account(login.account_id)

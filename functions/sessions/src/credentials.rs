@@ -317,7 +317,7 @@ async fn request_email_change(
     match state.store.start_cooldown(EMAIL_CHANGE_COOLDOWN, &account.id.to_string(), now).await? {
         RateDecision::Allowed => {}
         RateDecision::Limited { retry_after_secs } => {
-            return Err(ApiError::too_many_requests(retry_after_secs));
+            return Err(ApiError::too_many_requests("address changes for this account", retry_after_secs));
         }
     }
     // Tell nobody whether the new address has an account: its owner is notified instead.

@@ -80,7 +80,9 @@ fn invalid_credentials() -> ApiError {
 fn throttled(throttle: Throttle) -> Result<(), ApiError> {
     match throttle {
         Throttle::Allowed => Ok(()),
-        Throttle::Wait { retry_after_secs } => Err(ApiError::too_many_requests(retry_after_secs)),
+        Throttle::Wait { retry_after_secs } => {
+            Err(ApiError::too_many_requests("failed sign-ins for this account", retry_after_secs))
+        }
     }
 }
 
@@ -108,7 +110,8 @@ async fn sign_in(
         None => (None, 0),
     };
     if ip_failures >= FAILURES_PER_IP.max {
-        return Err(ApiError::too_many_requests(u64::try_from(FAILURES_PER_IP.window_secs).unwrap_or(3600)));
+        let window = u64::try_from(FAILURES_PER_IP.window_secs).unwrap_or(3600);
+        return Err(ApiError::too_many_requests("failed sign-ins from your network", window));
     }
     if let Some(login) = &login {
         throttled(login.failures.throttle(now.timestamp()))?;
