@@ -7,6 +7,7 @@ VENV := .venv
 SAM_VENV := .venv-sam
 MOTO_VERSION := 5.2.5
 CFN_LINT_VERSION := 1.58.0
+OPENAPI_SPEC_VALIDATOR_VERSION := 0.8.5
 SAM_CLI_VERSION := 1.170.0
 CARGO_LAMBDA_VERSION := 1.9.2
 ZIG_VERSION := 0.15.2
@@ -32,7 +33,8 @@ help:
 $(VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
-		'moto[server,dynamodb,ses,sns]==$(MOTO_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
+		'moto[server,dynamodb,ses,sns]==$(MOTO_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)' \
+		'openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)'
 	touch $@
 
 venv: $(VENV)/.installed

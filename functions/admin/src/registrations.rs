@@ -66,6 +66,7 @@ impl From<Account> for CustomerView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// Account state to list (default `pending_approval`).
     pub status: Option<String>,

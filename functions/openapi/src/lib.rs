@@ -58,7 +58,39 @@ pub fn document() -> Document {
     ] {
         document.merge(part);
     }
+    describe_every_response(&mut document);
     document
+}
+
+/// OpenAPI requires a description on every response; the handlers' annotations give one where
+/// there is more to say than the status, and the status's own phrase stands in elsewhere.
+fn describe_every_response(document: &mut Document) {
+    use utoipa::openapi::RefOr;
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in operation.responses.responses.iter_mut() {
+                if let RefOr::T(response) = response
+                    && response.description.is_empty()
+                {
+                    let phrase = status
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                        .and_then(|code| code.canonical_reason());
+                    response.description = phrase.unwrap_or("Response").to_owned();
+                }
+            }
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {

@@ -73,6 +73,7 @@ fn capped_rows<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Row>, D
 
 /// For `text/csv` bodies (the first line names the columns).
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CsvParams {
     pub project_id: Option<String>,
     /// The mapping as JSON: `{"first_name": "{{First}}"}`.

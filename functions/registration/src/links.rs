@@ -20,6 +20,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct TokenParam {
     /// The token from the mailed link.
     pub token: String,

@@ -238,6 +238,7 @@ async fn confirm_by_code(
 }
 
 #[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     /// The token of the mailed link.

@@ -111,6 +111,7 @@ pub(crate) async fn mail_password_reset(
 }
 
 #[derive(Debug, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ResetConfirmation {
     /// The token of the mailed link.
@@ -403,6 +404,7 @@ async fn confirm_email_change(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenParam {
     /// The token of the mailed link.
     pub token: String,

@@ -47,6 +47,7 @@ pub(crate) async fn issue_link(
 }
 
 #[derive(Debug, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TokenForm {
     /// The token of the mailed link.

@@ -13,6 +13,7 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// `?limit=&cursor=` of every list route.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1–100 (default 25).
     pub limit: Option<u32>,
