@@ -179,8 +179,10 @@ async fn replace_rule(
         .map_err(|error| ApiError::bad_request("invalid_rule", format!("The rule is malformed: {error}.")))?;
     let valid = validated(definition)?;
     let current = state.store.otp_rule(id).await?.ok_or_else(|| ApiError::not_found("No such OTP rule."))?;
+    let next =
+        version.checked_add(1).ok_or_else(|| ApiError::invalid_field("version", "is not a version"))?;
     let stored = StoredOtpRule {
-        version: version + 1,
+        version: next,
         definition: valid.definition.clone(),
         updated_at: portico::time::now(),
         ..current

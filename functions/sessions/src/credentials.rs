@@ -99,8 +99,8 @@ pub(crate) async fn mail_password_reset(
     let reset = PasswordReset {
         token_hash: state.keys.keyed_hash(HashPurpose::PasswordReset, &token),
         expires_at: now + PASSWORD_RESET_TTL,
-        trust_version: account.trust_version,
-        email: account.email.clone(),
+        trust_version: Some(account.trust_version),
+        email: Some(account.email.clone()),
     };
     state.store.put_password_reset(account.id, &reset).await?;
     let link = state.link(&format!("{}?token={token}", LinkKind::ResetPassword.path()));

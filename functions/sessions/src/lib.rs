@@ -81,7 +81,7 @@ fn throttled(throttle: Throttle) -> Result<(), ApiError> {
     match throttle {
         Throttle::Allowed => Ok(()),
         Throttle::Wait { retry_after_secs } => {
-            Err(ApiError::too_many_requests("failed sign-ins for this account", retry_after_secs))
+            Err(ApiError::too_many_requests("failed sign-ins", retry_after_secs))
         }
     }
 }

@@ -20,9 +20,10 @@ pub const MAX_CODE_LENGTH: u8 = 10;
 pub const MIN_VALIDITY_SECONDS: u32 = 60;
 pub const MAX_VALIDITY_SECONDS: u32 = 600;
 pub const MAX_NAME_CHARS: usize = 100;
-/// Below this a code is guessable in too few tries (ASVS 5.0 6.5.4: 6 digits or 4
-/// alphanumerics); the rule is saved, with a warning.
-pub const WEAK_CODE_BITS: f64 = 20.0;
+/// Below this a code is guessable in too few tries: the entropy of 6 digits (19.9 bits), the
+/// least ASVS 5.0 6.5.4 accepts (or 4 base-32 characters, 20 bits). Such a rule is saved, with
+/// a warning.
+pub const WEAK_CODE_BITS: f64 = 19.9;
 
 /// How the code is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
@@ -84,7 +85,7 @@ impl Default for CodeOptions {
 
 impl CodeOptions {
     /// The alphabet codes are drawn from: digits, or the shared challenge module's base 32
-    /// (no look-alikes), as every other code Portico issues.
+    /// (Crockford's, no look-alikes).
     pub fn alphabet(&self) -> Alphabet {
         match self.kind {
             CodeKind::Numeric => Alphabet::Digits,
@@ -276,7 +277,10 @@ fn recipient_field(module: &Module, path: &str, channel: Channel) -> Result<Reci
     let (schema, field, recipient): (&dyn FieldSchema, &str, fn(String) -> RecipientField) =
         match path.strip_prefix("contact.") {
             Some(field) => {
-                if !module.has_contact() && module.name != "contacts" {
+                if module.name == "contacts" {
+                    return Err(format!("a contact is its own recipient: name the field, `{field}`"));
+                }
+                if !module.has_contact() {
                     return Err(format!("{} records have no contact", module.name));
                 }
                 let contacts = modules::module("contacts").ok_or("contacts are missing")?;
@@ -330,7 +334,7 @@ pub fn warnings(rule: &ValidOtpRule) -> Vec<String> {
     let mut warnings = Vec::new();
     if bits < WEAK_CODE_BITS {
         warnings.push(format!(
-            "The code has {bits:.1} bits of entropy, below {WEAK_CODE_BITS} (ASVS 5.0 6.5.4: use at least 6 digits or 4 alphanumerics)."
+            "The code has {bits:.1} bits of entropy, below 6 digits' {WEAK_CODE_BITS} (ASVS 5.0 6.5.4: use at least 6 digits or 4 alphanumerics)."
         ));
     }
     warnings
@@ -379,7 +383,9 @@ mod tests {
     #[test]
     fn entropy_names_the_asvs_floor() {
         let options = |kind, length| CodeOptions { kind, length, ..CodeOptions::default() };
-        assert!(options(CodeKind::Numeric, 6).entropy_bits() < WEAK_CODE_BITS);
+        // 6 digits is the floor ASVS accepts: no warning; 5 digits warn.
+        assert!(options(CodeKind::Numeric, 6).entropy_bits() >= WEAK_CODE_BITS);
+        assert!(options(CodeKind::Numeric, 5).entropy_bits() < WEAK_CODE_BITS);
         assert!((options(CodeKind::Numeric, 6).entropy_bits() - 19.93).abs() < 0.01);
         assert_eq!(options(CodeKind::Alphanumeric, 4).entropy_bits(), 20.0);
         assert!(options(CodeKind::Numeric, 7).entropy_bits() > WEAK_CODE_BITS);

@@ -347,11 +347,15 @@ impl Store {
             .key(PK, s(pk))
             .key(SK, s(sk))
             .update_expression("SET #roles = :roles, projects = :projects, updated_at = :now")
-            .condition_expression("kind = :staff AND #status = :status AND #roles = :read")
+            // The projects too: a user manager's right to change the user was decided on them.
+            .condition_expression(
+                "kind = :staff AND #status = :status AND #roles = :read AND projects = :read_projects",
+            )
             .expression_attribute_names("#roles", "roles")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":roles", list.clone())
             .expression_attribute_values(":read", role_list(&account.roles))
+            .expression_attribute_values(":read_projects", project_list(&account.projects))
             .expression_attribute_values(":status", s(account.status.as_str()))
             .expression_attribute_values(":projects", projects.clone())
             .expression_attribute_values(":staff", s("staff"))
@@ -482,7 +486,10 @@ impl Store {
             .key(PK, s(pk))
             .key(SK, s(sk))
             .update_expression("SET #status = :to, updated_at = :now")
-            .condition_expression("kind = :staff AND #status = :from AND #roles = :read")
+            .condition_expression(
+                "kind = :staff AND #status = :from AND #roles = :read AND projects = :read_projects",
+            )
+            .expression_attribute_values(":read_projects", project_list(&account.projects))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#roles", "roles")
             .expression_attribute_values(":staff", s("staff"))
@@ -665,11 +672,6 @@ impl Store {
         challenge: &Challenge,
     ) -> Result<(), StoreError> {
         self.put(Self::challenge_item(ChallengeAt::EmailVerification(account_id), challenge, Bare {})).await
-    }
-
-    pub async fn email_challenge(&self, account_id: Ulid) -> Result<Option<Challenge>, StoreError> {
-        let read = self.read_challenge::<Bare>(ChallengeAt::EmailVerification(account_id)).await?;
-        Ok(read.map(|(challenge, Bare {})| challenge))
     }
 
     /// The account and its verification challenge, in one BatchGetItem.

@@ -24,14 +24,17 @@ pub struct PasswordReset {
     pub token_hash: String,
     #[serde(with = "crate::time::rfc3339")]
     pub expires_at: DateTime<Utc>,
-    pub trust_version: u64,
-    pub email: Email,
+    /// The credentials it was issued for (absent on resets from before the binding: refused).
+    #[serde(default)]
+    pub trust_version: Option<u64>,
+    #[serde(default)]
+    pub email: Option<Email>,
 }
 
 impl PasswordReset {
     /// Whether the reset still belongs to `account` as it is now.
     pub fn binds(&self, account: &Account) -> bool {
-        self.trust_version == account.trust_version && self.email == account.email
+        self.trust_version == Some(account.trust_version) && self.email.as_ref() == Some(&account.email)
     }
 }
 
@@ -54,10 +57,6 @@ impl Store {
         let key = keys::password_reset(account_id);
         self.put(Stored::item(key, "password_reset", reset).expiring(reset.expires_at)).await?;
         Ok(())
-    }
-
-    pub async fn password_reset(&self, account_id: Ulid) -> Result<Option<PasswordReset>, StoreError> {
-        self.get_item(keys::password_reset(account_id)).await?.map(stored_value).transpose()
     }
 
     /// The account and its pending reset, in one BatchGetItem.
@@ -193,11 +192,6 @@ impl Store {
     pub async fn put_email_change(&self, account_id: Ulid, change: &EmailChange) -> Result<(), StoreError> {
         let about = EmailChangeAbout { new_email: change.new_email.clone() };
         self.put(Self::challenge_item(ChallengeAt::EmailChange(account_id), &change.challenge, about)).await
-    }
-
-    pub async fn email_change(&self, account_id: Ulid) -> Result<Option<EmailChange>, StoreError> {
-        let read = self.read_challenge::<EmailChangeAbout>(ChallengeAt::EmailChange(account_id)).await?;
-        Ok(read.map(|(challenge, about)| EmailChange { new_email: about.new_email, challenge }))
     }
 
     /// The account and its pending e-mail change, in one BatchGetItem.
