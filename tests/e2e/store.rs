@@ -223,3 +223,46 @@ async fn a_user_change_counted_with_a_role_s_old_grants_is_cancelled() {
     assert_eq!(current.await.expect("write"), StaffWrite::Done);
     assert_eq!(store.administrator_count().await.expect("read"), Some(1));
 }
+
+/// A user manager's right to change someone is decided on that user's projects: a write from a
+/// read taken before the projects changed is refused, not applied over them.
+#[tokio::test]
+async fn a_staff_write_holds_the_projects_it_was_decided_on() {
+    use portico::store::accounts::StaffWrite;
+
+    let app = spawn_app().await;
+    let store = &app.state.store;
+    let (_, admin_email) = app.admin_token().await;
+    let read = |email: String| async move {
+        store
+            .account_by_email(&portico::domain::Email::parse(&email).expect("email"))
+            .await
+            .expect("read")
+            .expect("account")
+    };
+    let admin = read(admin_email).await;
+    let email = crate::support::unique_email("user");
+    assert!(
+        portico_local::create_staff(&app.state, &email, "User", crate::support::PASSWORD, &[])
+            .await
+            .expect("seed")
+    );
+    let stale = read(email.clone()).await;
+    let (first, second) = (ulid::Ulid::generate(), ulid::Ulid::generate());
+    let moved =
+        store.set_staff_access(&stale, &[], &[first, second], &admin, &[], Utc::now()).await.expect("write");
+    assert_eq!(moved, StaffWrite::Done);
+    // From the old read: both a role change and a disable are refused.
+    let roles = store
+        .set_staff_access(&stale, &["tech_support".into()], &[], &admin, &[], Utc::now())
+        .await
+        .expect("write");
+    assert_eq!(roles, StaffWrite::Stale);
+    let disabled = store
+        .change_staff_status(&stale, portico::domain::AccountStatus::Disabled, &admin, &[], Utc::now())
+        .await
+        .expect("write");
+    assert_eq!(disabled, StaffWrite::Stale);
+    let now = read(email).await;
+    assert_eq!((now.projects, now.status), (vec![first, second], portico::domain::AccountStatus::Active));
+}
