@@ -17,7 +17,11 @@ Each list is in sending order. `mail_since` and `sms_since` skip the messages an
 returned (pass its `next`); `to` keeps only messages to that address or phone number. It is
 also the readiness probe of the scripts that start this server.
 
-Usage: python moto_server.py [-H HOST] [-p PORT]
+With `--certfile` and `--keyfile` it serves HTTPS instead (werkzeug's `ssl_context`): the
+cold-start bench (`bench/coldstart`) does, so a function's first call pays the TLS handshake and
+its root-store loading as on Lambda.
+
+Usage: python moto_server.py [-H HOST] [-p PORT] [--certfile CERT --keyfile KEY]
 """
 
 import argparse
@@ -105,7 +109,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=4566)
+    parser.add_argument("--certfile", help="PEM server certificate (chain): serve HTTPS")
+    parser.add_argument("--keyfile", help="PEM private key of --certfile")
     args = parser.parse_args()
+    if bool(args.certfile) != bool(args.keyfile):
+        parser.error("--certfile and --keyfile go together")
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,
@@ -113,6 +121,7 @@ def main():
         Serialised(app),
         threaded=True,
         request_handler=MotoRequestHandler,
+        ssl_context=(args.certfile, args.keyfile) if args.certfile else None,
     )
 
 
