@@ -63,7 +63,8 @@ impl AppState {
                 aws_sdk_ses::Client::new(sdk),
                 aws_sdk_sns::Client::new(sdk),
                 config.mail_sender.as_str(),
-            ),
+            )
+            .with_sms_sender_id(config.sms_sender_id.as_deref()),
             keys: Arc::new(keys),
             passwords: Arc::new(Passwords::new(config.password_cost)),
             config: Arc::new(config),

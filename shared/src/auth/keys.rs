@@ -24,6 +24,7 @@ pub enum HashPurpose {
     PasswordReset,
     EmailChangeCode,
     NotMe,
+    OtpCode,
 }
 
 impl HashPurpose {
@@ -38,6 +39,7 @@ impl HashPurpose {
             Self::PasswordReset => b"password-reset",
             Self::EmailChangeCode => b"email-change-code",
             Self::NotMe => b"not-me",
+            Self::OtpCode => b"otp-code",
         }
     }
 }

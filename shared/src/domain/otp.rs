@@ -328,6 +328,47 @@ impl ValidOtpRule {
     }
 }
 
+/// How a recipient is shown to the agent: enough to tell the customer where the code went
+/// ("+49•••••12", "p•••@example.com"), too little to harvest a number or an address.
+pub fn recipient_hint(channel: Channel, recipient: &str) -> String {
+    match channel {
+        Channel::Sms | Channel::Whatsapp => {
+            let chars: Vec<char> = recipient.chars().collect();
+            // The `+` and the country code's first two digits, the last two digits.
+            let head = chars.len().min(3);
+            let tail = chars.len().saturating_sub(head).min(2);
+            let hidden = chars.len() - head - tail;
+            let mut hint: String = chars[..head].iter().collect();
+            hint.extend(std::iter::repeat_n('•', hidden));
+            hint.extend(&chars[chars.len() - tail..]);
+            hint
+        }
+        Channel::Email => {
+            let (local, domain) = recipient.rsplit_once('@').unwrap_or((recipient, ""));
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+    }
+}
+
+/// The SMS (and WhatsApp) text carrying a code, in `locale`.
+pub fn code_message(locale: Locale, code: &str, valid_minutes: u32) -> String {
+    match locale {
+        Locale::En => format!(
+            "Your confirmation code is {code}. Give it only to the agent with you. Valid {valid_minutes} min."
+        ),
+        Locale::De => format!(
+            "Ihr Bestätigungscode lautet {code}. Geben Sie ihn nur der Person vor Ort. Gültig {valid_minutes} Min."
+        ),
+        Locale::Cs => format!(
+            "Váš potvrzovací kód je {code}. Sdělte jej jen pracovníkovi na místě. Platí {valid_minutes} min."
+        ),
+        Locale::Tr => {
+            format!("Onay kodunuz {code}. Yalnızca yanınızdaki görevliye verin. {valid_minutes} dk geçerli.")
+        }
+    }
+}
+
 /// What saving a rule tells its author beyond success.
 pub fn warnings(rule: &ValidOtpRule) -> Vec<String> {
     let bits = rule.definition.otp.entropy_bits();
@@ -378,6 +419,16 @@ mod tests {
         // 5 digits: 16.6 bits, warned about.
         assert!((rule.definition.otp.entropy_bits() - 16.61).abs() < 0.01);
         assert_eq!(warnings(&rule).len(), 1);
+    }
+
+    #[test]
+    fn hints_show_little_of_the_recipient() {
+        assert_eq!(recipient_hint(Channel::Sms, "+4915112345612"), "+49•••••••••12");
+        assert_eq!(recipient_hint(Channel::Whatsapp, "+42060"), "+42•60");
+        assert_eq!(recipient_hint(Channel::Email, "petra@example.com"), "p•••@example.com");
+        for locale in [Locale::En, Locale::De, Locale::Cs, Locale::Tr] {
+            assert!(code_message(locale, "12345", 5).contains("12345"));
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod templates;
 use std::sync::Arc;
 
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
+use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::domain::{Email, Phone};
 pub use templates::{Mail, MailTemplate};
@@ -25,11 +26,18 @@ pub struct Notifier {
     ses: aws_sdk_ses::Client,
     sns: aws_sdk_sns::Client,
     sender: Arc<str>,
+    sms_sender_id: Option<Arc<str>>,
 }
 
 impl Notifier {
     pub fn new(ses: aws_sdk_ses::Client, sns: aws_sdk_sns::Client, sender: impl Into<Arc<str>>) -> Self {
-        Self { ses, sns, sender: sender.into() }
+        Self { ses, sns, sender: sender.into(), sms_sender_id: None }
+    }
+
+    /// The same notifier, naming SMS with `sender_id` where the destination allows it.
+    pub fn with_sms_sender_id(mut self, sender_id: Option<&str>) -> Self {
+        self.sms_sender_id = sender_id.map(Arc::from);
+        self
     }
 
     #[tracing::instrument(skip_all, fields(to = %to.masked(), subject = %mail.subject))]
@@ -53,13 +61,24 @@ impl Notifier {
 
     #[tracing::instrument(skip_all)]
     pub async fn send_sms(&self, to: &Phone, text: &str) -> Result<(), NotifyError> {
-        self.sns
+        let text_attribute = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| NotifyError::Sms(e.into()))
+        };
+        // Codes are transactional: SNS routes them for delivery, not for price.
+        let mut publish = self
+            .sns
             .publish()
             .phone_number(to.as_str())
             .message(text)
-            .send()
-            .await
-            .map_err(|e| NotifyError::Sms(e.into()))?;
+            .message_attributes("AWS.SNS.SMS.SMSType", text_attribute("Transactional")?);
+        if let Some(sender_id) = &self.sms_sender_id {
+            publish = publish.message_attributes("AWS.SNS.SMS.SenderID", text_attribute(sender_id)?);
+        }
+        publish.send().await.map_err(|e| NotifyError::Sms(e.into()))?;
         tracing::info!("sms sent");
         Ok(())
     }
