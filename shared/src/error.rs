@@ -204,7 +204,7 @@ impl ApiError {
 }
 
 /// Displays an error with every `source()` below it, for the log.
-struct CauseChain<'a>(&'a (dyn std::error::Error + 'static));
+pub(crate) struct CauseChain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for CauseChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

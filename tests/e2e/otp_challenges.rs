@@ -136,10 +136,12 @@ async fn the_seed_s_delivery_is_delivered_only_with_the_customer_s_code() {
         "not applied"
     );
 
-    // The same change asked again: the same challenge, no new SMS.
+    // The same change asked again: the same challenge, no new SMS; no new code within 30 s.
     let again = mark_delivered(&app, &delivery, &agent).await;
     assert_eq!(again.body["challenge_id"], challenge["challenge_id"]);
     assert_eq!(codes_sent_to(&app, &mobile, 5).await.len(), 1);
+    let soon = app.post(&challenge_path(&challenge, "resend"), json!({}), Some(&agent)).await;
+    assert_eq!(soon.status, StatusCode::TOO_MANY_REQUESTS, "{:?}", soon.body);
 
     let verify = challenge_path(&challenge, "verify");
     let wrong_try = app.post(&verify, json!({"code": wrong(&code)}), Some(&agent)).await;
@@ -473,4 +475,104 @@ async fn an_import_row_that_trips_a_rule_fails_alone() {
         failed.iter().map(|f| (f["row"].as_u64().unwrap_or(0), f["code"].as_str().unwrap_or(""))).collect();
     assert_eq!(codes, vec![(1, "otp_required"), (2, "otp_guarded_value")]);
     assert!(!failed.iter().any(|f| f["retryable"] == true));
+}
+
+#[tokio::test]
+async fn moving_the_code_s_recipient_is_guarded_too() {
+    let app = spawn_app().await;
+    let Scene { admin, agent, mobile, delivery, .. } = scene(&app, |_| {}).await;
+    // The agent's own contact: pointing the delivery at it would send the code to the agent.
+    let own_mobile = unique_mobile();
+    let accomplice = app
+        .post(
+            "/records/contacts",
+            json!({"fields": {"last_name": "Mine", "mobile": own_mobile}}),
+            Some(&admin),
+        )
+        .await;
+    let version = app.get(&delivery, Some(&agent)).await.body["version"].as_u64().expect("version");
+    let moved = app
+        .request(
+            Method::PATCH,
+            &delivery,
+            Some(json!({"version": version, "fields": {"contact_id": accomplice.body["id"]}})),
+            Some(&agent),
+        )
+        .await;
+    assert_eq!(
+        (moved.status, moved.body["code"].as_str()),
+        (StatusCode::PRECONDITION_REQUIRED, Some("otp_required"))
+    );
+    assert_eq!(codes_sent_to(&app, &own_mobile, 5).await.len(), 0, "not to the new contact");
+    assert_eq!(codes_sent_to(&app, &mobile, 5).await.len(), 1, "to the customer on the record");
+    let read = app.get(&delivery, Some(&admin)).await.body;
+    assert_ne!(read["fields"]["contact_id"], accomplice.body["id"], "not moved");
+
+    // A delivery without a contact gets its first one freely.
+    let (_, agent_id) = (0, read["owner_id"].as_str().expect("owner").to_owned());
+    let bare = app
+        .post(
+            "/records/deliveries",
+            json!({"owner_id": agent_id, "fields": {"reference": "D-9", "status": "Scheduled"}}),
+            Some(&admin),
+        )
+        .await;
+    let path = format!("/records/deliveries/{}", bare.body["id"].as_str().expect("id"));
+    let first = app
+        .request(
+            Method::PATCH,
+            &path,
+            Some(json!({"version": 1, "fields": {"contact_id": accomplice.body["id"]}})),
+            Some(&agent),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+}
+
+#[tokio::test]
+async fn new_challenges_bring_new_codes_but_no_new_guesses() {
+    let app = spawn_app().await;
+    let Scene { agent, delivery, .. } =
+        scene(&app, |rule| rule["otp"] = json!({"type": "numeric", "length": 6, "max_attempts": 10})).await;
+    let mut tried = 0;
+    for address in ["Hof 1", "Hof 2"] {
+        let version = app.get(&delivery, Some(&agent)).await.body["version"].as_u64().expect("version");
+        let asked = app
+            .request(
+                Method::PATCH,
+                &delivery,
+                Some(json!({"version": version, "fields": {"status": "Delivered", "address": address}})),
+                Some(&agent),
+            )
+            .await;
+        assert_eq!(asked.status, StatusCode::PRECONDITION_REQUIRED);
+        for guess in 0..10 {
+            let answer = app
+                .post(
+                    &challenge_path(&asked.body, "verify"),
+                    json!({"code": format!("{guess:06}")}),
+                    Some(&agent),
+                )
+                .await;
+            if answer.body["code"] == "otp_invalid" {
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried >= 19, "{tried}");
+    let version = app.get(&delivery, Some(&agent)).await.body["version"].as_u64().expect("version");
+    let third = app
+        .request(
+            Method::PATCH,
+            &delivery,
+            Some(json!({"version": version, "fields": {"status": "Delivered", "address": "Hof 3"}})),
+            Some(&agent),
+        )
+        .await;
+    let refused =
+        app.post(&challenge_path(&third.body, "verify"), json!({"code": "123456"}), Some(&agent)).await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
+    );
 }

@@ -25,6 +25,8 @@ pub enum HashPurpose {
     EmailChangeCode,
     NotMe,
     OtpCode,
+    /// The subject of an OTP recipient's send counter: the number or address never sits in a key.
+    OtpRecipient,
 }
 
 impl HashPurpose {
@@ -40,6 +42,7 @@ impl HashPurpose {
             Self::EmailChangeCode => b"email-change-code",
             Self::NotMe => b"not-me",
             Self::OtpCode => b"otp-code",
+            Self::OtpRecipient => b"otp-recipient",
         }
     }
 }

@@ -314,6 +314,26 @@ impl ValidOtpRule {
             })
     }
 
+    /// The fields of the record the code's recipients are read through: a field of its own, or
+    /// `contact_id` for a field of its contact.
+    pub fn recipient_sources(&self) -> impl Iterator<Item = &str> {
+        self.recipients.values().map(|field| match field {
+            RecipientField::Record(name) => name.as_str(),
+            RecipientField::Contact(_) => "contact_id",
+        })
+    }
+
+    /// Whether changing `old` to `new` moves where the code would go (a record that has a
+    /// recipient source gets another one, or loses it): guarded like the trigger, or whoever
+    /// may change the record could first point it at a number of their own. Setting a source
+    /// the record never had is not guarded: there is no customer yet to ask.
+    pub fn moves_recipient(&self, old: &dyn Record, new: &dyn Record) -> bool {
+        self.definition.active
+            && self.recipient_sources().any(|field| {
+                old.get(field).is_some_and(|was| *was != Value::Null && new.get(field) != Some(was))
+            })
+    }
+
     /// Whether a record created with `values` would hold the guarded value from the start (such
     /// a record is refused: the value is reached only through a verified change).
     pub fn guards_value_of(&self, values: &dyn Record, now: DateTime<Utc>) -> bool {
@@ -419,6 +439,23 @@ mod tests {
         // 5 digits: 16.6 bits, warned about.
         assert!((rule.definition.otp.entropy_bits() - 16.61).abs() < 0.01);
         assert_eq!(warnings(&rule).len(), 1);
+    }
+
+    #[test]
+    fn moving_the_recipient_is_guarded_setting_the_first_is_not() {
+        let rule = parse(seed_rule()).validate().expect("valid");
+        let with_contact = |id: Option<&str>| {
+            let mut record = record("Out for delivery");
+            if let Some(id) = id {
+                record.insert("contact_id".into(), Value::String(id.into()));
+            }
+            record
+        };
+        assert_eq!(rule.recipient_sources().collect::<Vec<_>>(), ["contact_id"]);
+        assert!(rule.moves_recipient(&with_contact(Some("A")), &with_contact(Some("B"))));
+        assert!(rule.moves_recipient(&with_contact(Some("A")), &with_contact(None)), "clearing it");
+        assert!(!rule.moves_recipient(&with_contact(Some("A")), &with_contact(Some("A"))));
+        assert!(!rule.moves_recipient(&with_contact(None), &with_contact(Some("B"))), "the first contact");
     }
 
     #[test]

@@ -262,8 +262,9 @@ pub async fn otp_rules(store: &Store, module: &Module) -> Result<Vec<(Ulid, Vali
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Guard {
     Rules,
-    /// The change was unlocked by its challenge, which the write set spends.
-    Verified,
+    /// The change was unlocked by a challenge of this rule, which the write set spends; the
+    /// other rules still hold.
+    Verified(Ulid),
 }
 
 /// A record as the API shows it.
@@ -559,8 +560,10 @@ impl<'a> View<'a> {
     }
 
     /// Applies a change its OTP challenge unlocked, with `spend` (the items that spend the
-    /// challenge, conditioned on it being pending and answered) in the same transaction: the
-    /// rules are not asked again, the spent challenge is the proof.
+    /// challenge, conditioned on it being pending and answered) in the same transaction. The
+    /// spent challenge stands in for its rule (`rule_id`); any other rule the change trips
+    /// (one saved since, or a second one) still holds it back.
+    #[allow(clippy::too_many_arguments)]
     pub async fn change_verified(
         &self,
         store: &Store,
@@ -568,12 +571,13 @@ impl<'a> View<'a> {
         expected: u64,
         values: &BTreeMap<String, Value>,
         owner: Option<Ulid>,
+        rule_id: Ulid,
         spend: WriteSet,
     ) -> Result<CrmRecord, RecordError> {
         if spend.is_empty() || !matches!(self.caller.origin, Origin::Otp(_)) {
             return Err(RecordError::Forbidden("A verified change needs its challenge.".into()));
         }
-        self.change_guarded(store, id, expected, values, owner, spend, Guard::Verified).await
+        self.change_guarded(store, id, expected, values, owner, spend, Guard::Verified(rule_id)).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -587,15 +591,20 @@ impl<'a> View<'a> {
         extra: WriteSet,
         guard: Guard,
     ) -> Result<CrmRecord, RecordError> {
-        let rules = match guard {
-            Guard::Rules => self.otp_rules(store).await?,
-            Guard::Verified => &[],
+        let unlocked = match guard {
+            Guard::Rules => None,
+            Guard::Verified(rule_id) => Some(rule_id),
         };
-        // A rule can trip only if the change sets its field to its value; then the record is
-        // read, to know whether the field *becomes* that value and the criteria hold.
-        let may_trip = rules
-            .iter()
-            .any(|(_, rule)| values.get(&rule.definition.trigger.field) == Some(&rule.trigger_value));
+        let rules = self.otp_rules(store).await?;
+        let rules: Vec<&(Ulid, ValidOtpRule)> =
+            rules.iter().filter(|(rule_id, _)| Some(*rule_id) != unlocked).collect();
+        // A rule can trip only if the change sets its field to its value, or touches where its
+        // code would go; then the record is read, to know whether the field *becomes* that
+        // value (and the criteria hold) or the recipient moves.
+        let may_trip = rules.iter().any(|(_, rule)| {
+            values.get(&rule.definition.trigger.field) == Some(&rule.trigger_value)
+                || rule.recipient_sources().any(|field| values.contains_key(field))
+        });
         let reach = self.writable(self.access().write)?;
         let scope_owner = reach.owner();
         let touches_unique = values.keys().any(|field| self.unique_field(field).is_some());
@@ -633,9 +642,9 @@ impl<'a> View<'a> {
                     after.insert(field.clone(), value.clone());
                 }
             }
-            if let Some((rule_id, rule)) =
-                rules.iter().find(|(_, rule)| rule.trips(&current.fields, &after, now))
-            {
+            if let Some((rule_id, rule)) = rules.iter().copied().find(|(_, rule)| {
+                rule.trips(&current.fields, &after, now) || rule.moves_recipient(&current.fields, &after)
+            }) {
                 return Err(RecordError::OtpRequired(Box::new(GuardedChange {
                     rule_id: *rule_id,
                     rule: rule.clone(),

@@ -29,16 +29,20 @@ use crate::criteria::{FieldSchema, Value};
 use crate::domain::challenge::{Challenge, ChallengeRules, ChallengeState, CodeSpec};
 use crate::domain::modules::{self, Origin, field_json};
 use crate::domain::otp::{self, Channel, RecipientField, SendMode};
-use crate::domain::{Email, Permission, Phone};
+use crate::domain::{Email, Phone};
+use crate::error::CauseChain;
 use crate::notify::templates::MailTemplate;
 use crate::store::otp_challenges::{OtpChallenge, OtpStatus, SPEND, SendRecord};
-use crate::store::rate_limit::{Cooldown, RateDecision, RateLimit};
+use crate::store::rate_limit::{RateDecision, RateLimit};
 use crate::{ApiError, AppState};
 
 /// Codes to one recipient, across challenges (Twilio Verify's limit).
 const RECIPIENT_SENDS: RateLimit = RateLimit { scope: "otp-recipient", max: 5, window_secs: 600 };
-/// New codes for one challenge.
-const RESEND_COOLDOWN: Cooldown = Cooldown { scope: "otp-resend", secs: 30 };
+/// Between two codes of one challenge.
+const RESEND_INTERVAL: Duration = Duration::seconds(30);
+/// Tries at the codes of one record by one agent, across challenges: a new challenge (another
+/// change, or after a lock) brings new codes, but no new budget of guesses.
+const TRIES_PER_RECORD: RateLimit = RateLimit { scope: "otp-tries", max: 20, window_secs: 3600 };
 
 /// A challenge as the agent sees it: never the code.
 #[derive(Debug, Serialize, ToSchema)]
@@ -85,7 +89,7 @@ fn view_of(challenge: &Challenge, otp: &OtpChallenge, now: DateTime<Utc>) -> Cha
         None => otp
             .recipients
             .first()
-            .map(|(channel, recipient)| (*channel, hint(*channel, recipient)))
+            .map(|(channel, recipient)| (*channel, otp::recipient_hint(*channel, recipient)))
             .unwrap_or((Channel::Sms, String::new())),
     };
     ChallengeView {
@@ -102,17 +106,6 @@ fn view_of(challenge: &Challenge, otp: &OtpChallenge, now: DateTime<Utc>) -> Cha
         attempts_left: challenge.max_attempts.saturating_sub(challenge.attempts),
         last_send: otp.last_send.clone(),
     }
-}
-
-/// A hidden recipient (a masked field) is stored as `•` + the address; its hint shows nothing.
-const HIDDEN: char = '•';
-
-fn hint(channel: Channel, recipient: &str) -> String {
-    if recipient.starts_with(HIDDEN) { "•••".into() } else { otp::recipient_hint(channel, recipient) }
-}
-
-fn address(recipient: &str) -> &str {
-    recipient.trim_start_matches(HIDDEN)
 }
 
 /// The 428 that answers a guarded change: `otp_required` with the challenge.
@@ -173,8 +166,8 @@ async fn open_challenge(
     let change = change_json(view, &guarded.values);
     let record = &guarded.record;
     let pointer = store.open_otp_challenge(module.name, record.id, agent).await?;
+    // The pointer's own expiry is the first code's; a resend moves the challenge's on.
     if let Some(pointer) = &pointer
-        && pointer.expires_at > now
         && let Some((challenge, otp)) = store.otp_challenge(pointer.challenge_id).await?
     {
         let same = otp.status == OtpStatus::Pending
@@ -188,7 +181,7 @@ async fn open_challenge(
     }
 
     let rule = &guarded.rule.definition;
-    let recipients = recipients(state, view, &guarded).await?;
+    let recipients = recipients(state, &guarded).await?;
     if recipients.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -236,6 +229,13 @@ async fn open_challenge(
     let (channel, recipient) = otp.recipients[0].clone();
     if code.is_some() {
         limit_recipient(state, &recipient, now).await?;
+        // Stored with the challenge before the send, so the 30 s between codes run from now.
+        otp.last_send = Some(SendRecord {
+            channel,
+            recipient_hint: otp::recipient_hint(channel, &recipient),
+            at: now,
+            delivered: false,
+        });
     }
     if !store.open_otp(&challenge, &otp, pointer.map(|p| p.challenge_id)).await? {
         return Err(ApiError::conflict(
@@ -251,30 +251,11 @@ async fn open_challenge(
 }
 
 /// Each channel of the rule with a recipient on the record (or its contact), in order. WhatsApp
-/// is left out until its sender is built (issue 14 item 4).
-async fn recipients(
-    state: &AppState,
-    view: &View<'_>,
-    guarded: &GuardedChange,
-) -> Result<Vec<(Channel, String)>, ApiError> {
-    let store = &state.store;
+/// is left out until its sender is built (issue 14 item 4). Recipients are built-in fields
+/// (rules are validated so), which no role masks.
+async fn recipients(state: &AppState, guarded: &GuardedChange) -> Result<Vec<(Channel, String)>, ApiError> {
     let rule = &guarded.rule;
     let contacts = modules::module("contacts").ok_or_else(|| ApiError::internal("no contacts module"))?;
-    // Custom contact fields (and whether they are masked) matter only for a recipient that is
-    // one; the usual ones, `mobile` and `email`, are built in.
-    let is_custom = |field: &RecipientField| match field {
-        RecipientField::Record(name) => {
-            view.module().name == "contacts" && contacts.fields.field_type(name).is_none()
-        }
-        RecipientField::Contact(name) => contacts.fields.field_type(name).is_none(),
-    };
-    let custom = if rule.recipients.values().any(is_custom) {
-        custom_fields(store, contacts).await?
-    } else {
-        Vec::new()
-    };
-    let sees_masked = view.caller.has(Permission::ContactsViewMasked);
-    let masked = |field: &str| !sees_masked && custom.iter().any(|c| c.name == field && c.masked);
     let mut contact = None;
     let mut found = Vec::new();
     for channel in &rule.definition.channels {
@@ -282,26 +263,20 @@ async fn recipients(
             continue;
         }
         let Some(field) = rule.recipients.get(channel) else { continue };
-        let (value, hidden) = match field {
-            RecipientField::Record(name) => {
-                (guarded.record.fields.get(name).cloned(), view.module().name == "contacts" && masked(name))
-            }
+        let value = match field {
+            RecipientField::Record(name) => guarded.record.fields.get(name).cloned(),
             RecipientField::Contact(name) => {
                 if contact.is_none() {
                     let id = match guarded.record.fields.get("contact_id") {
                         Some(Value::String(id)) => Ulid::from_string(id).ok(),
                         _ => None,
                     };
-                    let schema =
-                        crate::domain::contact_fields::ModuleSchema::for_staff(contacts, &custom, &[], true);
                     contact = Some(match id {
-                        Some(id) => store.record(contacts, id, &schema).await?,
+                        Some(id) => state.store.record(contacts, id, &contacts.fields).await?,
                         None => None,
                     });
                 }
-                let value =
-                    contact.as_ref().and_then(|c| c.as_ref()).and_then(|c| c.fields.get(name).cloned());
-                (value, masked(name))
+                contact.as_ref().and_then(Option::as_ref).and_then(|c| c.fields.get(name).cloned())
             }
         };
         let Some(Value::String(text)) = value else { continue };
@@ -310,7 +285,7 @@ async fn recipients(
             Channel::Email => Email::parse(&text).is_ok(),
         };
         if usable {
-            found.push((*channel, if hidden { format!("{HIDDEN}{text}") } else { text }));
+            found.push((*channel, text));
         }
     }
     Ok(found)
@@ -318,7 +293,7 @@ async fn recipients(
 
 /// Counts a send to `recipient`; 429 past 5 in 10 minutes.
 async fn limit_recipient(state: &AppState, recipient: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let subject = state.keys.keyed_hash(HashPurpose::OtpCode, &format!("recipient:{}", address(recipient)));
+    let subject = state.keys.keyed_hash(HashPurpose::OtpRecipient, recipient);
     match state.store.hit_rate_limit(RECIPIENT_SENDS, &subject, now).await? {
         RateDecision::Allowed => Ok(()),
         RateDecision::Limited { retry_after_secs } => {
@@ -338,31 +313,40 @@ async fn deliver(
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let minutes = otp.otp.validity_seconds.div_ceil(60);
-    let to = address(recipient);
-    let sent = match channel {
-        Channel::Sms => match Phone::parse(to) {
-            Ok(phone) => {
-                state.notifier.send_sms(&phone, &otp::code_message(otp.locale, code, minutes)).await.is_ok()
-            }
-            Err(_) => false,
+    let outcome: Result<(), String> = match channel {
+        Channel::Sms => match Phone::parse(recipient) {
+            Ok(phone) => state
+                .notifier
+                .send_sms(&phone, &otp::code_message(otp.locale, code, minutes))
+                .await
+                .map_err(|error| CauseChain(&error).to_string()),
+            Err(_) => Err("not a phone number".into()),
         },
-        Channel::Email => match Email::parse(to) {
+        Channel::Email => match Email::parse(recipient) {
             Ok(email) => {
                 let mail = MailTemplate::OtpCode { code, minutes }.render(otp.locale);
-                state.notifier.send_mail(&email, &mail).await.is_ok()
+                state.notifier.send_mail(&email, &mail).await.map_err(|error| CauseChain(&error).to_string())
             }
-            Err(_) => false,
+            Err(_) => Err("not an e-mail address".into()),
         },
-        Channel::Whatsapp => false,
+        Channel::Whatsapp => Err("WhatsApp sending is not built yet".into()),
     };
-    let send = SendRecord { channel, recipient_hint: hint(channel, recipient), at: now, delivered: sent };
+    let sent = outcome.is_ok();
+    let send = SendRecord {
+        channel,
+        recipient_hint: otp::recipient_hint(channel, recipient),
+        at: now,
+        delivered: sent,
+    };
     state.store.record_otp_send(otp.id, &send).await?;
     otp.last_send = Some(send);
     if sent {
         tracing::info!(challenge_id = %otp.id, channel = ?channel, "otp code sent");
         Ok(())
     } else {
-        tracing::error!(challenge_id = %otp.id, channel = ?channel, "otp code not delivered");
+        // The provider's error names no code (it never sees one back).
+        let cause = outcome.err().unwrap_or_default();
+        tracing::error!(challenge_id = %otp.id, channel = ?channel, %cause, "otp code not delivered");
         Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
             "otp_delivery_failed",
@@ -440,22 +424,31 @@ pub async fn send(
             ApiError::invalid_field("channel", "the challenge has no recipient for this channel")
         })?,
     };
-    if let RateDecision::Limited { retry_after_secs } =
-        state.store.start_cooldown(RESEND_COOLDOWN, &otp.id.to_string(), now).await?
-    {
-        return Err(ApiError::too_many_requests("codes for this challenge", retry_after_secs));
+    // 30 s from the last code, whichever way it went out. The stored send moves with the new
+    // code (`reissue_otp` is conditioned on the hash read), so racing resends can't both pass.
+    if let Some(last) = &otp.last_send {
+        let wait = (last.at + RESEND_INTERVAL - now).num_seconds();
+        if wait > 0 {
+            return Err(ApiError::too_many_requests("codes for this challenge", wait.unsigned_abs()));
+        }
     }
     limit_recipient(state, &recipient, now).await?;
     let kind = kind(&otp)?;
     let issued = kind.issue(&state.keys, &otp.id.to_string(), otp.id, now);
-    let Some(mut stored) = state.store.reissue_otp(&otp, &challenge.code_hash, &issued.challenge).await?
+    let pending = SendRecord {
+        channel,
+        recipient_hint: otp::recipient_hint(channel, &recipient),
+        at: now,
+        delivered: false,
+    };
+    let Some(mut stored) =
+        state.store.reissue_otp(&otp, &challenge.code_hash, &issued.challenge, &pending).await?
     else {
         return Err(ApiError::conflict(
             "conflict",
             "The challenge was answered or given a new code meanwhile; read it again.",
         ));
     };
-    stored.last_send = otp.last_send;
     deliver(state, &mut stored, channel, &recipient, &issued.code, now).await?;
     Ok(view_of(&issued.challenge, &stored, now))
 }
@@ -486,6 +479,12 @@ pub async fn verify(
     let Some((challenge, otp)) = state.store.count_otp_try(challenge_id, agent, now).await? else {
         return Err(why_not_counted(state, agent, id, now).await);
     };
+    let tries = format!("{}:{}:{agent}", otp.module, otp.record_id);
+    if let RateDecision::Limited { retry_after_secs } =
+        state.store.hit_rate_limit(TRIES_PER_RECORD, &tries, now).await?
+    {
+        return Err(ApiError::too_many_requests("codes tried for this record", retry_after_secs));
+    }
     let kind = kind(&otp)?;
     let attempts_left = challenge.max_attempts.saturating_sub(challenge.attempts);
     let matches = kind
@@ -497,7 +496,7 @@ pub async fn verify(
             .with_extensions(serde_json::json!({"attempts_left": attempts_left})));
     }
 
-    // The agent's rights as they are now: revoked access ends what a code can do.
+    // The agent's rights as their access token carries them, as on every records request.
     let caller = Caller::staff(claims, Origin::Otp(otp.id));
     let module = caller.module(&otp.module, Need::Write)?;
     let custom = custom_fields(&state.store, module).await?;
@@ -505,12 +504,19 @@ pub async fn verify(
     let values = view.parse_write(&otp.change)?;
     let spend = state.store.otp_spend(&otp, &challenge.code_hash, now)?;
     let record = match view
-        .change_verified(&state.store, otp.record_id, otp.version, &values, otp.owner_id, spend)
+        .change_verified(&state.store, otp.record_id, otp.version, &values, otp.owner_id, otp.rule_id, spend)
         .await
     {
         Ok(record) => record,
         Err(RecordError::ItemsFailed(cancellation)) if cancellation.failed(SPEND) => {
             return Err(why_not_counted(state, agent, id, now).await);
+        }
+        // A concurrent verify of the same code that won has moved the record on: say so.
+        Err(RecordError::VersionMismatch { current }) => {
+            return Err(match agents_challenge(state, agent, id).await {
+                Ok((_, stored)) if stored.status == OtpStatus::Verified => used(),
+                _ => RecordError::VersionMismatch { current }.into(),
+            });
         }
         Err(error) => return Err(error.into()),
     };

@@ -92,6 +92,10 @@ fn pointer_key(module: &str, record_id: Ulid, agent_id: Ulid) -> keys::Key {
     (keys::record(module, record_id).0, format!("OTP#{agent_id}"))
 }
 
+/// How long DynamoDB keeps a challenge past its expiry (and a pointer past its opening): an
+/// expired challenge answers 410 and can be given a new code for that long, not 404.
+const KEPT_AFTER_EXPIRY: chrono::Duration = chrono::Duration::days(1);
+
 fn challenge_at(id: Ulid) -> ChallengeAt {
     ChallengeAt::Otp(id)
 }
@@ -121,13 +125,15 @@ impl Store {
         otp: &OtpChallenge,
         replaces: Option<Ulid>,
     ) -> Result<bool, StoreError> {
-        let item = serde_dynamo::to_item(Self::challenge_item(challenge_at(otp.id), challenge, otp))?;
+        let mut item: super::Item =
+            serde_dynamo::to_item(Self::challenge_item(challenge_at(otp.id), challenge, otp))?;
+        item.insert(TTL.into(), n((challenge.expires_at + KEPT_AFTER_EXPIRY).timestamp()));
         let mut set = WriteSet::new();
         set.add(SPEND, self.put_if_absent(item)?);
         let pointer = OpenChallenge { challenge_id: otp.id, expires_at: challenge.expires_at };
         let pointer = serde_dynamo::to_item(
             Stored::item(pointer_key(&otp.module, otp.record_id, otp.agent_id), "otp_pointer", pointer)
-                .expiring(challenge.expires_at),
+                .expiring(otp.created_at + KEPT_AFTER_EXPIRY),
         )?;
         // The pointer moves only from what was read: two racing requests can't both open.
         let mut put = Put::builder().table_name(self.table()).set_item(Some(pointer));
@@ -151,14 +157,15 @@ impl Store {
     }
 
     /// Puts a new code on pending challenge `otp` whose code hash was `read_hash` (none yet:
-    /// `""`), with its attempts reset and one more code issued, if the rule's resends allow it;
-    /// returns the challenge as stored, or `None` if it was answered, replaced or out of
-    /// resends meanwhile.
+    /// `""`), with its attempts reset, one more code issued and `send` as its last send (about
+    /// to go out), if the rule's resends allow it; returns the challenge as stored, or `None`
+    /// if it was answered, given another code or out of resends meanwhile.
     pub async fn reissue_otp(
         &self,
         otp: &OtpChallenge,
         read_hash: &str,
         fresh: &Challenge,
+        send: &SendRecord,
     ) -> Result<Option<OtpChallenge>, StoreError> {
         let (pk, sk) = keys::otp_challenge(otp.id);
         let result = self
@@ -168,14 +175,15 @@ impl Store {
             .key(PK, s(pk))
             .key(SK, s(sk))
             .update_expression(
-                "SET code_hash = :hash, expires_at = :expires, #ttl = :ttl, attempts = :zero ADD issued :one",
+                "SET code_hash = :hash, expires_at = :expires, #ttl = :ttl, attempts = :zero, last_send = :send ADD issued :one",
             )
             .condition_expression("#status = :pending AND code_hash = :read AND issued <= :max_resends")
             .expression_attribute_names("#ttl", TTL)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":hash", s(fresh.code_hash.as_str()))
             .expression_attribute_values(":expires", s(crate::time::format(fresh.expires_at)))
-            .expression_attribute_values(":ttl", n(fresh.expires_at.timestamp()))
+            .expression_attribute_values(":ttl", n((fresh.expires_at + KEPT_AFTER_EXPIRY).timestamp()))
+            .expression_attribute_values(":send", serde_dynamo::to_attribute_value(send)?)
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":pending", s("pending"))
@@ -230,14 +238,14 @@ impl Store {
             .key(SK, s(sk))
             .update_expression("ADD attempts :one")
             .condition_expression(
-                "#status = :pending AND agent_id = :agent AND attempts < max_attempts AND #ttl > :now AND code_hash <> :none",
+                "#status = :pending AND agent_id = :agent AND attempts < max_attempts AND expires_at > :now AND code_hash <> :none",
             )
             .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":agent", s(agent_id.to_string()))
-            .expression_attribute_values(":now", n(now.timestamp()))
+            // Fixed-width UTC instants compare as text in time order.
+            .expression_attribute_values(":now", s(crate::time::format(now)))
             .expression_attribute_values(":none", s(""))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -257,20 +265,28 @@ impl Store {
     /// The write-set items that spend challenge `otp` (answered with the code hashed to
     /// `code_hash`) in the write it authorises: the challenge becomes `verified` and stays, as
     /// the evidence, only while its hash is the one answered and it is pending and unexpired;
-    /// the agent's pointer goes.
+    /// its recipients are cut to their hints (the evidence keeps no number or address); the
+    /// agent's pointer goes.
     pub fn otp_spend(
         &self,
         otp: &OtpChallenge,
         code_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<WriteSet, StoreError> {
+        let hints: Vec<(Channel, String)> = otp
+            .recipients
+            .iter()
+            .map(|(channel, recipient)| (*channel, crate::domain::otp::recipient_hint(*channel, recipient)))
+            .collect();
         let (pk, sk) = keys::otp_challenge(otp.id);
         let spend = Update::builder()
             .table_name(self.table())
             .key(PK, s(pk))
             .key(SK, s(sk))
-            .update_expression("SET #status = :verified, verified_at = :now, code_hash = :none REMOVE #ttl")
-            .condition_expression("#status = :pending AND code_hash = :hash AND #ttl > :now_epoch")
+            .update_expression(
+                "SET #status = :verified, verified_at = :now, code_hash = :none, recipients = :hints REMOVE #ttl",
+            )
+            .condition_expression("#status = :pending AND code_hash = :hash AND expires_at > :now")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#ttl", TTL)
             .expression_attribute_values(":verified", s("verified"))
@@ -278,7 +294,7 @@ impl Store {
             .expression_attribute_values(":now", s(crate::time::format(now)))
             .expression_attribute_values(":none", s(""))
             .expression_attribute_values(":hash", s(code_hash))
-            .expression_attribute_values(":now_epoch", n(now.timestamp()))
+            .expression_attribute_values(":hints", serde_dynamo::to_attribute_value(&hints)?)
             .build()?;
         let (pk, sk) = pointer_key(&otp.module, otp.record_id, otp.agent_id);
         let pointer = Delete::builder()
