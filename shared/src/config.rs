@@ -77,6 +77,9 @@ pub struct Config {
     pub aws_endpoint_url: Option<String>,
     /// Verified SES identity mails are sent from (`MAIL_SENDER`).
     pub mail_sender: String,
+    /// The sender id SMS carry where the destination country allows one (`SMS_SENDER_ID`, 1–11
+    /// letters or digits with at least one letter; unset: the carrier's number).
+    pub sms_sender_id: Option<String>,
     /// Base URL of the public API, used in mailed links (`PUBLIC_BASE_URL`).
     pub public_base_url: String,
     /// Master secret (`PORTICO_SECRET`, ≥ 32 bytes) from which JWT, token-hash and cursor keys are derived.
@@ -151,6 +154,22 @@ impl Config {
             region: optional("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
             aws_endpoint_url: optional("AWS_ENDPOINT_URL"),
             mail_sender: required("MAIL_SENDER")?,
+            sms_sender_id: optional("SMS_SENDER_ID")
+                .filter(|id| !id.is_empty())
+                .map(|id| {
+                    let valid = (1..=11).contains(&id.len())
+                        && id.chars().all(|c| c.is_ascii_alphanumeric())
+                        && id.chars().any(|c| c.is_ascii_alphabetic());
+                    if valid {
+                        Ok(id)
+                    } else {
+                        Err(ConfigError::Invalid {
+                            name: "SMS_SENDER_ID",
+                            reason: "must be 1 to 11 letters or digits, at least one a letter".into(),
+                        })
+                    }
+                })
+                .transpose()?,
             public_base_url,
             master_secret: SecretString::from(master_secret),
             jwt_issuer: optional("JWT_ISSUER").unwrap_or_else(|| "portico".into()),

@@ -38,6 +38,10 @@ pub struct Problem {
     pub code: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Members a problem type adds (`challenge_id`, `attempts_left` …), documented per code.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +52,8 @@ pub struct ApiError {
     message: Cow<'static, str>,
     fields: Vec<FieldError>,
     retry_after_secs: Option<u64>,
+    /// Boxed: most problems have none, and every `Result<_, ApiError>` carries the size.
+    extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
     #[source]
     source: Option<BoxError>,
 }
@@ -60,6 +66,7 @@ impl ApiError {
             message: message.into(),
             fields: Vec::new(),
             retry_after_secs: None,
+            extensions: None,
             source: None,
         }
     }
@@ -146,6 +153,18 @@ impl ApiError {
         }
     }
 
+    /// The same problem with extension members beside `code` (an object's members; anything
+    /// else is ignored). Members named like the standard ones are dropped, not overwritten.
+    pub fn with_extensions(mut self, members: impl serde::Serialize) -> Self {
+        if let Ok(serde_json::Value::Object(members)) = serde_json::to_value(members) {
+            const RESERVED: [&str; 6] = ["type", "title", "status", "detail", "code", "errors"];
+            self.extensions
+                .get_or_insert_default()
+                .extend(members.into_iter().filter(|(name, _)| !RESERVED.contains(&name.as_str())));
+        }
+        self
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -171,6 +190,7 @@ impl ApiError {
             detail: self.message.to_string(),
             code: self.code.to_owned(),
             errors: self.fields.clone(),
+            extensions: self.extensions.as_deref().cloned().unwrap_or_default(),
         }
     }
 
@@ -184,7 +204,7 @@ impl ApiError {
 }
 
 /// Displays an error with every `source()` below it, for the log.
-struct CauseChain<'a>(&'a (dyn std::error::Error + 'static));
+pub(crate) struct CauseChain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for CauseChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -232,6 +252,23 @@ pub async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extensions_sit_beside_the_standard_members_and_never_replace_them() {
+        let error = ApiError::conflict("otp_used", "Used.")
+            .with_extensions(serde_json::json!({"challenge_id": "c1", "code": "forged", "status": 200}))
+            .with_extensions(serde_json::json!({"attempts_left": 2}))
+            .with_extensions("not an object");
+        let problem = serde_json::to_value(error.problem()).expect("json");
+        assert_eq!(problem["code"], "otp_used");
+        assert_eq!(problem["status"], 409);
+        assert_eq!(
+            (problem["challenge_id"].as_str(), problem["attempts_left"].as_u64()),
+            (Some("c1"), Some(2))
+        );
+        let plain = serde_json::to_value(ApiError::not_found("No.").problem()).expect("json");
+        assert_eq!(plain.as_object().map(|o| o.len()), Some(5), "{plain}");
+    }
 
     #[test]
     fn internal_errors_hide_their_cause() {

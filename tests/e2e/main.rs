@@ -10,6 +10,7 @@ mod criteria_pushdown;
 mod import;
 mod labels;
 mod links;
+mod otp_challenges;
 mod otp_rules;
 mod passwords;
 mod record_access;

@@ -95,28 +95,37 @@ const EXPECTED: &[Row] = &[
     ("disable user", "POST", "/admin/users/{id}/disable", 7, 0, 0, 5, "granter and user two GetItems, user's custom roles, transaction, sessions Query, +1 delete per session (two here; one BatchWriteItem would do)"),
     ("enable user", "POST", "/admin/users/{id}/enable", 4, 0, 0, 3, "granter and user two GetItems (one BatchGetItem would do), user's custom roles, transaction"),
     // Records (the records core: contact-field definitions are read on every contacts request, not cached).
-    ("create contact", "POST", "/records/{module}", 2, 0, 0, 2, "definitions Query, PutItem"),
-    ("create contact (unique value)", "POST", "/records/{module}", 2, 0, 0, 2, "definitions, transaction (record, guard)"),
-    ("create task", "POST", "/records/{module}", 1, 0, 0, 1, "PutItem (no custom fields outside contacts)"),
-    ("create task (for another owner)", "POST", "/records/{module}", 1, 0, 0, 1, "transaction with a ConditionCheck that the owner is active staff"),
+    ("create contact", "POST", "/records/{module}", 3, 0, 0, 3, "definitions Query, OTP rules Query, PutItem"),
+    ("create contact (unique value)", "POST", "/records/{module}", 3, 0, 0, 3, "definitions, OTP rules, transaction (record, guard)"),
+    ("create task", "POST", "/records/{module}", 2, 0, 0, 2, "OTP rules Query (read fresh: a new rule guards at once), PutItem (no custom fields outside contacts)"),
+    ("create task (for another owner)", "POST", "/records/{module}", 2, 0, 0, 2, "OTP rules, transaction with a ConditionCheck that the owner is active staff"),
     ("get contact", "GET", "/records/{module}/{id}", 2, 0, 0, 2, "definitions Query and GetItem (a Query can't join a batch)"),
     ("get task", "GET", "/records/{module}/{id}", 1, 0, 0, 1, ""),
-    ("change contact", "PATCH", "/records/{module}/{id}", 2, 0, 0, 2, "definitions, one UpdateItem returning the record"),
-    ("change contact (unique value)", "PATCH", "/records/{module}/{id}", 3, 0, 0, 3, "definitions, record read (which guard to free), transaction"),
-    ("change task", "PATCH", "/records/{module}/{id}", 1, 0, 0, 1, "one UpdateItem"),
+    ("change contact", "PATCH", "/records/{module}/{id}", 3, 0, 0, 3, "definitions, OTP rules, one UpdateItem returning the record"),
+    ("change contact (unique value)", "PATCH", "/records/{module}/{id}", 4, 0, 0, 4, "definitions, OTP rules, record read (which guard to free), transaction"),
+    ("change task", "PATCH", "/records/{module}/{id}", 2, 0, 0, 2, "OTP rules (no rule sets this field: no record read), one UpdateItem"),
     ("delete contact", "DELETE", "/records/{module}/{id}", 3, 0, 0, 3, "definitions, record read (its guards), transaction (contacts have a unique field here)"),
     ("delete task", "DELETE", "/records/{module}/{id}", 1, 0, 0, 1, "conditional DeleteItem"),
     ("list contacts", "GET", "/records/{module}", 2, 0, 0, 2, "definitions, one Query (GSI1)"),
     ("list own tasks", "GET", "/records/{module}", 1, 0, 0, 1, "one Query (owner index)"),
     ("list contacts (unique value)", "GET", "/records/{module}", 3, 0, 0, 3, "definitions, guard GetItem, then the record's GetItem"),
     ("export contacts", "GET", "/records/{module}", 2, 0, 0, 2, "as the list (Accept: text/csv)"),
-    ("import contacts", "POST", "/imports/contacts", 9, 0, 0, 6, "3 rows with match_on, 2 created, 1 updated: definitions, a guard GetItem and a write per row; the update reads its record twice (import, then the records core); one BatchGetItem of the guards would save 2"),
+    ("import contacts", "POST", "/imports/contacts", 10, 0, 0, 7, "3 rows with match_on, 2 created, 1 updated: definitions, OTP rules once per import, a guard GetItem and a write per row; the update reads its record twice (import, then the records core); one BatchGetItem of the guards would save 2"),
     // OTP rules.
     ("create otp rule", "POST", "/admin/otp-rules", 2, 0, 0, 1, "the rules are read to hold their number under 100 (a counter item in a transaction would do)"),
     ("otp rules", "GET", "/admin/otp-rules", 1, 0, 0, 1, "one Query"),
     ("otp rule", "GET", "/admin/otp-rules/{id}", 1, 0, 0, 1, ""),
     ("replace otp rule", "PUT", "/admin/otp-rules/{id}", 2, 0, 0, 1, "read (created_at), conditional PutItem; an UpdateItem on the version returning ALL_NEW would do"),
     ("delete otp rule", "DELETE", "/admin/otp-rules/{id}", 1, 0, 0, 1, "conditional DeleteItem"),
+    // OTP-guarded changes.
+    ("change delivery (otp required)", "PATCH", "/records/{module}/{id}", 7, 0, 1, 6, "OTP rules, record, the agent's open challenge, the contact (recipient), the recipient's send counter, transaction (challenge, pointer), the send's outcome; record and pointer could share a BatchGetItem"),
+    ("change delivery (otp challenge open)", "PATCH", "/records/{module}/{id}", 4, 0, 0, 3, "rules, record, pointer, the challenge; no new code, no send"),
+    ("otp challenge", "GET", "/otp/challenges/{id}", 1, 0, 0, 1, ""),
+    ("verify otp (wrong code)", "POST", "/otp/challenges/{id}/verify", 2, 0, 0, 2, "one UpdateItem counts the try and returns the challenge; the record's tries of the agent (20 an hour, across challenges)"),
+    ("verify otp", "POST", "/otp/challenges/{id}/verify", 5, 0, 0, 5, "count the try, the record's tries, OTP rules (any other rule still holds), record read (the answer), transaction (record, challenge verified, pointer gone)"),
+    ("change task (manual otp)", "PATCH", "/records/{module}/{id}", 5, 0, 0, 4, "rules, record, pointer, contact, transaction; nothing sent"),
+    ("send otp code", "POST", "/otp/challenges/{id}/send", 4, 1, 0, 4, "challenge, recipient counter, new code with the send (which also times the 30 s to the next), the send's outcome"),
+    ("resend otp code (within 30 s)", "POST", "/otp/challenges/{id}/resend", 1, 0, 0, 1, "the challenge: its last send was under 30 s ago (429)"),
     // Static answers.
     ("admin page", "GET", "/admin/", 0, 0, 0, 0, "compiled in"),
     ("admin script", "GET", "/admin/app.js", 0, 0, 0, 0, "compiled in"),
@@ -633,10 +642,97 @@ async fn every_endpoint_sends_the_requests_in_the_table() {
     let path = format!("/admin/otp-rules/{}", text(&created.body["id"]));
     m.json("otp rules", Method::GET, "/admin/otp-rules", None, Some(admin), StatusCode::OK).await;
     m.json("otp rule", Method::GET, &path, None, Some(admin), StatusCode::OK).await;
-    let mut replacement = rule;
+    let mut replacement = rule.clone();
     replacement["version"] = json!(1);
     m.json("replace otp rule", Method::PUT, &path, Some(replacement), Some(admin), StatusCode::OK).await;
     m.json("delete otp rule", Method::DELETE, &path, None, Some(admin), StatusCode::NO_CONTENT).await;
+
+    // ---- OTP-guarded changes: the seed's delivery rule (automatic, SMS) and a manual one on
+    // tasks (mail); the setup is not measured.
+    let app = &m.app;
+    let customer = json!({"fields": {"first_name": "Pia", "last_name": "Novak", "mobile": "+420601555123", "email": "pia.round-trips@example.com"}});
+    let contact = app.post("/records/contacts", customer, Some(admin)).await;
+    let contact = text(&contact.body["id"]);
+    app.post("/admin/otp-rules", rule, Some(admin)).await;
+    let manual = json!({"name": "Done needs the customer", "module": "tasks",
+        "trigger": {"field": "status", "changed_to": "Done"}, "otp": {"length": 6}, "send_mode": "manual",
+        "channels": ["email"], "recipients": {"email": "contact.email"}});
+    app.post("/admin/otp-rules", manual, Some(admin)).await;
+    let delivery = json!({"owner_id": agent_id, "fields": {"reference": "R-1", "status": "Out for delivery", "contact_id": contact}});
+    let delivery = text(&app.post("/records/deliveries", delivery, Some(admin)).await.body["id"]);
+    let path = format!("/records/deliveries/{delivery}");
+    let body = json!({"fields": {"status": "Delivered"}, "version": 1});
+    let challenge = m
+        .json(
+            "change delivery (otp required)",
+            Method::PATCH,
+            &path,
+            Some(body.clone()),
+            Some(&agent),
+            StatusCode::PRECONDITION_REQUIRED,
+        )
+        .await;
+    m.json(
+        "change delivery (otp challenge open)",
+        Method::PATCH,
+        &path,
+        Some(body),
+        Some(&agent),
+        StatusCode::PRECONDITION_REQUIRED,
+    )
+    .await;
+    let challenge = format!("/otp/challenges/{}", text(&challenge.body["challenge_id"]));
+    m.json("otp challenge", Method::GET, &challenge, None, Some(&agent), StatusCode::OK).await;
+    let sms = m.app.outbox.messages_to("+420601555123").await.expect("outbox");
+    let code =
+        sms.last().expect("an SMS").body.split(' ').find(|w| w.len() == 7 && w.ends_with('.')).expect("code");
+    let code = code.trim_end_matches('.').to_owned();
+    let verify = format!("{challenge}/verify");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    m.json(
+        "verify otp (wrong code)",
+        Method::POST,
+        &verify,
+        Some(json!({"code": wrong})),
+        Some(&agent),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    m.json("verify otp", Method::POST, &verify, Some(json!({"code": code})), Some(&agent), StatusCode::OK)
+        .await;
+    let task = json!({"fields": {"subject": "Install", "contact_id": contact}});
+    let task = text(&m.app.post("/records/tasks", task, Some(&agent)).await.body["id"]);
+    let path = format!("/records/tasks/{task}");
+    let body = json!({"fields": {"status": "Done"}, "version": 1});
+    let challenge = m
+        .json(
+            "change task (manual otp)",
+            Method::PATCH,
+            &path,
+            Some(body),
+            Some(&agent),
+            StatusCode::PRECONDITION_REQUIRED,
+        )
+        .await;
+    let challenge = format!("/otp/challenges/{}", text(&challenge.body["challenge_id"]));
+    m.json(
+        "send otp code",
+        Method::POST,
+        &format!("{challenge}/send"),
+        Some(json!({})),
+        Some(&agent),
+        StatusCode::OK,
+    )
+    .await;
+    m.json(
+        "resend otp code (within 30 s)",
+        Method::POST,
+        &format!("{challenge}/resend"),
+        None,
+        Some(&agent),
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
 
     // ---- Static answers.
     for (label, path) in [

@@ -1,6 +1,10 @@
-//! OTP-guarded changes (SPEC §3, seed 000). This first part holds the rules: which change of
-//! which module needs the customer's one-time password, the code's shape and the channels
-//! that carry it (`/admin/otp-rules`, staff with `settings.manage`). Challenges come next.
+//! OTP-guarded changes (SPEC §3, seed 000): the rules — which change of which module needs the
+//! customer's one-time password, the code's shape and the channels that carry it
+//! (`/admin/otp-rules`, staff with `settings.manage`) — and the agent's challenges
+//! (`/otp/challenges/{id}`: status, send, resend, verify). The guard itself sits in the shared
+//! records core, so every path that changes a record meets it.
+
+mod challenges;
 
 use std::collections::BTreeMap;
 
@@ -26,11 +30,13 @@ use utoipa_axum::routes;
 pub const MAX_RULES: usize = 100;
 
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_rules, create_rule)).routes(routes!(
-        get_rule,
-        replace_rule,
-        delete_rule
-    ))
+    OpenApiRouter::new()
+        .routes(routes!(list_rules, create_rule))
+        .routes(routes!(get_rule, replace_rule, delete_rule))
+        .routes(routes!(challenges::get_challenge))
+        .routes(routes!(challenges::send_code))
+        .routes(routes!(challenges::resend_code))
+        .routes(routes!(challenges::verify_code))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -85,6 +85,10 @@ pub struct CsvParams {
 pub struct RowFailure {
     /// 1-based number of the data row.
     pub row: usize,
+    /// The problem code the row would have got alone: `validation_failed`, `value_taken`,
+    /// `otp_required` (a change only the customer's one-time password unlocks),
+    /// `otp_guarded_value` …
+    pub code: String,
     pub errors: Vec<FieldError>,
     /// The row failed on a passing condition (throttling, an outage, a concurrent change of the
     /// same contact): sending it again may work. Other failures need the row fixed.
@@ -270,7 +274,7 @@ pub async fn import_contacts(
                 } else {
                     error.fields().to_vec()
                 };
-                report.failed.push(RowFailure { row, errors, retryable });
+                report.failed.push(RowFailure { row, code: error.code().to_owned(), errors, retryable });
             }
         }
     }

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use portico::domain::modules::Origin;
 use portico::error::Problem;
 use portico::http::{ApiJson, Staff};
-use portico::records::{Caller, Need, RecordView, View, custom_fields};
+use portico::records::{Caller, Need, RecordError, RecordView, View, custom_fields, otp};
 use portico::store::WriteSet;
 use portico::{ApiError, AppState};
 use serde::Deserialize;
@@ -155,7 +155,10 @@ fn expected_version(headers: &HeaderMap, body: Option<u64>) -> Result<u64, ApiEr
         (status = 404, body = Problem, description = "No such record, or one the caller may not change"),
         (status = 409, body = Problem, description = "`value_taken`, or `conflict`: a concurrent write; retry"),
         (status = 412, body = Problem, description = "`version_mismatch`: the record changed since it was read"),
-        (status = 428, body = Problem, description = "`version_required`")))]
+        (status = 422, body = Problem, description = "`otp_no_recipient`: an OTP rule guards the change, and the record has no recipient for its channels"),
+        (status = 428, body = Problem, description = "`version_required`; or `otp_required`: an OTP rule holds the change back, and the problem carries the challenge (`challenge_id`, `channel`, `recipient_hint`, `expires_at`, `send_mode`, `resends_left`, `attempts_left`); verify it at `/otp/challenges/{id}/verify`"),
+        (status = 429, body = Problem, description = "`rate_limited`: too many codes to this recipient"),
+        (status = 502, body = Problem, description = "`otp_delivery_failed`: the challenge is open (`challenge_id`) but its code could not be sent")))]
 async fn patch_record(
     State(state): State<AppState>,
     Staff(claims): Staff,
@@ -171,7 +174,11 @@ async fn patch_record(
     let view = View::new(&caller, module, &custom);
     let values = view.parse_write(&patch.fields)?;
     let owner = parse_owner(patch.owner_id.as_deref())?;
-    let record = view.change(&state.store, id, expected, &values, owner, WriteSet::new()).await?;
+    let record = match view.change(&state.store, id, expected, &values, owner, WriteSet::new()).await {
+        Ok(record) => record,
+        Err(RecordError::OtpRequired(guarded)) => return Err(otp::open(&state, &view, *guarded).await),
+        Err(error) => return Err(error.into()),
+    };
     tracing::info!(module = module.name, record_id = %id, version = record.version, by = %claims.sub, "record changed");
     Ok(record_response(StatusCode::OK, view.render(&record)))
 }

@@ -24,6 +24,9 @@ pub enum HashPurpose {
     PasswordReset,
     EmailChangeCode,
     NotMe,
+    OtpCode,
+    /// The subject of an OTP recipient's send counter: the number or address never sits in a key.
+    OtpRecipient,
 }
 
 impl HashPurpose {
@@ -38,6 +41,8 @@ impl HashPurpose {
             Self::PasswordReset => b"password-reset",
             Self::EmailChangeCode => b"email-change-code",
             Self::NotMe => b"not-me",
+            Self::OtpCode => b"otp-code",
+            Self::OtpRecipient => b"otp-recipient",
         }
     }
 }

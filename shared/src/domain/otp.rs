@@ -314,6 +314,26 @@ impl ValidOtpRule {
             })
     }
 
+    /// The fields of the record the code's recipients are read through: a field of its own, or
+    /// `contact_id` for a field of its contact.
+    pub fn recipient_sources(&self) -> impl Iterator<Item = &str> {
+        self.recipients.values().map(|field| match field {
+            RecipientField::Record(name) => name.as_str(),
+            RecipientField::Contact(_) => "contact_id",
+        })
+    }
+
+    /// Whether changing `old` to `new` moves where the code would go (a record that has a
+    /// recipient source gets another one, or loses it): guarded like the trigger, or whoever
+    /// may change the record could first point it at a number of their own. Setting a source
+    /// the record never had is not guarded: there is no customer yet to ask.
+    pub fn moves_recipient(&self, old: &dyn Record, new: &dyn Record) -> bool {
+        self.definition.active
+            && self.recipient_sources().any(|field| {
+                old.get(field).is_some_and(|was| *was != Value::Null && new.get(field) != Some(was))
+            })
+    }
+
     /// Whether a record created with `values` would hold the guarded value from the start (such
     /// a record is refused: the value is reached only through a verified change).
     pub fn guards_value_of(&self, values: &dyn Record, now: DateTime<Utc>) -> bool {
@@ -325,6 +345,47 @@ impl ValidOtpRule {
     pub fn trigger_json(&self) -> serde_json::Value {
         let field_type = self.module.fields.field_type(&self.definition.trigger.field);
         field_type.map(|field_type| field_json(field_type, &self.trigger_value)).unwrap_or_default()
+    }
+}
+
+/// How a recipient is shown to the agent: enough to tell the customer where the code went
+/// ("+49•••••12", "p•••@example.com"), too little to harvest a number or an address.
+pub fn recipient_hint(channel: Channel, recipient: &str) -> String {
+    match channel {
+        Channel::Sms | Channel::Whatsapp => {
+            let chars: Vec<char> = recipient.chars().collect();
+            // The `+` and the country code's first two digits, the last two digits.
+            let head = chars.len().min(3);
+            let tail = chars.len().saturating_sub(head).min(2);
+            let hidden = chars.len() - head - tail;
+            let mut hint: String = chars[..head].iter().collect();
+            hint.extend(std::iter::repeat_n('•', hidden));
+            hint.extend(&chars[chars.len() - tail..]);
+            hint
+        }
+        Channel::Email => {
+            let (local, domain) = recipient.rsplit_once('@').unwrap_or((recipient, ""));
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+    }
+}
+
+/// The SMS (and WhatsApp) text carrying a code, in `locale`.
+pub fn code_message(locale: Locale, code: &str, valid_minutes: u32) -> String {
+    match locale {
+        Locale::En => format!(
+            "Your confirmation code is {code}. Give it only to the agent with you. Valid {valid_minutes} min."
+        ),
+        Locale::De => format!(
+            "Ihr Bestätigungscode lautet {code}. Geben Sie ihn nur der Person vor Ort. Gültig {valid_minutes} Min."
+        ),
+        Locale::Cs => format!(
+            "Váš potvrzovací kód je {code}. Sdělte jej jen pracovníkovi na místě. Platí {valid_minutes} min."
+        ),
+        Locale::Tr => {
+            format!("Onay kodunuz {code}. Yalnızca yanınızdaki görevliye verin. {valid_minutes} dk geçerli.")
+        }
     }
 }
 
@@ -378,6 +439,33 @@ mod tests {
         // 5 digits: 16.6 bits, warned about.
         assert!((rule.definition.otp.entropy_bits() - 16.61).abs() < 0.01);
         assert_eq!(warnings(&rule).len(), 1);
+    }
+
+    #[test]
+    fn moving_the_recipient_is_guarded_setting_the_first_is_not() {
+        let rule = parse(seed_rule()).validate().expect("valid");
+        let with_contact = |id: Option<&str>| {
+            let mut record = record("Out for delivery");
+            if let Some(id) = id {
+                record.insert("contact_id".into(), Value::String(id.into()));
+            }
+            record
+        };
+        assert_eq!(rule.recipient_sources().collect::<Vec<_>>(), ["contact_id"]);
+        assert!(rule.moves_recipient(&with_contact(Some("A")), &with_contact(Some("B"))));
+        assert!(rule.moves_recipient(&with_contact(Some("A")), &with_contact(None)), "clearing it");
+        assert!(!rule.moves_recipient(&with_contact(Some("A")), &with_contact(Some("A"))));
+        assert!(!rule.moves_recipient(&with_contact(None), &with_contact(Some("B"))), "the first contact");
+    }
+
+    #[test]
+    fn hints_show_little_of_the_recipient() {
+        assert_eq!(recipient_hint(Channel::Sms, "+4915112345612"), "+49•••••••••12");
+        assert_eq!(recipient_hint(Channel::Whatsapp, "+42060"), "+42•60");
+        assert_eq!(recipient_hint(Channel::Email, "petra@example.com"), "p•••@example.com");
+        for locale in [Locale::En, Locale::De, Locale::Cs, Locale::Tr] {
+            assert!(code_message(locale, "12345", 5).contains("12345"));
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use aws_config::SdkConfig;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
+use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::domain::{Email, Phone};
 pub use templates::{Mail, MailTemplate};
@@ -28,6 +29,7 @@ pub enum NotifyError {
 pub struct Notifier {
     clients: Arc<Clients>,
     sender: Arc<str>,
+    sms_sender_id: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -40,7 +42,7 @@ struct Clients {
 impl Notifier {
     pub fn new(sdk: &SdkConfig, sender: impl Into<Arc<str>>) -> Self {
         let clients = Clients { sdk: sdk.clone(), ses: OnceLock::new(), sns: OnceLock::new() };
-        Self { clients: Arc::new(clients), sender: sender.into() }
+        Self { clients: Arc::new(clients), sender: sender.into(), sms_sender_id: None }
     }
 
     /// A notifier on clients built already (tests count their requests with interceptors).
@@ -51,7 +53,7 @@ impl Notifier {
     ) -> Self {
         let clients =
             Clients { sdk: SdkConfig::builder().build(), ses: OnceLock::from(ses), sns: OnceLock::from(sns) };
-        Self { clients: Arc::new(clients), sender: sender.into() }
+        Self { clients: Arc::new(clients), sender: sender.into(), sms_sender_id: None }
     }
 
     fn ses(&self) -> &aws_sdk_ses::Client {
@@ -60,6 +62,12 @@ impl Notifier {
 
     fn sns(&self) -> &aws_sdk_sns::Client {
         self.clients.sns.get_or_init(|| aws_sdk_sns::Client::new(&self.clients.sdk))
+    }
+
+    /// The same notifier, naming SMS with `sender_id` where the destination allows it.
+    pub fn with_sms_sender_id(mut self, sender_id: Option<&str>) -> Self {
+        self.sms_sender_id = sender_id.map(Arc::from);
+        self
     }
 
     #[tracing::instrument(skip_all, fields(to = %to.masked(), subject = %mail.subject))]
@@ -83,13 +91,24 @@ impl Notifier {
 
     #[tracing::instrument(skip_all)]
     pub async fn send_sms(&self, to: &Phone, text: &str) -> Result<(), NotifyError> {
-        self.sns()
+        let text_attribute = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| NotifyError::Sms(e.into()))
+        };
+        // Codes are transactional: SNS routes them for delivery, not for price.
+        let mut publish = self
+            .sns()
             .publish()
             .phone_number(to.as_str())
             .message(text)
-            .send()
-            .await
-            .map_err(|e| NotifyError::Sms(e.into()))?;
+            .message_attributes("AWS.SNS.SMS.SMSType", text_attribute("Transactional")?);
+        if let Some(sender_id) = &self.sms_sender_id {
+            publish = publish.message_attributes("AWS.SNS.SMS.SenderID", text_attribute(sender_id)?);
+        }
+        publish.send().await.map_err(|e| NotifyError::Sms(e.into()))?;
         tracing::info!("sms sent");
         Ok(())
     }

@@ -78,6 +78,11 @@ pub enum MailTemplate<'a> {
     },
     /// To an address someone tried to move their account to, which has an account already.
     EmailInUse,
+    /// A customer's one-time password for a change an agent makes with them (OTP rules).
+    OtpCode {
+        code: &'a str,
+        minutes: u32,
+    },
 }
 
 impl MailTemplate<'_> {
@@ -106,8 +111,38 @@ impl MailTemplate<'_> {
                 email_change_notice(locale, name, new_address, *completed)
             }
             Self::EmailInUse => email_in_use(locale),
+            Self::OtpCode { code, minutes } => otp_code(locale, code, *minutes),
         };
         Mail { subject, text }
+    }
+}
+
+fn otp_code(locale: Locale, code: &str, minutes: u32) -> (String, String) {
+    match locale {
+        Locale::En => (
+            "Your confirmation code".into(),
+            format!(
+                "Hello,\n\nyour confirmation code is {code}\n\nGive it only to the person with you who asked for it. It is valid for {minutes} minutes. If nobody asked you for a code, ignore this mail."
+            ),
+        ),
+        Locale::De => (
+            "Ihr Bestätigungscode".into(),
+            format!(
+                "Guten Tag,\n\nIhr Bestätigungscode lautet {code}\n\nGeben Sie ihn nur der Person vor Ort, die danach fragt. Er gilt {minutes} Minuten. Wenn niemand Sie nach einem Code gefragt hat, ignorieren Sie diese E-Mail."
+            ),
+        ),
+        Locale::Cs => (
+            "Váš potvrzovací kód".into(),
+            format!(
+                "Dobrý den,\n\nváš potvrzovací kód je {code}\n\nSdělte jej jen osobě na místě, která o něj žádá. Platí {minutes} minut. Pokud vás o kód nikdo nežádal, tento e-mail ignorujte."
+            ),
+        ),
+        Locale::Tr => (
+            "Onay kodunuz".into(),
+            format!(
+                "Merhaba,\n\nonay kodunuz {code}\n\nKodu yalnızca yanınızda olup isteyen kişiye verin. {minutes} dakika geçerlidir. Kimse sizden kod istemediyse bu e-postayı dikkate almayın."
+            ),
+        ),
     }
 }
 

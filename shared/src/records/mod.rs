@@ -8,6 +8,7 @@
 //! the calling feature adds (`challenge`, `submission`, `marker` …), committed together.
 
 pub mod list;
+pub mod otp;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ use crate::auth::AccessClaims;
 use crate::criteria::{FieldSchema, FieldType, Value};
 use crate::domain::contact_fields::{ContactField, ModuleSchema};
 use crate::domain::modules::{self, Actor, CrmRecord, Module, Origin, field_json, parse_fields};
+use crate::domain::otp::ValidOtpRule;
 use crate::domain::{ModuleAccess, Permission, Scope};
 use crate::error::FieldError;
 use crate::store::records::{GUARD, OWNER, RECORD, RecordChanges, UniqueValue, WrittenBy};
@@ -174,6 +176,13 @@ pub enum RecordError {
     /// `owner_id` names no active staff member.
     #[error("the owner is not an active staff member")]
     OwnerNotStaff,
+    /// The change trips an active OTP rule: it is not applied; the customer's one-time password
+    /// unlocks it (`records::otp`). Paths that can't present a code refuse it as `otp_required`.
+    #[error("the change needs the customer's one-time password")]
+    OtpRequired(Box<GuardedChange>),
+    /// A new record would hold a value only an OTP-verified change may set.
+    #[error("{field} = {value} is reached only through an OTP-verified change")]
+    OtpGuardedValue { field: String, value: String },
     /// Items the calling feature added did not hold; nothing was written.
     #[error("the write did not hold: {0}")]
     ItemsFailed(Cancellation),
@@ -198,6 +207,20 @@ impl From<RecordError> for ApiError {
             ),
             RecordError::ValueTaken(field) => ApiError::value_taken(&field),
             RecordError::OwnerNotStaff => ApiError::invalid_field("owner_id", "must be an active staff user"),
+            RecordError::OtpRequired(guarded) => ApiError::new(
+                axum::http::StatusCode::PRECONDITION_REQUIRED,
+                "otp_required",
+                format!(
+                    "Changing {} needs the customer's one-time password (rule \"{}\"); change the record with PATCH to get a code.",
+                    guarded.rule.definition.trigger.field, guarded.rule.definition.name
+                ),
+            ),
+            RecordError::OtpGuardedValue { field, value } => ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "otp_guarded_value",
+                format!("A record can't be created with {field} = {value}: that value is reached only through an OTP-verified change."),
+            )
+            .with_extensions(serde_json::json!({"field": field})),
             RecordError::ItemsFailed(cancellation) => {
                 tracing::warn!(%cancellation, "record write lost a race");
                 ApiError::conflict("conflict", "The resource was changed concurrently; retry the request.")
@@ -205,6 +228,43 @@ impl From<RecordError> for ApiError {
             RecordError::Store(error) => error.into(),
         }
     }
+}
+
+/// A change an OTP rule holds back: the rule, the record as read, and the change asked.
+#[derive(Debug, Clone)]
+pub struct GuardedChange {
+    pub rule_id: Ulid,
+    pub rule: ValidOtpRule,
+    pub record: CrmRecord,
+    pub values: BTreeMap<String, Value>,
+    pub owner: Option<Ulid>,
+}
+
+/// The active OTP rules of `module`, read on every write: a rule saved now guards every running
+/// copy at once. A stored rule that no longer validates is skipped, with an error in the log.
+pub async fn otp_rules(store: &Store, module: &Module) -> Result<Vec<(Ulid, ValidOtpRule)>, StoreError> {
+    Ok(store
+        .otp_rules()
+        .await?
+        .into_iter()
+        .filter(|rule| rule.definition.active && rule.definition.module == module.name)
+        .filter_map(|rule| match rule.definition.validate() {
+            Ok(valid) => Some((rule.id, valid)),
+            Err(errors) => {
+                tracing::error!(rule_id = %rule.id, ?errors, "a stored OTP rule does not validate; it guards nothing");
+                None
+            }
+        })
+        .collect())
+}
+
+/// Whether a change by the OTP-verified path is checked against the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    Rules,
+    /// The change was unlocked by a challenge of this rule, which the write set spends; the
+    /// other rules still hold.
+    Verified(Ulid),
 }
 
 /// A record as the API shows it.
@@ -244,6 +304,9 @@ pub struct View<'a> {
     pub caller: &'a Caller,
     pub schema: ModuleSchema<'a>,
     sees_masked: bool,
+    /// The module's OTP rules, read at the view's first write: once per request (an import's
+    /// rows share them), fresh for every request.
+    otp_rules: tokio::sync::OnceCell<Vec<(Ulid, ValidOtpRule)>>,
 }
 
 impl<'a> View<'a> {
@@ -255,6 +318,7 @@ impl<'a> View<'a> {
             caller,
             schema: ModuleSchema::for_staff(module, custom, &caller.projects, all),
             sees_masked: caller.has(Permission::ContactsViewMasked),
+            otp_rules: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -269,6 +333,7 @@ impl<'a> View<'a> {
             caller,
             schema: ModuleSchema::for_staff(module, custom, &[project], false),
             sees_masked: caller.has(Permission::ContactsViewMasked),
+            otp_rules: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -401,6 +466,11 @@ impl<'a> View<'a> {
         }
     }
 
+    async fn otp_rules(&self, store: &Store) -> Result<&[(Ulid, ValidOtpRule)], StoreError> {
+        let rules = self.otp_rules.get_or_try_init(|| otp_rules(store, self.module())).await?;
+        Ok(rules.as_slice())
+    }
+
     fn written_by(&self) -> WrittenBy {
         WrittenBy { actor: self.caller.actor, origin: self.caller.origin.clone() }
     }
@@ -441,6 +511,14 @@ impl<'a> View<'a> {
         };
         self.check_owner(owner)?;
         let now = crate::time::now();
+        for (_, rule) in self.otp_rules(store).await? {
+            if rule.guards_value_of(&values, now) {
+                return Err(RecordError::OtpGuardedValue {
+                    field: rule.definition.trigger.field.clone(),
+                    value: rule.trigger_json().to_string(),
+                });
+            }
+        }
         let record = CrmRecord {
             id: Ulid::generate(),
             module: self.module(),
@@ -467,6 +545,8 @@ impl<'a> View<'a> {
     /// Applies `values` (a `null` clears a field) and a new `owner` to record `id` if it is still
     /// at version `expected`, with the caller's `extra` items, all in one transaction. Unique
     /// values that change move their guards.
+    ///
+    /// A change that trips an active OTP rule is not applied: `OtpRequired` carries it.
     pub async fn change(
         &self,
         store: &Store,
@@ -476,6 +556,55 @@ impl<'a> View<'a> {
         owner: Option<Ulid>,
         extra: WriteSet,
     ) -> Result<CrmRecord, RecordError> {
+        self.change_guarded(store, id, expected, values, owner, extra, Guard::Rules).await
+    }
+
+    /// Applies a change its OTP challenge unlocked, with `spend` (the items that spend the
+    /// challenge, conditioned on it being pending and answered) in the same transaction. The
+    /// spent challenge stands in for its rule (`rule_id`); any other rule the change trips
+    /// (one saved since, or a second one) still holds it back.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn change_verified(
+        &self,
+        store: &Store,
+        id: Ulid,
+        expected: u64,
+        values: &BTreeMap<String, Value>,
+        owner: Option<Ulid>,
+        rule_id: Ulid,
+        spend: WriteSet,
+    ) -> Result<CrmRecord, RecordError> {
+        if spend.is_empty() || !matches!(self.caller.origin, Origin::Otp(_)) {
+            return Err(RecordError::Forbidden("A verified change needs its challenge.".into()));
+        }
+        self.change_guarded(store, id, expected, values, owner, spend, Guard::Verified(rule_id)).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn change_guarded(
+        &self,
+        store: &Store,
+        id: Ulid,
+        expected: u64,
+        values: &BTreeMap<String, Value>,
+        owner: Option<Ulid>,
+        extra: WriteSet,
+        guard: Guard,
+    ) -> Result<CrmRecord, RecordError> {
+        let unlocked = match guard {
+            Guard::Rules => None,
+            Guard::Verified(rule_id) => Some(rule_id),
+        };
+        let rules = self.otp_rules(store).await?;
+        let rules: Vec<&(Ulid, ValidOtpRule)> =
+            rules.iter().filter(|(rule_id, _)| Some(*rule_id) != unlocked).collect();
+        // A rule can trip only if the change sets its field to its value, or touches where its
+        // code would go; then the record is read, to know whether the field *becomes* that
+        // value (and the criteria hold) or the recipient moves.
+        let may_trip = rules.iter().any(|(_, rule)| {
+            values.get(&rule.definition.trigger.field) == Some(&rule.trigger_value)
+                || rule.recipient_sources().any(|field| values.contains_key(field))
+        });
         let reach = self.writable(self.access().write)?;
         let scope_owner = reach.owner();
         let touches_unique = values.keys().any(|field| self.unique_field(field).is_some());
@@ -491,7 +620,7 @@ impl<'a> View<'a> {
             store.record_change(self.module(), id, (expected, scope_owner), changes, &self.schema, now, &by)
         };
         // A lone update needs no read: one UpdateItem returns the record as changed.
-        if !touches_unique && owner.is_none() && extra.is_empty() {
+        if !touches_unique && owner.is_none() && extra.is_empty() && !may_trip {
             let items = items_for(&changes)?;
             return match store.commit_single_change(items, &self.schema).await? {
                 Some(record) => Ok(record),
@@ -503,6 +632,27 @@ impl<'a> View<'a> {
         let current = self.read_writable(store, id, reach).await?;
         if current.version != expected {
             return Err(RecordError::VersionMismatch { current: current.version });
+        }
+        if may_trip {
+            let mut after = current.fields.clone();
+            for (field, value) in values {
+                if *value == Value::Null {
+                    after.remove(field);
+                } else {
+                    after.insert(field.clone(), value.clone());
+                }
+            }
+            if let Some((rule_id, rule)) = rules.iter().copied().find(|(_, rule)| {
+                rule.trips(&current.fields, &after, now) || rule.moves_recipient(&current.fields, &after)
+            }) {
+                return Err(RecordError::OtpRequired(Box::new(GuardedChange {
+                    rule_id: *rule_id,
+                    rule: rule.clone(),
+                    record: current,
+                    values: values.clone(),
+                    owner,
+                })));
+            }
         }
         // Sending back the owner one read is no assignment.
         let owner = owner.filter(|owner| *owner != current.owner_id);
@@ -562,7 +712,12 @@ impl<'a> View<'a> {
             };
         }
         let everything = ModuleSchema::for_staff(module, &custom, &[], true);
-        let every_value = View { caller: self.caller, schema: everything, sees_masked: true };
+        let every_value = View {
+            caller: self.caller,
+            schema: everything,
+            sees_masked: true,
+            otp_rules: tokio::sync::OnceCell::new(),
+        };
         // Without If-Match a change landing between the read and the delete is read again.
         for _ in 0..3 {
             let current = every_value.read_writable(store, id, reach).await?;

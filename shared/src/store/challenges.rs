@@ -24,6 +24,8 @@ pub enum ChallengeAt {
     DeviceConfirmation(Ulid),
     /// The account's pending e-mail change (a new one replaces the older).
     EmailChange(Ulid),
+    /// An OTP-guarded record change, by the challenge's id.
+    Otp(Ulid),
 }
 
 impl ChallengeAt {
@@ -32,6 +34,7 @@ impl ChallengeAt {
             Self::EmailVerification(account_id) => keys::email_verification(account_id),
             Self::DeviceConfirmation(id) => keys::device_confirmation(id),
             Self::EmailChange(account_id) => keys::email_change(account_id),
+            Self::Otp(id) => keys::otp_challenge(id),
         }
     }
 
@@ -40,6 +43,7 @@ impl ChallengeAt {
             Self::EmailVerification(_) => "email_verification",
             Self::DeviceConfirmation(_) => "device_confirmation",
             Self::EmailChange(_) => "email_change",
+            Self::Otp(_) => "otp_challenge",
         }
     }
 }

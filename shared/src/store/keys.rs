@@ -183,6 +183,10 @@ pub fn otp_rule(id: Ulid) -> Key {
     (OTP_RULES_PK.into(), format!("RULE#{id}"))
 }
 
+pub fn otp_challenge(id: Ulid) -> Key {
+    (format!("OTP_CHALLENGE#{id}"), "CHALLENGE".into())
+}
+
 pub const ROLES_PK: &str = "ROLES";
 pub const ROLE_SK_PREFIX: &str = "ROLE#";
 

@@ -11,6 +11,7 @@ pub mod contact_fields;
 pub mod credentials;
 pub mod keys;
 pub mod labels;
+pub mod otp_challenges;
 pub mod otp_rules;
 pub mod rate_limit;
 pub mod records;
