@@ -7,18 +7,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::contact_fields::{Setup, setup};
+use crate::otp_rules::seed_rule;
 use crate::support::{Response, TestApp, spawn_app};
 
 /// Seed 000's example: "Delivery confirmation OTP", with `adjust` applied.
 fn rule(adjust: impl FnOnce(&mut Value)) -> Value {
-    let mut rule = json!({
-        "name": "Delivery confirmation OTP",
-        "module": "deliveries",
-        "trigger": {"field": "status", "changed_to": "Delivered"},
-        "otp": {"type": "numeric", "length": 5, "validity_seconds": 300},
-        "channels": ["sms"],
-        "recipients": {"sms": "contact.mobile"}
-    });
+    let mut rule = seed_rule();
     adjust(&mut rule);
     rule
 }

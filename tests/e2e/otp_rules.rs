@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::spawn_app;
 
 /// Seed 000's example: "Delivery confirmation OTP".
-fn seed_rule() -> Value {
+pub fn seed_rule() -> Value {
     json!({
         "name": "Delivery confirmation OTP",
         "module": "deliveries",

@@ -12,6 +12,9 @@ use secrecy::ExposeSecret;
 
 use crate::BoxError;
 
+/// A function crate's `router`.
+type RouterOf = fn(AppState) -> axum::Router;
+
 pub async fn run() -> Result<(), BoxError> {
     let mut parts: Vec<(Duration, &str)> = Vec::new();
     let mut time = |part, at: Instant| parts.push((at.elapsed(), part));
@@ -67,7 +70,7 @@ pub async fn run() -> Result<(), BoxError> {
     let state = AppState::with_sdk_config(config, &sdk);
     time("`AppState` as the functions build it (roots read already)", at);
 
-    let routers: [(&str, fn(AppState) -> axum::Router); 6] = [
+    let routers: [(&str, RouterOf); 6] = [
         ("router: registration", portico_registration::router),
         ("router: sessions", portico_sessions::router),
         ("router: admin", portico_admin::router),

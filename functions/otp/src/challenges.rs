@@ -22,9 +22,17 @@ pub struct SendRequest {
     pub channel: Option<Channel>,
 }
 
-/// The optional body of send and resend: none, or `{"channel": …}`.
-fn send_request(body: &[u8]) -> Result<SendRequest, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) { Ok(SendRequest::default()) } else { parse_json(body) }
+/// Send and resend, whose body is optional: none, or `{"channel": …}`.
+async fn send_as(
+    state: &AppState,
+    agent: ulid::Ulid,
+    id: &str,
+    body: &[u8],
+    kind: SendKind,
+) -> Result<Json<ChallengeView>, ApiError> {
+    let request =
+        if body.iter().all(u8::is_ascii_whitespace) { SendRequest::default() } else { parse_json(body)? };
+    Ok(Json(otp::send(state, agent, id, request.channel, kind).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -60,8 +68,7 @@ pub async fn send_code(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ChallengeView>, ApiError> {
-    let channel = send_request(&body)?.channel;
-    Ok(Json(otp::send(&state, claims.sub, &id, channel, SendKind::First).await?))
+    send_as(&state, claims.sub, &id, &body, SendKind::First).await
 }
 
 #[utoipa::path(post, path = "/otp/challenges/{id}/resend", tag = "otp", security(("bearer" = [])),
@@ -77,8 +84,7 @@ pub async fn resend_code(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ChallengeView>, ApiError> {
-    let channel = send_request(&body)?.channel;
-    Ok(Json(otp::send(&state, claims.sub, &id, channel, SendKind::Resend).await?))
+    send_as(&state, claims.sub, &id, &body, SendKind::Resend).await
 }
 
 #[utoipa::path(post, path = "/otp/challenges/{id}/verify", tag = "otp", security(("bearer" = [])),

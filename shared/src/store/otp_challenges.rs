@@ -5,6 +5,8 @@
 //! pointer in the record's partition (`RECORD#<module>#<id>` / `OTP#<agent>`), by which the same
 //! change asked again by the same agent finds its challenge instead of sending a new code.
 
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -100,6 +102,23 @@ fn challenge_at(id: Ulid) -> ChallengeAt {
     ChallengeAt::Otp(id)
 }
 
+/// The challenge an UpdateItem returned (`ALL_NEW`), or `None` when its condition did not hold.
+fn updated_challenge<E, R>(
+    result: Result<UpdateItemOutput, SdkError<E, R>>,
+) -> Result<Option<(Challenge, OtpChallenge)>, StoreError>
+where
+    StoreError: From<SdkError<E, R>>,
+{
+    match result.map_err(StoreError::from) {
+        Ok(output) => {
+            let item = output.attributes.ok_or(StoreError::Malformed("no attributes returned"))?;
+            Ok(Some(super::challenges::decode_challenge(item)?))
+        }
+        Err(StoreError::ConditionFailed) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 impl Store {
     /// The challenge `id` with its code state, strongly consistent.
     pub async fn otp_challenge(&self, id: Ulid) -> Result<Option<(Challenge, OtpChallenge)>, StoreError> {
@@ -192,16 +211,7 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => {
-                let item = output.attributes.ok_or(StoreError::Malformed("no attributes returned"))?;
-                Ok(Some(super::challenges::decode_challenge::<OtpChallenge>(item)?.1))
-            }
-            Err(error) => {
-                let error = StoreError::from(error);
-                if matches!(error, StoreError::ConditionFailed) { Ok(None) } else { Err(error) }
-            }
-        }
+        Ok(updated_challenge(result)?.map(|(_, otp)| otp))
     }
 
     /// Records how the last send went (only on a challenge still pending).
@@ -250,16 +260,7 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => {
-                let item = output.attributes.ok_or(StoreError::Malformed("no attributes returned"))?;
-                Ok(Some(super::challenges::decode_challenge(item)?))
-            }
-            Err(error) => {
-                let error = StoreError::from(error);
-                if matches!(error, StoreError::ConditionFailed) { Ok(None) } else { Err(error) }
-            }
-        }
+        updated_challenge(result)
     }
 
     /// The write-set items that spend challenge `otp` (answered with the code hashed to
