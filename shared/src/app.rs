@@ -76,7 +76,8 @@ impl AppState {
                 config.table_name.as_str(),
             ),
             notifier: Notifier::new(sdk, config.mail_sender.as_str())
-                .with_sms_sender_id(config.sms_sender_id.as_deref()),
+                .with_sms_sender_id(config.sms_sender_id.as_deref())
+                .with_whatsapp(config.whatsapp.clone()),
             keys: Arc::new(keys),
             passwords: Arc::new(Passwords::new(config.password_cost)),
             config: Arc::new(config),

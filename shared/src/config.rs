@@ -66,6 +66,18 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+/// Where WhatsApp codes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhatsAppSender {
+    /// The linked number's id (`phone-number-id-…`).
+    pub phone_number_id: String,
+    /// The approved authentication template (`WHATSAPP_TEMPLATE`, default `portico_otp`), with
+    /// one body parameter and a copy-code button, in each language codes are sent in.
+    pub template: String,
+    /// Meta's Cloud API version (`WHATSAPP_META_API_VERSION`, default `v20.0`).
+    pub meta_api_version: String,
+}
+
 /// Settings of one Portico process, read once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -80,6 +92,9 @@ pub struct Config {
     /// The sender id SMS carry where the destination country allows one (`SMS_SENDER_ID`, 1–11
     /// letters or digits with at least one letter; unset: the carrier's number).
     pub sms_sender_id: Option<String>,
+    /// WhatsApp sending through AWS End User Messaging Social (`WHATSAPP_PHONE_NUMBER_ID`;
+    /// unset: OTP rules' WhatsApp channel is skipped for their other channels).
+    pub whatsapp: Option<WhatsAppSender>,
     /// Base URL of the public API, used in mailed links (`PUBLIC_BASE_URL`).
     pub public_base_url: String,
     /// Master secret (`PORTICO_SECRET`, ≥ 32 bytes) from which JWT, token-hash and cursor keys are derived.
@@ -170,6 +185,13 @@ impl Config {
                     }
                 })
                 .transpose()?,
+            whatsapp: optional("WHATSAPP_PHONE_NUMBER_ID").filter(|id| !id.is_empty()).map(
+                |phone_number_id| WhatsAppSender {
+                    phone_number_id,
+                    template: optional("WHATSAPP_TEMPLATE").unwrap_or_else(|| "portico_otp".into()),
+                    meta_api_version: optional("WHATSAPP_META_API_VERSION").unwrap_or_else(|| "v20.0".into()),
+                },
+            ),
             public_base_url,
             master_secret: SecretString::from(master_secret),
             jwt_issuer: optional("JWT_ISSUER").unwrap_or_else(|| "portico".into()),

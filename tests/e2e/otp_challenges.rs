@@ -503,7 +503,7 @@ async fn moving_the_code_s_recipient_is_guarded_too() {
     assert_ne!(read["fields"]["contact_id"], accomplice.body["id"], "not moved");
 
     // A delivery without a contact gets its first one freely.
-    let (_, agent_id) = (0, read["owner_id"].as_str().expect("owner").to_owned());
+    let agent_id = read["owner_id"].as_str().expect("owner").to_owned();
     let bare = app
         .post(
             "/records/deliveries",
@@ -569,4 +569,83 @@ async fn new_challenges_bring_new_codes_but_no_new_guesses() {
         (refused.status, refused.body["code"].as_str()),
         (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
     );
+}
+
+#[tokio::test]
+async fn whatsapp_codes_go_out_with_the_authentication_template() {
+    let app = spawn_app().await;
+    let Scene { agent, mobile, delivery, .. } = scene(&app, |rule| {
+        rule["channels"] = json!(["whatsapp", "sms"]);
+        rule["recipients"] = json!({"whatsapp": "contact.mobile", "sms": "contact.mobile"});
+        rule["locale"] = json!("cs");
+    })
+    .await;
+    let asked = mark_delivered(&app, &delivery, &agent).await;
+    assert_eq!(asked.body["channel"], "whatsapp", "{:?}", asked.body);
+    let sent: Vec<_> = app
+        .outbox
+        .messages_to(&mobile)
+        .await
+        .expect("outbox")
+        .into_iter()
+        .filter(|message| message.channel == "whatsapp")
+        .collect();
+    assert_eq!(sent.len(), 1, "one WhatsApp message, no SMS: {sent:?}");
+    // The request exactly as the SDK sent it to End User Messaging Social.
+    let request = sent[0].request.as_ref().expect("request");
+    assert_eq!(request["originationPhoneNumberId"], crate::support::WHATSAPP_NUMBER_ID);
+    assert_eq!(request["metaApiVersion"], "v20.0");
+    let message = sent[0].message_json.as_ref().expect("message");
+    assert_eq!(
+        (message["messaging_product"].as_str(), message["to"].as_str()),
+        (Some("whatsapp"), Some(mobile.as_str()))
+    );
+    assert_eq!(message["type"], "template");
+    assert_eq!(message["template"]["name"], "portico_otp");
+    assert_eq!(message["template"]["language"]["code"], "cs");
+    let code =
+        message["template"]["components"][0]["parameters"][0]["text"].as_str().expect("code").to_owned();
+    assert_eq!(
+        message["template"]["components"][1]["parameters"][0]["text"],
+        code.as_str(),
+        "the copy-code button"
+    );
+    assert_eq!(code.len(), 5);
+    let verified =
+        app.post(&challenge_path(&asked.body, "verify"), json!({"code": code}), Some(&agent)).await;
+    assert_eq!(verified.status, StatusCode::OK, "{:?}", verified.body);
+}
+
+#[tokio::test]
+async fn a_refused_send_answers_502_and_the_challenge_stays_resendable() {
+    let app = spawn_app().await;
+    let Scene { admin, agent, .. } = scene(&app, |rule| {
+        rule["channels"] = json!(["whatsapp"]);
+        rule["recipients"] = json!({"whatsapp": "contact.mobile"});
+    })
+    .await;
+    // moto_server.py's recorder refuses numbers starting +9990.
+    let unreachable = format!("+9990{}", &unique_mobile()[6..]);
+    let contact = app
+        .post(
+            "/records/contacts",
+            json!({"fields": {"last_name": "Far", "mobile": unreachable}}),
+            Some(&admin),
+        )
+        .await;
+    let agent_id = app.state.keys.jwt.verify_access(&agent).expect("claims").sub.to_string();
+    let path = delivery(&app, &admin, &agent_id, contact.body["id"].as_str().expect("id")).await;
+    let failed = mark_delivered(&app, &path, &agent).await;
+    assert_eq!(
+        (failed.status, failed.body["code"].as_str()),
+        (StatusCode::BAD_GATEWAY, Some("otp_delivery_failed"))
+    );
+    let id = failed.body["challenge_id"].as_str().expect("challenge_id");
+    let status = app.get(&format!("/otp/challenges/{id}"), Some(&agent)).await.body;
+    assert_eq!(
+        (status["status"].as_str(), status["last_send"]["delivered"].as_bool()),
+        (Some("pending"), Some(false))
+    );
+    assert_eq!(status["resends_left"], 3);
+    assert_eq!(app.get(&path, Some(&admin)).await.body["fields"]["status"], "Out for delivery");
 }

@@ -47,6 +47,9 @@ pub struct Response {
 /// Portico's settings for a test, with two cheap costs the environment could never set: no
 /// enumeration floor (one test checks the floor with `spawn_app_with`) and argon2id at its least
 /// cost (m = 8 KiB, t = 1), so hashing a password takes microseconds instead of tens of ms.
+/// The WhatsApp number tests send from (moto_server.py records the requests).
+pub const WHATSAPP_NUMBER_ID: &str = "phone-number-id-0123456789abcdef0123456789abcdef";
+
 pub fn test_config(table: &str) -> Config {
     let mut config = Config::from_lookup(|name| {
         Some(match name {
@@ -54,6 +57,7 @@ pub fn test_config(table: &str) -> Config {
             "AWS_ENDPOINT_URL" => moto_endpoint().to_owned(),
             "AWS_REGION" => REGION.to_owned(),
             "MAIL_SENDER" => SENDER.to_owned(),
+            "WHATSAPP_PHONE_NUMBER_ID" => WHATSAPP_NUMBER_ID.to_owned(),
             "PUBLIC_BASE_URL" => "http://portico.test".to_owned(),
             "PORTICO_SECRET" => "test-secret-0123456789abcdef0123456789".to_owned(),
             _ => return None,
@@ -360,10 +364,12 @@ impl TestApp {
         let ses = aws_sdk_ses::config::Builder::from(&sdk).interceptor(counters.ses.clone()).build();
         let sns = aws_sdk_sns::config::Builder::from(&sdk).interceptor(counters.sns.clone()).build();
         let notifier = portico::notify::Notifier::with_clients(
-            aws_sdk_ses::Client::from_conf(ses),
-            aws_sdk_sns::Client::from_conf(sns),
+            &sdk,
+            Some(aws_sdk_ses::Client::from_conf(ses)),
+            Some(aws_sdk_sns::Client::from_conf(sns)),
             self.state.config.mail_sender.as_str(),
-        );
+        )
+        .with_whatsapp(self.state.config.whatsapp.clone());
         let state = self.state.clone().with_store(store).with_notifier(notifier);
         let base = serve(state, self.outbox.clone()).await;
         (TestApp { base, ..self }, counters)

@@ -50,6 +50,8 @@ impl LocalSettings {
                     "TABLE_NAME" => "portico-local".to_owned(),
                     "AWS_ENDPOINT_URL" => endpoint.clone(),
                     "MAIL_SENDER" => "no-reply@portico.local".to_owned(),
+                    // WhatsApp sends reach moto_server.py's recorder and the printed outbox.
+                    "WHATSAPP_PHONE_NUMBER_ID" => "phone-number-id-local".to_owned(),
                     "PUBLIC_BASE_URL" => public_url.clone(),
                     // Local only: AWS deployments read theirs from Secrets Manager.
                     "PORTICO_SECRET" => "local-development-secret-not-for-aws-use".to_owned(),
@@ -157,7 +159,7 @@ async fn shutdown_signal() {
     }
 }
 
-/// Prints each new mail and SMS, so a person can follow a code or a link.
+/// Prints each new mail, SMS and WhatsApp message, so a person can follow a code or a link.
 async fn print_outbox(outbox: moto::Outbox) {
     let mut since = moto::OutboxCursor::default();
     loop {

@@ -61,12 +61,18 @@ pub async fn ensure_running(python: &Path, port: u16) -> Result<Option<MotoProce
 /// One message Portico sent, as moto recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxMessage {
-    /// `email` or `sms`.
+    /// `email`, `sms` or `whatsapp`.
     pub channel: String,
     pub to: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     pub body: String,
+    /// A WhatsApp send: the `SendWhatsAppMessage` request as the SDK sent it, and its
+    /// `message` blob decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_json: Option<serde_json::Value>,
 }
 
 /// What `GET /_portico/outbox` answers.
@@ -74,7 +80,17 @@ pub struct OutboxMessage {
 struct OutboxPage {
     mail: Vec<SentMail>,
     sms: Vec<SentSms>,
+    #[serde(default)]
+    whatsapp: Vec<SentWhatsApp>,
     next: OutboxCursor,
+}
+
+#[derive(Deserialize)]
+struct SentWhatsApp {
+    to: Vec<String>,
+    body: String,
+    request: serde_json::Value,
+    message_json: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +111,7 @@ struct SentSms {
 pub struct OutboxCursor {
     pub mail: usize,
     pub sms: usize,
+    pub whatsapp: usize,
 }
 
 /// Reads what was sent through moto's SES and SNS.
@@ -132,7 +149,11 @@ impl Outbox {
         since: OutboxCursor,
         recipient: Option<&str>,
     ) -> Result<(Vec<OutboxMessage>, OutboxCursor), MotoError> {
-        let mut query = vec![("mail_since", since.mail.to_string()), ("sms_since", since.sms.to_string())];
+        let mut query = vec![
+            ("mail_since", since.mail.to_string()),
+            ("sms_since", since.sms.to_string()),
+            ("whatsapp_since", since.whatsapp.to_string()),
+        ];
         if let Some(recipient) = recipient {
             query.push(("to", recipient.to_owned()));
         }
@@ -150,13 +171,25 @@ impl Outbox {
             to: mail.to,
             subject: mail.subject,
             body: mail.body,
+            request: None,
+            message_json: None,
         });
         let sms = page.sms.into_iter().map(|sms| OutboxMessage {
             channel: "sms".into(),
             to: sms.to,
             subject: None,
             body: sms.body,
+            request: None,
+            message_json: None,
         });
-        Ok((mails.chain(sms).collect(), page.next))
+        let whatsapp = page.whatsapp.into_iter().map(|sent| OutboxMessage {
+            channel: "whatsapp".into(),
+            to: sent.to,
+            subject: None,
+            body: sent.body,
+            request: Some(sent.request),
+            message_json: Some(sent.message_json),
+        });
+        Ok((mails.chain(sms).chain(whatsapp).collect(), page.next))
     }
 }

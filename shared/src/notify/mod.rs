@@ -1,5 +1,6 @@
-//! Outgoing messages: e-mail through SES, SMS through SNS. Logs name the masked recipient and
-//! the subject, never the body: bodies carry codes and links.
+//! Outgoing messages: e-mail through SES, SMS through SNS, WhatsApp through End User Messaging
+//! Social. Logs name the masked recipient and the subject, never the body: bodies carry codes
+//! and links.
 
 pub mod templates;
 
@@ -9,7 +10,8 @@ use aws_config::SdkConfig;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use crate::domain::{Email, Phone};
+use crate::config::WhatsAppSender;
+use crate::domain::{Email, Locale, Phone};
 pub use templates::{Mail, MailTemplate};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -20,6 +22,10 @@ pub enum NotifyError {
     Mail(#[source] BoxError),
     #[error("sending SMS failed")]
     Sms(#[source] BoxError),
+    #[error("sending a WhatsApp message failed")]
+    WhatsApp(#[source] BoxError),
+    #[error("WhatsApp is not configured (WHATSAPP_PHONE_NUMBER_ID)")]
+    WhatsAppOff,
 }
 
 /// Sends through SES and SNS clients built at the first mail or SMS, not at cold start: most
@@ -30,6 +36,7 @@ pub struct Notifier {
     clients: Arc<Clients>,
     sender: Arc<str>,
     sms_sender_id: Option<Arc<str>>,
+    whatsapp: Option<Arc<WhatsAppSender>>,
 }
 
 #[derive(Debug)]
@@ -37,23 +44,40 @@ struct Clients {
     sdk: SdkConfig,
     ses: OnceLock<aws_sdk_ses::Client>,
     sns: OnceLock<aws_sdk_sns::Client>,
+    whatsapp: OnceLock<aws_sdk_socialmessaging::Client>,
 }
 
 impl Notifier {
     pub fn new(sdk: &SdkConfig, sender: impl Into<Arc<str>>) -> Self {
-        let clients = Clients { sdk: sdk.clone(), ses: OnceLock::new(), sns: OnceLock::new() };
-        Self { clients: Arc::new(clients), sender: sender.into(), sms_sender_id: None }
+        Self::with_clients(sdk, None, None, sender)
     }
 
-    /// A notifier on clients built already (tests count their requests with interceptors).
+    /// A notifier on SES and SNS clients built already (tests count their requests with
+    /// interceptors); others are built from `sdk` when first used.
     pub fn with_clients(
-        ses: aws_sdk_ses::Client,
-        sns: aws_sdk_sns::Client,
+        sdk: &SdkConfig,
+        ses: Option<aws_sdk_ses::Client>,
+        sns: Option<aws_sdk_sns::Client>,
         sender: impl Into<Arc<str>>,
     ) -> Self {
-        let clients =
-            Clients { sdk: SdkConfig::builder().build(), ses: OnceLock::from(ses), sns: OnceLock::from(sns) };
-        Self { clients: Arc::new(clients), sender: sender.into(), sms_sender_id: None }
+        let clients = Clients {
+            sdk: sdk.clone(),
+            ses: ses.map_or_else(OnceLock::new, OnceLock::from),
+            sns: sns.map_or_else(OnceLock::new, OnceLock::from),
+            whatsapp: OnceLock::new(),
+        };
+        Self { clients: Arc::new(clients), sender: sender.into(), sms_sender_id: None, whatsapp: None }
+    }
+
+    /// The same notifier, sending WhatsApp messages from `sender` (none: no WhatsApp).
+    pub fn with_whatsapp(mut self, sender: Option<WhatsAppSender>) -> Self {
+        self.whatsapp = sender.map(Arc::new);
+        self
+    }
+
+    /// Whether WhatsApp messages can be sent.
+    pub fn sends_whatsapp(&self) -> bool {
+        self.whatsapp.is_some()
     }
 
     fn ses(&self) -> &aws_sdk_ses::Client {
@@ -62,6 +86,47 @@ impl Notifier {
 
     fn sns(&self) -> &aws_sdk_sns::Client {
         self.clients.sns.get_or_init(|| aws_sdk_sns::Client::new(&self.clients.sdk))
+    }
+
+    fn social_messaging(&self) -> &aws_sdk_socialmessaging::Client {
+        self.clients.whatsapp.get_or_init(|| aws_sdk_socialmessaging::Client::new(&self.clients.sdk))
+    }
+
+    /// Sends `code` to `to` with the approved authentication template (WhatsApp allows codes
+    /// only in those): the code as its body parameter and behind its copy-code button.
+    #[tracing::instrument(skip_all)]
+    pub async fn send_whatsapp_code(
+        &self,
+        to: &Phone,
+        code: &str,
+        locale: Locale,
+    ) -> Result<(), NotifyError> {
+        let sender = self.whatsapp.as_deref().ok_or(NotifyError::WhatsAppOff)?;
+        let message = serde_json::json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to.as_str(),
+            "type": "template",
+            "template": {
+                "name": sender.template,
+                "language": {"code": locale_code(locale)},
+                "components": [
+                    {"type": "body", "parameters": [{"type": "text", "text": code}]},
+                    {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": code}]}
+                ]
+            }
+        });
+        let message = serde_json::to_vec(&message).map_err(|e| NotifyError::WhatsApp(e.into()))?;
+        self.social_messaging()
+            .send_whats_app_message()
+            .origination_phone_number_id(&sender.phone_number_id)
+            .meta_api_version(&sender.meta_api_version)
+            .message(aws_sdk_socialmessaging::primitives::Blob::new(message))
+            .send()
+            .await
+            .map_err(|e| NotifyError::WhatsApp(e.into()))?;
+        tracing::info!("whatsapp message sent");
+        Ok(())
     }
 
     /// The same notifier, naming SMS with `sender_id` where the destination allows it.
@@ -123,5 +188,15 @@ impl Notifier {
                 false
             }
         }
+    }
+}
+
+/// WhatsApp's language code of a template in `locale`.
+fn locale_code(locale: Locale) -> &'static str {
+    match locale {
+        Locale::En => "en",
+        Locale::De => "de",
+        Locale::Cs => "cs",
+        Locale::Tr => "tr",
     }
 }

@@ -250,16 +250,17 @@ async fn open_challenge(
     Ok(view_of(&challenge, &otp, now))
 }
 
-/// Each channel of the rule with a recipient on the record (or its contact), in order. WhatsApp
-/// is left out until its sender is built (issue 14 item 4). Recipients are built-in fields
-/// (rules are validated so), which no role masks.
+/// Each channel of the rule with a recipient on the record (or its contact), in order; WhatsApp
+/// only where a sending number is configured. Recipients are built-in fields (rules are
+/// validated so), which no role masks.
 async fn recipients(state: &AppState, guarded: &GuardedChange) -> Result<Vec<(Channel, String)>, ApiError> {
     let rule = &guarded.rule;
     let contacts = modules::module("contacts").ok_or_else(|| ApiError::internal("no contacts module"))?;
     let mut contact = None;
     let mut found = Vec::new();
     for channel in &rule.definition.channels {
-        if *channel == Channel::Whatsapp {
+        if *channel == Channel::Whatsapp && !state.notifier.sends_whatsapp() {
+            tracing::warn!(rule = %guarded.rule_id, "WhatsApp is not configured; the rule's other channels are used");
             continue;
         }
         let Some(field) = rule.recipients.get(channel) else { continue };
@@ -329,7 +330,14 @@ async fn deliver(
             }
             Err(_) => Err("not an e-mail address".into()),
         },
-        Channel::Whatsapp => Err("WhatsApp sending is not built yet".into()),
+        Channel::Whatsapp => match Phone::parse(recipient) {
+            Ok(phone) => state
+                .notifier
+                .send_whatsapp_code(&phone, code, otp.locale)
+                .await
+                .map_err(|error| CauseChain(&error).to_string()),
+            Err(_) => Err("not a phone number".into()),
+        },
     };
     let sent = outcome.is_ok();
     let send = SendRecord {
