@@ -521,6 +521,36 @@ async fn moving_the_code_s_recipient_is_guarded_too() {
         )
         .await;
     assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+
+    // The contact's own number is where the delivery's codes go: a sales manager (contacts
+    // write, no settings.manage) can't move it without the customer's code, sent to the old one.
+    let manager = app.staff_token(BuiltinRole::SalesManager).await;
+    let contact = format!("/records/contacts/{}", read["fields"]["contact_id"].as_str().expect("contact"));
+    let version = app.get(&contact, Some(&admin)).await.body["version"].as_u64().expect("version");
+    let rewired = app
+        .request(
+            Method::PATCH,
+            &contact,
+            Some(json!({"version": version, "fields": {"mobile": own_mobile}})),
+            Some(&manager),
+        )
+        .await;
+    assert_eq!(
+        (rewired.status, rewired.body["code"].as_str()),
+        (StatusCode::PRECONDITION_REQUIRED, Some("otp_required"))
+    );
+    assert_eq!(codes_sent_to(&app, &mobile, 5).await.len(), 2, "the code went to the customer's number");
+    assert_eq!(app.get(&contact, Some(&admin)).await.body["fields"]["mobile"], mobile.as_str());
+    // Someone must be able to fix a number: those who manage settings may.
+    let fixed = app
+        .request(
+            Method::PATCH,
+            &contact,
+            Some(json!({"version": version, "fields": {"mobile": own_mobile}})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(fixed.status, StatusCode::OK, "{:?}", fixed.body);
 }
 
 #[tokio::test]

@@ -324,14 +324,26 @@ impl ValidOtpRule {
     }
 
     /// Whether changing `old` to `new` moves where the code would go (a record that has a
-    /// recipient source gets another one, or loses it): guarded like the trigger, or whoever
-    /// may change the record could first point it at a number of their own. Setting a source
-    /// the record never had is not guarded: there is no customer yet to ask.
+    /// recipient source gets another one, loses it, or gains one beside those it has — the
+    /// agent could then pick that channel): guarded like the trigger, or whoever may change the
+    /// record could first point it at a number of their own. A record with no recipient at all
+    /// gets its first one freely: there is no customer yet to ask.
     pub fn moves_recipient(&self, old: &dyn Record, new: &dyn Record) -> bool {
-        self.definition.active
-            && self.recipient_sources().any(|field| {
-                old.get(field).is_some_and(|was| *was != Value::Null && new.get(field) != Some(was))
-            })
+        moves_any(self.definition.active, &self.recipient_sources().collect::<Vec<_>>(), old, new)
+    }
+
+    /// The fields of the linked contact the code may go to (`contact.mobile` → `mobile`).
+    pub fn contact_sources(&self) -> impl Iterator<Item = &str> {
+        self.recipients.values().filter_map(|field| match field {
+            RecipientField::Contact(name) => Some(name.as_str()),
+            RecipientField::Record(_) => None,
+        })
+    }
+
+    /// Whether changing a *contact* from `old` to `new` moves where this rule (of another
+    /// module) would send codes for that contact's records, as `moves_recipient` judges it.
+    pub fn moves_contact_recipient(&self, old: &dyn Record, new: &dyn Record) -> bool {
+        moves_any(self.definition.active, &self.contact_sources().collect::<Vec<_>>(), old, new)
     }
 
     /// Whether a record created with `values` would hold the guarded value from the start (such
@@ -387,6 +399,15 @@ pub fn code_message(locale: Locale, code: &str, valid_minutes: u32) -> String {
             format!("Onay kodunuz {code}. Yalnızca yanınızdaki görevliye verin. {valid_minutes} dk geçerli.")
         }
     }
+}
+
+/// Whether any of `sources` changes from `old` to `new`, once `old` has any of them.
+fn moves_any(active: bool, sources: &[&str], old: &dyn Record, new: &dyn Record) -> bool {
+    let set =
+        |record: &dyn Record, field: &str| record.get(field).filter(|value| **value != Value::Null).cloned();
+    active
+        && sources.iter().any(|field| set(old, field).is_some())
+        && sources.iter().any(|field| set(old, field) != set(new, field))
 }
 
 /// What saving a rule tells its author beyond success.
@@ -456,6 +477,31 @@ mod tests {
         assert!(rule.moves_recipient(&with_contact(Some("A")), &with_contact(None)), "clearing it");
         assert!(!rule.moves_recipient(&with_contact(Some("A")), &with_contact(Some("A"))));
         assert!(!rule.moves_recipient(&with_contact(None), &with_contact(Some("B"))), "the first contact");
+        // The contact's own number, seen from the contact's side.
+        let contact = |mobile: Option<&str>| -> BTreeMap<String, Value> {
+            mobile.map(|m| ("mobile".to_owned(), Value::String(m.into()))).into_iter().collect()
+        };
+        assert_eq!(rule.contact_sources().collect::<Vec<_>>(), ["mobile"]);
+        assert!(rule.moves_contact_recipient(&contact(Some("+4911")), &contact(Some("+4922"))));
+        assert!(!rule.moves_contact_recipient(&contact(None), &contact(Some("+4922"))));
+    }
+
+    #[test]
+    fn a_second_recipient_can_t_be_added_beside_the_first() {
+        let mut json = seed_rule();
+        json["module"] = json!("contacts");
+        json["trigger"] = json!({"field": "lifecycle", "changed_to": "Customer"});
+        json["channels"] = json!(["sms", "email"]);
+        json["recipients"] = json!({"sms": "mobile", "email": "email"});
+        let rule = parse(json).validate().expect("valid");
+        let with = |fields: &[(&str, &str)]| -> BTreeMap<String, Value> {
+            fields.iter().map(|(f, v)| ((*f).to_owned(), Value::String((*v).into()))).collect()
+        };
+        let reachable = with(&[("mobile", "+491511")]);
+        assert!(
+            rule.moves_recipient(&reachable, &with(&[("mobile", "+491511"), ("email", "me@example.com")]))
+        );
+        assert!(!rule.moves_recipient(&with(&[]), &with(&[("email", "first@example.com")])), "the first one");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use aws_config::SdkConfig;
 use aws_sdk_ses::types::{Body, Content, Destination, Message};
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::config::WhatsAppSender;
@@ -124,7 +125,7 @@ impl Notifier {
             .message(aws_sdk_socialmessaging::primitives::Blob::new(message))
             .send()
             .await
-            .map_err(|e| NotifyError::WhatsApp(e.into()))?;
+            .map_err(|e| NotifyError::WhatsApp(provider_failure(&e)))?;
         tracing::info!("whatsapp message sent");
         Ok(())
     }
@@ -149,7 +150,7 @@ impl Notifier {
             .message(message)
             .send()
             .await
-            .map_err(|e| NotifyError::Mail(e.into()))?;
+            .map_err(|e| NotifyError::Mail(provider_failure(&e)))?;
         tracing::info!("mail sent");
         Ok(())
     }
@@ -173,7 +174,7 @@ impl Notifier {
         if let Some(sender_id) = &self.sms_sender_id {
             publish = publish.message_attributes("AWS.SNS.SMS.SenderID", text_attribute(sender_id)?);
         }
-        publish.send().await.map_err(|e| NotifyError::Sms(e.into()))?;
+        publish.send().await.map_err(|e| NotifyError::Sms(provider_failure(&e)))?;
         tracing::info!("sms sent");
         Ok(())
     }
@@ -199,4 +200,20 @@ fn locale_code(locale: Locale) -> &'static str {
         Locale::Cs => "cs",
         Locale::Tr => "tr",
     }
+}
+
+/// What went wrong with a provider call, by its kind and error code only: providers' messages
+/// may echo the recipient, and errors end up in logs.
+fn provider_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> BoxError {
+    let what = match error {
+        SdkError::ServiceError(service) => {
+            format!("service error {}", service.err().code().unwrap_or("(no code)"))
+        }
+        SdkError::TimeoutError(_) => "timeout".to_owned(),
+        SdkError::DispatchFailure(_) => "dispatch failure (no connection)".to_owned(),
+        SdkError::ResponseError(_) => "unreadable response".to_owned(),
+        SdkError::ConstructionFailure(_) => "the request could not be built".to_owned(),
+        _ => "unknown failure".to_owned(),
+    };
+    what.into()
 }

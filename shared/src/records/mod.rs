@@ -233,21 +233,33 @@ impl From<RecordError> for ApiError {
 /// A change an OTP rule holds back: the rule, the record as read, and the change asked.
 #[derive(Debug, Clone)]
 pub struct GuardedChange {
+    /// The rule whose code settings and channels the challenge uses.
     pub rule_id: Ulid,
     pub rule: ValidOtpRule,
+    /// Every rule the change trips (`rule_id` among them): the one code unlocks them together.
+    pub tripped: Vec<Ulid>,
     pub record: CrmRecord,
     pub values: BTreeMap<String, Value>,
     pub owner: Option<Ulid>,
 }
 
-/// The active OTP rules of `module`, read on every write: a rule saved now guards every running
-/// copy at once. A stored rule that no longer validates is skipped, with an error in the log.
+/// The active OTP rules that guard writes of `module`, read on every write: a rule saved now
+/// guards every running copy at once. For contacts these include the rules of other modules
+/// that send to a contact's field (`contact.mobile`): changing that field moves their codes. A
+/// stored rule that no longer validates is skipped, with an error in the log.
 pub async fn otp_rules(store: &Store, module: &Module) -> Result<Vec<(Ulid, ValidOtpRule)>, StoreError> {
+    let sends_to_contacts = |definition: &crate::domain::otp::OtpRuleDefinition| {
+        definition.recipients.values().any(|field| field.starts_with("contact."))
+    };
     Ok(store
         .otp_rules()
         .await?
         .into_iter()
-        .filter(|rule| rule.definition.active && rule.definition.module == module.name)
+        .filter(|rule| {
+            rule.definition.active
+                && (rule.definition.module == module.name
+                    || (module.name == "contacts" && sends_to_contacts(&rule.definition)))
+        })
         .filter_map(|rule| match rule.definition.validate() {
             Ok(valid) => Some((rule.id, valid)),
             Err(errors) => {
@@ -260,11 +272,11 @@ pub async fn otp_rules(store: &Store, module: &Module) -> Result<Vec<(Ulid, Vali
 
 /// Whether a change by the OTP-verified path is checked against the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Guard {
+enum Guard<'a> {
     Rules,
-    /// The change was unlocked by a challenge of this rule, which the write set spends; the
-    /// other rules still hold.
-    Verified(Ulid),
+    /// The change was unlocked by a challenge for these rules, which the write set spends;
+    /// any other rule still holds.
+    Verified(&'a [Ulid]),
 }
 
 /// A record as the API shows it.
@@ -512,7 +524,7 @@ impl<'a> View<'a> {
         self.check_owner(owner)?;
         let now = crate::time::now();
         for (_, rule) in self.otp_rules(store).await? {
-            if rule.guards_value_of(&values, now) {
+            if rule.module.name == self.module().name && rule.guards_value_of(&values, now) {
                 return Err(RecordError::OtpGuardedValue {
                     field: rule.definition.trigger.field.clone(),
                     value: rule.trigger_json().to_string(),
@@ -561,8 +573,8 @@ impl<'a> View<'a> {
 
     /// Applies a change its OTP challenge unlocked, with `spend` (the items that spend the
     /// challenge, conditioned on it being pending and answered) in the same transaction. The
-    /// spent challenge stands in for its rule (`rule_id`); any other rule the change trips
-    /// (one saved since, or a second one) still holds it back.
+    /// spent challenge stands in for the rules it was opened for (`rule_ids`); any other rule
+    /// the change trips (one saved since) still holds it back.
     #[allow(clippy::too_many_arguments)]
     pub async fn change_verified(
         &self,
@@ -571,13 +583,13 @@ impl<'a> View<'a> {
         expected: u64,
         values: &BTreeMap<String, Value>,
         owner: Option<Ulid>,
-        rule_id: Ulid,
+        rule_ids: &[Ulid],
         spend: WriteSet,
     ) -> Result<CrmRecord, RecordError> {
         if spend.is_empty() || !matches!(self.caller.origin, Origin::Otp(_)) {
             return Err(RecordError::Forbidden("A verified change needs its challenge.".into()));
         }
-        self.change_guarded(store, id, expected, values, owner, spend, Guard::Verified(rule_id)).await
+        self.change_guarded(store, id, expected, values, owner, spend, Guard::Verified(rule_ids)).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -589,21 +601,29 @@ impl<'a> View<'a> {
         values: &BTreeMap<String, Value>,
         owner: Option<Ulid>,
         extra: WriteSet,
-        guard: Guard,
+        guard: Guard<'_>,
     ) -> Result<CrmRecord, RecordError> {
-        let unlocked = match guard {
-            Guard::Rules => None,
-            Guard::Verified(rule_id) => Some(rule_id),
+        let unlocked: &[Ulid] = match guard {
+            Guard::Rules => &[],
+            Guard::Verified(rule_ids) => rule_ids,
         };
+        let module = self.module().name;
+        // Those who manage settings may point a record (or a contact) at another recipient:
+        // someone must be able to fix a number; everyone else needs the customer's code.
+        let moves_guarded = !self.caller.has(Permission::SettingsManage);
         let rules = self.otp_rules(store).await?;
         let rules: Vec<&(Ulid, ValidOtpRule)> =
-            rules.iter().filter(|(rule_id, _)| Some(*rule_id) != unlocked).collect();
+            rules.iter().filter(|(rule_id, _)| !unlocked.contains(rule_id)).collect();
         // A rule can trip only if the change sets its field to its value, or touches where its
         // code would go; then the record is read, to know whether the field *becomes* that
         // value (and the criteria hold) or the recipient moves.
         let may_trip = rules.iter().any(|(_, rule)| {
-            values.get(&rule.definition.trigger.field) == Some(&rule.trigger_value)
-                || rule.recipient_sources().any(|field| values.contains_key(field))
+            if rule.module.name == module {
+                values.get(&rule.definition.trigger.field) == Some(&rule.trigger_value)
+                    || (moves_guarded && rule.recipient_sources().any(|field| values.contains_key(field)))
+            } else {
+                moves_guarded && rule.contact_sources().any(|field| values.contains_key(field))
+            }
         });
         let reach = self.writable(self.access().write)?;
         let scope_owner = reach.owner();
@@ -642,12 +662,23 @@ impl<'a> View<'a> {
                     after.insert(field.clone(), value.clone());
                 }
             }
-            if let Some((rule_id, rule)) = rules.iter().copied().find(|(_, rule)| {
-                rule.trips(&current.fields, &after, now) || rule.moves_recipient(&current.fields, &after)
-            }) {
+            let (old, new) = (&current.fields, &after);
+            let tripped: Vec<&(Ulid, ValidOtpRule)> = rules
+                .iter()
+                .copied()
+                .filter(|(_, rule)| {
+                    if rule.module.name == module {
+                        rule.trips(old, new, now) || (moves_guarded && rule.moves_recipient(old, new))
+                    } else {
+                        moves_guarded && rule.moves_contact_recipient(old, new)
+                    }
+                })
+                .collect();
+            if let Some((rule_id, rule)) = tripped.first().copied() {
                 return Err(RecordError::OtpRequired(Box::new(GuardedChange {
                     rule_id: *rule_id,
                     rule: rule.clone(),
+                    tripped: tripped.iter().map(|(id, _)| *id).collect(),
                     record: current,
                     values: values.clone(),
                     owner,

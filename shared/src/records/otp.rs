@@ -40,7 +40,7 @@ use crate::{ApiError, AppState};
 const RECIPIENT_SENDS: RateLimit = RateLimit { scope: "otp-recipient", max: 5, window_secs: 600 };
 /// Between two codes of one challenge.
 const RESEND_INTERVAL: Duration = Duration::seconds(30);
-/// Tries at the codes of one record by one agent, across challenges: a new challenge (another
+/// Tries at the codes of one record, across challenges and agents: a new challenge (another
 /// change, or after a lock) brings new codes, but no new budget of guesses.
 const TRIES_PER_RECORD: RateLimit = RateLimit { scope: "otp-tries", max: 20, window_secs: 3600 };
 
@@ -172,6 +172,7 @@ async fn open_challenge(
     {
         let same = otp.status == OtpStatus::Pending
             && otp.rule_id == guarded.rule_id
+            && otp.unlocked_rules() == guarded.tripped
             && otp.version == record.version
             && otp.change == change
             && otp.owner_id == guarded.owner;
@@ -200,6 +201,7 @@ async fn open_challenge(
     let mut otp = OtpChallenge {
         id: Ulid::generate(),
         rule_id: guarded.rule_id,
+        unlocks: guarded.tripped.clone(),
         module: module.name.to_owned(),
         record_id: record.id,
         agent_id: agent,
@@ -245,7 +247,7 @@ async fn open_challenge(
     }
     tracing::info!(challenge_id = %otp.id, rule_id = %otp.rule_id, module = module.name, record_id = %record.id, agent = %agent, "otp challenge opened");
     if let Some(code) = code {
-        deliver(state, &mut otp, channel, &recipient, &code, now).await?;
+        deliver(state, &mut otp, &challenge.code_hash, channel, &recipient, &code, now).await?;
     }
     Ok(view_of(&challenge, &otp, now))
 }
@@ -266,6 +268,11 @@ async fn recipients(state: &AppState, guarded: &GuardedChange) -> Result<Vec<(Ch
         let Some(field) = rule.recipients.get(channel) else { continue };
         let value = match field {
             RecipientField::Record(name) => guarded.record.fields.get(name).cloned(),
+            // A rule of another module that sends to this contact's field (changing it moves
+            // where that rule's codes go): the contact is the record.
+            RecipientField::Contact(name) if guarded.record.module.name == "contacts" => {
+                guarded.record.fields.get(name).cloned()
+            }
             RecipientField::Contact(name) => {
                 if contact.is_none() {
                     let id = match guarded.record.fields.get("contact_id") {
@@ -305,9 +312,11 @@ async fn limit_recipient(state: &AppState, recipient: &str, now: DateTime<Utc>) 
 
 /// Sends `code` and records the outcome on the challenge; 502 `otp_delivery_failed` (with the
 /// challenge id) when the provider refused it: the challenge stays, resendable.
+#[allow(clippy::too_many_arguments)]
 async fn deliver(
     state: &AppState,
     otp: &mut OtpChallenge,
+    code_hash: &str,
     channel: Channel,
     recipient: &str,
     code: &str,
@@ -346,7 +355,7 @@ async fn deliver(
         at: now,
         delivered: sent,
     };
-    state.store.record_otp_send(otp.id, &send).await?;
+    state.store.record_otp_send(otp.id, code_hash, &send).await?;
     otp.last_send = Some(send);
     if sent {
         tracing::info!(challenge_id = %otp.id, channel = ?channel, "otp code sent");
@@ -427,7 +436,7 @@ pub async fn send(
         ));
     }
     let (channel, recipient) = match channel {
-        None => otp.recipients[0].clone(),
+        None => default_channel(&otp),
         Some(wanted) => otp.recipients.iter().find(|(c, _)| *c == wanted).cloned().ok_or_else(|| {
             ApiError::invalid_field("channel", "the challenge has no recipient for this channel")
         })?,
@@ -457,8 +466,22 @@ pub async fn send(
             "The challenge was answered or given a new code meanwhile; read it again.",
         ));
     };
-    deliver(state, &mut stored, channel, &recipient, &issued.code, now).await?;
+    deliver(state, &mut stored, &issued.challenge.code_hash, channel, &recipient, &issued.code, now).await?;
     Ok(view_of(&issued.challenge, &stored, now))
+}
+
+/// Where a new code goes when the agent names no channel: where the last one went, unless it
+/// failed or went by WhatsApp (whose delivery nobody confirms), then the next channel.
+fn default_channel(otp: &OtpChallenge) -> (Channel, String) {
+    let first = otp.recipients[0].clone();
+    let Some(last) = &otp.last_send else { return first };
+    let position = otp.recipients.iter().position(|(channel, _)| *channel == last.channel);
+    let move_on = !last.delivered || last.channel == Channel::Whatsapp;
+    match position {
+        Some(at) if !move_on => otp.recipients[at].clone(),
+        Some(at) => otp.recipients.get(at + 1).cloned().unwrap_or_else(|| otp.recipients[at].clone()),
+        None => first,
+    }
 }
 
 fn used() -> ApiError {
@@ -487,7 +510,8 @@ pub async fn verify(
     let Some((challenge, otp)) = state.store.count_otp_try(challenge_id, agent, now).await? else {
         return Err(why_not_counted(state, agent, id, now).await);
     };
-    let tries = format!("{}:{}:{agent}", otp.module, otp.record_id);
+    // Per record, whoever tries: agents who share a record share its budget.
+    let tries = format!("{}:{}", otp.module, otp.record_id);
     if let RateDecision::Limited { retry_after_secs } =
         state.store.hit_rate_limit(TRIES_PER_RECORD, &tries, now).await?
     {
@@ -512,7 +536,15 @@ pub async fn verify(
     let values = view.parse_write(&otp.change)?;
     let spend = state.store.otp_spend(&otp, &challenge.code_hash, now)?;
     let record = match view
-        .change_verified(&state.store, otp.record_id, otp.version, &values, otp.owner_id, otp.rule_id, spend)
+        .change_verified(
+            &state.store,
+            otp.record_id,
+            otp.version,
+            &values,
+            otp.owner_id,
+            &otp.unlocked_rules(),
+            spend,
+        )
         .await
     {
         Ok(record) => record,

@@ -48,7 +48,11 @@ pub struct SendRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OtpChallenge {
     pub id: Ulid,
+    /// The rule whose settings the challenge follows.
     pub rule_id: Ulid,
+    /// Every rule the change tripped (`rule_id` among them), all unlocked by the code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unlocks: Vec<Ulid>,
     pub module: String,
     pub record_id: Ulid,
     /// The staff member who asked for the change: the only one the code works for.
@@ -77,6 +81,11 @@ pub struct OtpChallenge {
 }
 
 impl OtpChallenge {
+    /// The rules a right code unlocks.
+    pub fn unlocked_rules(&self) -> Vec<Ulid> {
+        if self.unlocks.is_empty() { vec![self.rule_id] } else { self.unlocks.clone() }
+    }
+
     pub fn resends_left(&self) -> u32 {
         (self.otp.max_resends + 1).saturating_sub(self.issued.max(1))
     }
@@ -214,16 +223,23 @@ impl Store {
         Ok(updated_challenge(result)?.map(|(_, otp)| otp))
     }
 
-    /// Records how the last send went (only on a challenge still pending).
-    pub async fn record_otp_send(&self, id: Ulid, send: &SendRecord) -> Result<(), StoreError> {
+    /// Records how the send of the code hashed to `code_hash` went, while that code is the
+    /// challenge's and it is pending: a slow send never overwrites a newer one's record.
+    pub async fn record_otp_send(
+        &self,
+        id: Ulid,
+        code_hash: &str,
+        send: &SendRecord,
+    ) -> Result<(), StoreError> {
         let value = serde_dynamo::to_attribute_value(send)?;
         let result = self
             .update_at(keys::otp_challenge(id))
             .update_expression("SET last_send = :send")
-            .condition_expression("#status = :pending")
+            .condition_expression("#status = :pending AND code_hash = :hash")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":send", value)
             .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":hash", s(code_hash))
             .send()
             .await;
         condition_held(result).map(|_| ())
