@@ -6,6 +6,7 @@ mod admin;
 mod bad_input;
 mod contact_fields;
 mod contract;
+mod cost;
 mod criteria_pushdown;
 mod import;
 mod labels;

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::cost::Units;
 use crate::support::{Counters, DEVICE, PASSWORD, Response, TestApp, spawn_app, unique_email, urlencode};
 
 const LAPTOP: &str = "laptop-device-id-0123456789";
@@ -145,6 +146,8 @@ struct Meter {
     app: TestApp,
     counters: Counters,
     measured: BTreeMap<&'static str, Measured>,
+    /// The request units each call's DynamoDB requests consume (for the cost table).
+    units: BTreeMap<&'static str, Units>,
 }
 
 impl Meter {
@@ -158,11 +161,10 @@ impl Meter {
 
     /// Records what was sent since `start` under `label`.
     fn stop(&mut self, label: &'static str) {
-        let measured = Measured {
-            dynamodb: self.counters.dynamodb.take(),
-            ses: self.counters.ses.take(),
-            sns: self.counters.sns.take(),
-        };
+        let sent = self.counters.dynamodb.take_sent();
+        self.units.insert(label, crate::cost::units(&sent));
+        let measured =
+            Measured { dynamodb: sent.len(), ses: self.counters.ses.take(), sns: self.counters.sns.take() };
         assert!(self.measured.insert(label, measured).is_none(), "{label} measured twice");
     }
 
@@ -261,7 +263,7 @@ async fn every_endpoint_sends_the_requests_in_the_table() {
     let app = spawn_app().await;
     let (admin, _) = app.admin_token().await;
     let (app, counters) = app.counting().await;
-    let mut m = Meter { app, counters, measured: BTreeMap::new() };
+    let mut m = Meter { app, counters, measured: BTreeMap::new(), units: BTreeMap::new() };
     let admin = admin.as_str();
 
     // ---- Registration: the policy, sign-up, verification, the queue.
@@ -745,6 +747,15 @@ async fn every_endpoint_sends_the_requests_in_the_table() {
     }
 
     report_and_check(&m.measured);
+    println!("\n{}", crate::cost::HEADER);
+    for &(label, method, path, ..) in EXPECTED {
+        if let (Some(measured), Some(units)) = (m.measured.get(label), m.units.get(label)) {
+            println!(
+                "{}",
+                crate::cost::row(label, method, path, *units, measured.dynamodb, measured.ses, measured.sns)
+            );
+        }
+    }
 }
 
 /// Prints the table (Markdown, for BENCHMARKS.md) and asserts every row against what was

@@ -2,8 +2,11 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
 use portico::config::PasswordCost;
 use portico::{AppState, Config};
@@ -300,9 +303,26 @@ impl TestApp {
     }
 }
 
-/// Records the requests a DynamoDB client sends (their JSON bodies).
+/// One request an AWS client sent: its operation (DynamoDB's `X-Amz-Target`, e.g.
+/// `DynamoDB_20120810.Query`), its body, and how large the answer was.
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounter(pub Arc<Mutex<Vec<String>>>);
+pub struct Sent {
+    pub operation: String,
+    pub body: String,
+    pub response_bytes: usize,
+}
+
+/// Records the requests an AWS client sends.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(pub Arc<Mutex<Vec<Sent>>>);
+
+/// Which `Sent` a request in flight is (concurrent requests answer in any order).
+#[derive(Debug, Clone)]
+struct SentIndex(usize);
+
+impl Storable for SentIndex {
+    type Storer = StoreReplace<Self>;
+}
 
 impl Intercept for RequestCounter {
     fn name(&self) -> &'static str {
@@ -313,10 +333,29 @@ impl Intercept for RequestCounter {
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _config: &mut ConfigBag,
+        config: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let body = context.request().body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
-        self.0.lock().expect("not poisoned").push(body.into_owned());
+        let request = context.request();
+        let body = request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+        let operation = request.headers().get("x-amz-target").unwrap_or_default().to_owned();
+        let mut sent = self.0.lock().expect("not poisoned");
+        sent.push(Sent { operation, body, response_bytes: 0 });
+        config.interceptor_state().store_put(SentIndex(sent.len() - 1));
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        config: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let bytes = context.response().body().bytes().map_or(0, <[u8]>::len);
+        if let Some(SentIndex(index)) = config.load::<SentIndex>()
+            && let Some(sent) = self.0.lock().expect("not poisoned").get_mut(*index)
+        {
+            sent.response_bytes = bytes;
+        }
         Ok(())
     }
 }
@@ -324,11 +363,16 @@ impl Intercept for RequestCounter {
 impl RequestCounter {
     /// Requests counted since the last call.
     pub fn take(&self) -> usize {
-        self.take_bodies().len()
+        self.take_sent().len()
     }
 
     /// The bodies of the requests sent since the last call.
     pub fn take_bodies(&self) -> Vec<String> {
+        self.take_sent().into_iter().map(|sent| sent.body).collect()
+    }
+
+    /// The requests sent since the last call.
+    pub fn take_sent(&self) -> Vec<Sent> {
         std::mem::take(&mut *self.0.lock().expect("not poisoned"))
     }
 }
