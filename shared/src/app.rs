@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::SharedCredentialsProvider;
 
@@ -27,6 +28,18 @@ pub struct AppState {
     policy_cache: Arc<Mutex<Option<(Instant, RegistrationPolicy)>>>,
 }
 
+/// How long a call to DynamoDB, SES, SNS or End User Messaging Social may take: a connection in
+/// 1 s, an attempt in 2 s, the whole operation (the SDK's retries included) in 4 s — below the
+/// functions' 10 s timeout, so a stalled dependency answers 503 problem+json, not API
+/// Gateway's bare 503 at the function timeout.
+pub fn aws_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(4))
+        .build()
+}
+
 /// How long a function keeps the registration policy before reading it again: a saved change
 /// reaches every running copy within this time (at once in the copy that saved it).
 const POLICY_CACHE_TTL: Duration = Duration::from_secs(30);
@@ -44,6 +57,7 @@ impl AppState {
         let mut sdk = SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(config.region.clone()))
+            .timeout_config(aws_timeouts())
             .credentials_provider(SharedCredentialsProvider::new(credentials));
         if let Some(endpoint) = &config.aws_endpoint_url {
             sdk = sdk.endpoint_url(endpoint);
@@ -55,8 +69,9 @@ impl AppState {
     /// shared by every client. Only the DynamoDB client is built here; the notifier builds its
     /// clients when it first sends.
     pub async fn new(config: Config) -> Self {
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(config.region.clone()));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()))
+            .timeout_config(aws_timeouts());
         if let Some(endpoint) = &config.aws_endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }

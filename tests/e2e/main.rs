@@ -4,6 +4,7 @@
 
 mod admin;
 mod bad_input;
+mod bounded_waits;
 mod contact_fields;
 mod contract;
 mod cost;

@@ -39,6 +39,7 @@ pub async fn moto_sdk_config(endpoint: &str, region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
+        .timeout_config(portico::app::aws_timeouts())
         .credentials_provider(Credentials::new("local", "local", None, None, "portico-local"))
         .load()
         .await
