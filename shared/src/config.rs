@@ -109,6 +109,10 @@ pub struct Config {
     /// argon2id cost of new password hashes (`ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS`,
     /// `ARGON2_PARALLELISM`; default and least OWASP's m = 19456, t = 2, p = 1).
     pub password_cost: PasswordCost,
+    /// Registrations an hour from one source IP (`REGISTRATIONS_PER_IP_PER_HOUR`, default 20)
+    /// and from its network, /24 or /64 (`REGISTRATIONS_PER_NETWORK_PER_HOUR`, default 100).
+    pub registrations_per_ip: u32,
+    pub registrations_per_network: u32,
 }
 
 impl Config {
@@ -197,6 +201,8 @@ impl Config {
             jwt_issuer: optional("JWT_ISSUER").unwrap_or_else(|| "portico".into()),
             jwt_audience: optional("JWT_AUDIENCE").unwrap_or_else(|| "portico-api".into()),
             enumeration_floor: Duration::from_millis(floor_ms.into()),
+            registrations_per_ip: number("REGISTRATIONS_PER_IP_PER_HOUR", 20)?,
+            registrations_per_network: number("REGISTRATIONS_PER_NETWORK_PER_HOUR", 100)?,
             password_cost,
         })
     }

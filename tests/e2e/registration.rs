@@ -284,3 +284,37 @@ async fn an_international_address_and_its_ascii_form_are_one_account() {
     let signed_in = app.sign_in(&ascii.to_uppercase(), PASSWORD).await;
     assert_eq!(signed_in.status, StatusCode::OK, "{:?}", signed_in.body);
 }
+
+#[tokio::test]
+async fn registrations_are_limited_per_source_network_and_names_carry_no_links() {
+    let app = crate::support::spawn_app_with(|config| {
+        config.registrations_per_ip = 3;
+        config.registrations_per_network = 100;
+    })
+    .await;
+    for _ in 0..3 {
+        let accepted = app.register(&unique_email("ann"), "person").await;
+        assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
+    }
+    let refused = app.register(&unique_email("ann"), "person").await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
+    );
+    assert!(refused.headers.get("retry-after").is_some());
+
+    let app = spawn_app().await;
+    for (name, company) in
+        [("Visit https://evil.example", None), ("Ann\u{202E}eeL", None), ("Ann", Some("www.evil.example"))]
+    {
+        let mut body = json!({"email": unique_email("ann"), "password": PASSWORD, "name": name, "account_type": "person"});
+        if let Some(company) = company {
+            body["account_type"] = json!("company");
+            body["company_name"] = json!(company);
+        }
+        let answer = app.post("/registrations", body, None).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{name:?} {company:?}");
+    }
+    let fine = json!({"email": unique_email("ann"), "password": PASSWORD, "name": "Ann Lee", "account_type": "company", "company_name": "Booking.com"});
+    assert_eq!(app.post("/registrations", fine, None).await.status, StatusCode::ACCEPTED);
+}

@@ -68,6 +68,9 @@ pub fn test_config(table: &str) -> Config {
     })
     .expect("test config is valid");
     config.enumeration_floor = std::time::Duration::ZERO;
+    // Every test registers from 127.0.0.1; one test checks the limits with `spawn_app_with`.
+    config.registrations_per_ip = 10_000;
+    config.registrations_per_network = 10_000;
     config.password_cost = PasswordCost::new(8, 1, 1).expect("argon2's least cost");
     config
 }

@@ -133,6 +133,8 @@ async fn create_user(
     let name = request.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
         errors.push(FieldError::new("name", "must be 1 to 200 characters"));
+    } else if let Err(unsafe_text) = portico::domain::display_text::check_display_text(&name) {
+        errors.push(FieldError::new("name", unsafe_text.to_string()));
     }
     let role_errors = role_id_errors(&request.roles);
     let granted = if role_errors.is_empty() {

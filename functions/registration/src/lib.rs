@@ -19,7 +19,7 @@ use portico::domain::{
 use portico::error::{FieldError, Problem};
 use portico::http::device::device_label;
 use portico::http::page::LinkKind;
-use portico::http::{ApiJson, DeviceId, pad_to};
+use portico::http::{ApiJson, ClientIp, DeviceId, pad_to};
 use portico::notify::MailTemplate;
 use portico::store::accounts::Registered;
 use portico::store::challenges::ChallengeAt;
@@ -129,6 +129,9 @@ fn bounded_text(field: &str, value: &str, errors: &mut Vec<FieldError>) -> Strin
         errors.push(FieldError::new(field, "must not be empty"));
     } else if trimmed.chars().count() > MAX_NAME_CHARS {
         errors.push(FieldError::new(field, format!("must be at most {MAX_NAME_CHARS} characters")));
+    } else if let Err(unsafe_text) = portico::domain::display_text::check_display_text(trimmed) {
+        // Names go into mail sent from the company's domain.
+        errors.push(FieldError::new(field, unsafe_text.to_string()));
     }
     trimmed.to_owned()
 }
@@ -199,18 +202,54 @@ async fn send_verification_mail(state: &AppState, account: &Account, issued: &Is
     params(("X-Device-Id" = Option<String>, Header, description = "The registering client's device id; that device is trusted for sign-in")),
     responses(
         (status = 202, body = RegistrationAccepted, description = "Received (the same for a new and an already registered address)"),
-        (status = 400, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)))]
+        (status = 400, body = Problem, description = "`validation_failed`; names and company names may not carry links or control characters"),
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 429, body = Problem, description = "`rate_limited`: too many registrations from the source IP (20 an hour) or its network (100 an hour)")))]
 async fn register(
     State(state): State<AppState>,
     device: Option<DeviceId>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     ApiJson(request): ApiJson<RegistrationRequest>,
 ) -> Result<(StatusCode, Json<RegistrationAccepted>), ApiError> {
     let registration = NewRegistration::try_from(request)?;
+    limit_registrations(&state, &client_ip).await?;
     let started = tokio::time::Instant::now();
     let result = store_registration(&state, registration, device, &headers).await;
     pad_to(started, state.config.enumeration_floor).await;
     result.map(|next| (StatusCode::ACCEPTED, Json(RegistrationAccepted { status: "received", next })))
+}
+
+/// Counts a registration against its source IP and network; 429 past either limit. Says nothing
+/// about the address, so it answers before the enumeration padding.
+async fn limit_registrations(state: &AppState, client_ip: &ClientIp) -> Result<(), ApiError> {
+    let now = Utc::now();
+    let limits = [
+        (
+            RateLimit {
+                scope: "registrations-ip",
+                max: state.config.registrations_per_ip,
+                window_secs: 3600,
+            },
+            client_ip.0.clone(),
+        ),
+        (
+            RateLimit {
+                scope: "registrations-network",
+                max: state.config.registrations_per_network,
+                window_secs: 3600,
+            },
+            client_ip.network(),
+        ),
+    ];
+    for (limit, subject) in limits {
+        if let RateDecision::Limited { retry_after_secs } =
+            state.store.hit_rate_limit(limit, &subject, now).await?
+        {
+            return Err(ApiError::too_many_requests("registrations from your network", retry_after_secs));
+        }
+    }
+    Ok(())
 }
 
 /// Stores a new account (or warns the owner of an existing one) and sends the mails the policy

@@ -58,6 +58,8 @@ pub enum LabelNameError {
     Empty,
     #[error("must be at most {MAX_LABEL_NAME_CHARS} characters")]
     TooLong,
+    #[error("{0}")]
+    Unsafe(#[from] super::display_text::DisplayTextError),
 }
 
 /// Trims a label name and checks its length. Names are unique ignoring case.
@@ -68,6 +70,7 @@ pub fn parse_label_name(input: &str) -> Result<String, LabelNameError> {
     } else if name.chars().count() > MAX_LABEL_NAME_CHARS {
         Err(LabelNameError::TooLong)
     } else {
+        super::display_text::check_display_text(name)?;
         Ok(name.to_owned())
     }
 }

@@ -6,6 +6,7 @@ pub mod administrators;
 pub mod challenge;
 pub mod contact;
 pub mod contact_fields;
+pub mod display_text;
 pub mod label;
 pub mod locale;
 pub mod modules;

@@ -11,6 +11,24 @@ use lambda_http::request::RequestContext;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIp(pub String);
 
+impl ClientIp {
+    /// The network the address belongs to, as one subscriber usually holds it: its /24 (IPv4)
+    /// or /64 (IPv6); the address itself when it is not one.
+    pub fn network(&self) -> String {
+        match self.0.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(v4)) => {
+                let [a, b, c, _] = v4.octets();
+                format!("{a}.{b}.{c}.0/24")
+            }
+            Ok(std::net::IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            Err(_) => self.0.clone(),
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = Infallible;
 
@@ -24,5 +42,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             return Ok(Self(peer.ip().to_string()));
         }
         Ok(Self("unknown".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_are_a_subscriber_s_block() {
+        assert_eq!(ClientIp("203.0.113.77".into()).network(), "203.0.113.0/24");
+        assert_eq!(ClientIp("2001:db8:aa:bb:1:2:3:4".into()).network(), "2001:db8:aa:bb::/64");
+        assert_eq!(ClientIp("unknown".into()).network(), "unknown");
     }
 }
