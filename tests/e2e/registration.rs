@@ -318,3 +318,20 @@ async fn registrations_are_limited_per_source_network_and_names_carry_no_links()
     let fine = json!({"email": unique_email("ann"), "password": PASSWORD, "name": "Ann Lee", "account_type": "company", "company_name": "Booking.com"});
     assert_eq!(app.post("/registrations", fine, None).await.status, StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn one_mailbox_gets_at_most_five_registration_mails_a_day_whatever_its_spelling() {
+    let app = spawn_app().await;
+    let base = unique_email("victim");
+    let (local, domain) = base.split_once('@').expect("address");
+    let mut mailed = 0;
+    for tag in 1..=7 {
+        let address = format!("{local}+{tag}@{domain}");
+        let answer = app.register(&address, "person").await;
+        assert_eq!(answer.status, StatusCode::ACCEPTED, "the answer never changes");
+        if !app.mails_to(&address).await.is_empty() {
+            mailed += 1;
+        }
+    }
+    assert_eq!(mailed, 5);
+}

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use portico::auth::challenge::{ChallengeKind, Issued};
+use portico::auth::keys::HashPurpose;
 use portico::domain::challenge::{self, Answered, Challenge, ChallengeState};
 use portico::domain::password::check_new_password;
 use portico::domain::permission::grants_of;
@@ -37,6 +38,9 @@ const MAX_NAME_CHARS: usize = 200;
 /// Mail to one account unasked (resends, "someone tried to register") at most once a minute…
 const ACCOUNT_MAIL_COOLDOWN: Cooldown = Cooldown { scope: "account-mail", secs: 60 };
 /// …and ten times a day.
+/// Registrations mailed to one mailbox (every spelling of it) a day.
+const REGISTRATION_MAIL_PER_MAILBOX: RateLimit =
+    RateLimit { scope: "mailbox-registrations-1d", max: 5, window_secs: 86_400 };
 const ACCOUNT_MAIL_PER_DAY: RateLimit = RateLimit { scope: "account-mail-1d", max: 10, window_secs: 86_400 };
 
 pub fn api() -> OpenApiRouter<AppState> {
@@ -314,10 +318,19 @@ async fn announce_registration(
     account: &Account,
     issued: Option<&Issued>,
 ) -> Result<(), ApiError> {
-    if let Some(issued) = issued {
+    // `victim+1@`, `victim+2@` … are new accounts but one mailbox: past the limit the accounts
+    // are still created (the answer must not differ) and the mails are left unsent.
+    let mailbox = state.keys.keyed_hash(HashPurpose::Mailbox, &account.email.mailbox());
+    let mail_allowed =
+        state.store.hit_rate_limit(REGISTRATION_MAIL_PER_MAILBOX, &mailbox, Utc::now()).await?
+            == RateDecision::Allowed;
+    if !mail_allowed {
+        tracing::warn!(account_id = %account.id, "registration mails to this mailbox over the daily limit: not sent");
+    }
+    if let Some(issued) = issued.filter(|_| mail_allowed) {
         send_verification_mail(state, account, issued).await;
     }
-    if policy.notify_on_registration {
+    if policy.notify_on_registration && mail_allowed {
         let mail = MailTemplate::RegistrationReceived {
             name: &account.name,
             awaiting_approval: account.requires_approval,

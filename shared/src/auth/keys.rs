@@ -27,6 +27,8 @@ pub enum HashPurpose {
     OtpCode,
     /// The subject of an OTP recipient's send counter: the number or address never sits in a key.
     OtpRecipient,
+    /// The subject of a mailbox's mail counter (`Email::mailbox`).
+    Mailbox,
 }
 
 impl HashPurpose {
@@ -43,6 +45,7 @@ impl HashPurpose {
             Self::NotMe => b"not-me",
             Self::OtpCode => b"otp-code",
             Self::OtpRecipient => b"otp-recipient",
+            Self::Mailbox => b"mailbox",
         }
     }
 }

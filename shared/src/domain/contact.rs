@@ -54,6 +54,19 @@ impl Email {
         &self.0
     }
 
+    /// The mailbox the address delivers to, as far as providers are known to fold addresses:
+    /// lower case, without a `+tag`, and for Gmail without dots (`A.nn+x@googlemail.com` →
+    /// `ann@gmail.com`). Limits on mail per mailbox count every spelling of it together.
+    pub fn mailbox(&self) -> String {
+        let (local, domain) = self.0.rsplit_once('@').unwrap_or((&self.0, ""));
+        let local = local.split('+').next().unwrap_or(local).to_lowercase();
+        let domain = domain.to_lowercase();
+        match domain.as_str() {
+            "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
+            _ => format!("{local}@{domain}"),
+        }
+    }
+
     /// `a***@example.com`: enough for a person to recognise, too little to harvest.
     pub fn masked(&self) -> String {
         let (local, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
@@ -121,6 +134,15 @@ impl From<Phone> for String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spellings_of_one_mailbox_fold_together() {
+        let mailbox = |text: &str| Email::parse(text).expect("address").mailbox();
+        assert_eq!(mailbox("Victim+1@Example.com"), "victim@example.com");
+        assert_eq!(mailbox("victim+2@example.com"), mailbox("victim@example.com"));
+        assert_eq!(mailbox("A.nn+x@googlemail.com"), "ann@gmail.com");
+        assert_ne!(mailbox("a.nn@example.com"), mailbox("ann@example.com"), "dots count elsewhere");
+    }
+
     use super::*;
 
     #[test]

@@ -85,30 +85,50 @@ pub enum MailTemplate<'a> {
     },
 }
 
+/// Text people chose (a name, a company, a device label, a rejection reason) as it goes into
+/// mail: a zero-width space after each `.`, `@` and `:` keeps mail clients from turning it into
+/// a link or an address, while it reads the same ("Booking.com" stays a name, not a link).
+fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        out.push(c);
+        if matches!(c, '.' | '@' | ':') {
+            out.push('\u{200B}');
+        }
+    }
+    out
+}
+
 impl MailTemplate<'_> {
     pub fn render(&self, locale: Locale) -> Mail {
         let (subject, text) = match self {
-            Self::VerifyEmail { name, code, link } => verify_email(locale, name, code, link),
+            Self::VerifyEmail { name, code, link } => verify_email(locale, &inert(name), code, link),
             Self::RegistrationReceived { name, awaiting_approval } => {
-                registration_received(locale, name, *awaiting_approval)
+                registration_received(locale, &inert(name), *awaiting_approval)
             }
-            Self::AlreadyRegistered { name } => already_registered(locale, name),
+            Self::AlreadyRegistered { name } => already_registered(locale, &inert(name)),
             Self::ApprovalRequested { customer, email, queue_link } => {
-                approval_requested(locale, customer, email, queue_link)
+                approval_requested(locale, &inert(customer), email, queue_link)
             }
-            Self::AccountApproved { name, sign_in_link } => account_approved(locale, name, sign_in_link),
-            Self::AccountRejected { name, reason } => account_rejected(locale, name, reason),
-            Self::ConfirmDevice { name, device, code, link, not_me_link } => {
-                with_not_me(confirm_device(locale, name, device, code, link), locale, not_me_link)
+            Self::AccountApproved { name, sign_in_link } => {
+                account_approved(locale, &inert(name), sign_in_link)
             }
-            Self::NewDeviceSignIn { name, device, when, not_me_link } => {
-                with_not_me(new_device_sign_in(locale, name, device, when), locale, not_me_link)
-            }
-            Self::PasswordReset { name, link } => password_reset(locale, name, link),
-            Self::PasswordChanged { name } => password_changed(locale, name),
-            Self::EmailChangeCode { name, code } => email_change_code(locale, name, code),
+            Self::AccountRejected { name, reason } => account_rejected(locale, &inert(name), &inert(reason)),
+            Self::ConfirmDevice { name, device, code, link, not_me_link } => with_not_me(
+                confirm_device(locale, &inert(name), &inert(device), code, link),
+                locale,
+                not_me_link,
+            ),
+            Self::NewDeviceSignIn { name, device, when, not_me_link } => with_not_me(
+                new_device_sign_in(locale, &inert(name), &inert(device), when),
+                locale,
+                not_me_link,
+            ),
+            Self::PasswordReset { name, link } => password_reset(locale, &inert(name), link),
+            Self::PasswordChanged { name } => password_changed(locale, &inert(name)),
+            Self::EmailChangeCode { name, code } => email_change_code(locale, &inert(name), code),
             Self::EmailChangeNotice { name, new_address, completed } => {
-                email_change_notice(locale, name, new_address, *completed)
+                email_change_notice(locale, &inert(name), new_address, *completed)
             }
             Self::EmailInUse => email_in_use(locale),
             Self::OtpCode { code, minutes } => otp_code(locale, code, *minutes),
@@ -568,6 +588,28 @@ mod tests {
     use super::*;
 
     const LOCALES: [Locale; 4] = [Locale::En, Locale::De, Locale::Cs, Locale::Tr];
+
+    #[test]
+    fn names_people_chose_never_become_links_and_portico_s_links_stay_links() {
+        let template = MailTemplate::ApprovalRequested {
+            customer: "Booking.com",
+            email: "ann@booking.com",
+            queue_link: "https://portico.example/admin/",
+        };
+        let mail = template.render(Locale::En);
+        assert!(mail.text.contains("Booking.\u{200B}com"), "{}", mail.text);
+        assert!(!mail.text.contains("Booking.com"), "no linkable domain left");
+        assert!(mail.text.contains("https://portico.example/admin/"), "Portico's own link intact");
+        let device = MailTemplate::NewDeviceSignIn {
+            name: "Eve",
+            device: "evil.example:443",
+            when: "now",
+            not_me_link: "https://portico.example/links/not-me?token=t",
+        };
+        let text = device.render(Locale::De).text;
+        assert!(text.contains("evil.\u{200B}example:\u{200B}443"), "{text}");
+        assert!(text.contains("https://portico.example/links/not-me?token=t"));
+    }
 
     #[test]
     fn verification_mail_carries_code_and_link_in_every_language() {
