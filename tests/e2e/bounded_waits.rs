@@ -26,7 +26,11 @@ async fn a_stalled_dynamodb_answers_503_not_a_hang() {
     let endpoint = stalled_endpoint().await;
     let mut config = test_config("portico-stalled");
     config.aws_endpoint_url = Some(endpoint.clone());
-    let sdk = portico_local::moto_sdk_config(&endpoint, REGION).await;
+    let sdk = portico_local::moto_sdk_config(&endpoint, REGION)
+        .await
+        .to_builder()
+        .timeout_config(portico::app::aws_timeouts())
+        .build();
     let state = AppState::with_sdk_config(config, &sdk);
     let base = serve(state, portico_local::moto::Outbox::new(moto_endpoint())).await;
     // Far above the 4 s operation timeout; without timeouts the request waits for minutes.

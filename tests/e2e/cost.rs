@@ -34,15 +34,21 @@ fn per(bytes: usize, unit: usize) -> f64 {
     bytes.div_ceil(unit).max(1) as f64
 }
 
-/// The units of `sent`, as on-demand DynamoDB bills them: strongly consistent reads 1 per 4 KB
-/// read (a Query or GetItem by its answer's size, a BatchGetItem by its keys), writes 1 per
-/// KB written (by the request's size), transactions twice that per item. Writes to the
-/// table's indexes come on top (a record sits in up to seven): not counted here.
+/// The units of `sent`, as on-demand DynamoDB bills them, approximately: strongly consistent
+/// reads 1 per 4 KB read (a Query or GetItem by its answer's size, an index Query half that, a
+/// BatchGetItem by its keys), writes 1 per KB written (sized by the request, where DynamoDB
+/// takes the larger of the item before and after: equal for items under 1 KB, as nearly all
+/// here are), transactions twice that per item. Writes to the table's indexes come on top (a
+/// record sits in up to seven): not counted here.
 pub fn units(sent: &[Sent]) -> Units {
     let mut units = Units::default();
     for request in sent {
         let body: Value = serde_json::from_str(&request.body).unwrap_or_default();
         match request.operation.rsplit('.').next().unwrap_or_default() {
+            // Index reads are eventually consistent: half a unit per 4 KB.
+            "Query" | "Scan" if body.get("IndexName").is_some() => {
+                units.read += per(request.response_bytes, 4096) / 2.0;
+            }
             "GetItem" | "Query" | "Scan" => units.read += per(request.response_bytes, 4096),
             "BatchGetItem" => {
                 units.read += body["RequestItems"].as_object().map_or(0, |tables| {
@@ -88,7 +94,12 @@ fn memory_mb(path: &str) -> f64 {
 fn hashes(label: &str) -> f64 {
     match label {
         "change password" => 2.0,
-        "register" | "reset confirm" | "reset page (submit)" | "create user" => 1.0,
+        "register"
+        | "register (address taken)"
+        | "change e-mail"
+        | "reset confirm"
+        | "reset page (submit)"
+        | "create user" => 1.0,
         label if label.starts_with("sign in") => 1.0,
         _ => 0.0,
     }
@@ -114,7 +125,7 @@ pub fn row(
     let messages = (mails as f64 * PER_MAIL + sms as f64 * PER_SMS_US) * 1e6;
     let total = PER_MILLION_HTTP_API_REQUESTS + lambda + database + messages;
     format!(
-        "| `{method} {path}` | {label} | {memory:.0} MB | {ms:.0} ms | {:.0} / {:.0} | {lambda:.2} | {database:.2} | {messages:.0} | {total:.2} |",
+        "| `{method} {path}` | {label} | {memory:.0} MB | {ms:.0} ms | {:.1} / {:.1} | {lambda:.2} | {database:.2} | {messages:.0} | {total:.2} |",
         units.read, units.write
     )
 }

@@ -37,10 +37,10 @@ const MAX_NAME_CHARS: usize = 200;
 
 /// Mail to one account unasked (resends, "someone tried to register") at most once a minute…
 const ACCOUNT_MAIL_COOLDOWN: Cooldown = Cooldown { scope: "account-mail", secs: 60 };
-/// …and ten times a day.
-/// Registrations mailed to one mailbox (every spelling of it) a day.
+/// Registrations mailed to one mailbox under another spelling of it (`victim+1@`) a day.
 const REGISTRATION_MAIL_PER_MAILBOX: RateLimit =
     RateLimit { scope: "mailbox-registrations-1d", max: 5, window_secs: 86_400 };
+/// …and ten times a day.
 const ACCOUNT_MAIL_PER_DAY: RateLimit = RateLimit { scope: "account-mail-1d", max: 10, window_secs: 86_400 };
 
 pub fn api() -> OpenApiRouter<AppState> {
@@ -320,9 +320,20 @@ async fn announce_registration(
 ) -> Result<(), ApiError> {
     // `victim+1@`, `victim+2@` … are new accounts but one mailbox: past the limit the accounts
     // are still created (the answer must not differ) and the mails are left unsent.
-    let mailbox = state.keys.keyed_hash(HashPurpose::Mailbox, &account.email.mailbox());
-    let mail_allowed =
-        state.store.hit_rate_limit(REGISTRATION_MAIL_PER_MAILBOX, &mailbox, Utc::now()).await?
+    // The mailbox's own spelling is never held back (its owner registering), and nothing is
+    // counted when no mail would go.
+    let mailbox = account.email.mailbox();
+    let variant = account.email.as_str() != mailbox;
+    let mails = issued.is_some() || policy.notify_on_registration;
+    let mail_allowed = !(variant && mails)
+        || state
+            .store
+            .hit_rate_limit(
+                REGISTRATION_MAIL_PER_MAILBOX,
+                &state.keys.keyed_hash(HashPurpose::Mailbox, &mailbox),
+                Utc::now(),
+            )
+            .await?
             == RateDecision::Allowed;
     if !mail_allowed {
         tracing::warn!(account_id = %account.id, "registration mails to this mailbox over the daily limit: not sent");

@@ -39,7 +39,15 @@ pub async fn moto_sdk_config(endpoint: &str, region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint)
-        .timeout_config(portico::app::aws_timeouts())
+        // Bounded, but looser than on AWS: moto serves one request at a time on a loaded
+        // machine (the stalled-endpoint test sets Portico's own bounds).
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .operation_attempt_timeout(std::time::Duration::from_secs(20))
+                .operation_timeout(std::time::Duration::from_secs(30))
+                .build(),
+        )
         .credentials_provider(Credentials::new("local", "local", None, None, "portico-local"))
         .load()
         .await

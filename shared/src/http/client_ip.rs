@@ -15,7 +15,12 @@ impl ClientIp {
     /// The network the address belongs to, as one subscriber usually holds it: its /24 (IPv4)
     /// or /64 (IPv6); the address itself when it is not one.
     pub fn network(&self) -> String {
-        match self.0.parse::<std::net::IpAddr>() {
+        // A dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`.
+        let address = self.0.parse::<std::net::IpAddr>().map(|ip| match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        });
+        match address {
             Ok(std::net::IpAddr::V4(v4)) => {
                 let [a, b, c, _] = v4.octets();
                 format!("{a}.{b}.{c}.0/24")
@@ -54,5 +59,6 @@ mod tests {
         assert_eq!(ClientIp("203.0.113.77".into()).network(), "203.0.113.0/24");
         assert_eq!(ClientIp("2001:db8:aa:bb:1:2:3:4".into()).network(), "2001:db8:aa:bb::/64");
         assert_eq!(ClientIp("unknown".into()).network(), "unknown");
+        assert_eq!(ClientIp("::ffff:203.0.113.9".into()).network(), "203.0.113.0/24");
     }
 }

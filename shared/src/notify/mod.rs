@@ -62,7 +62,7 @@ impl Notifier {
         sender: impl Into<Arc<str>>,
     ) -> Self {
         let clients = Clients {
-            sdk: sdk.clone(),
+            sdk: sending_config(sdk),
             ses: ses.map_or_else(OnceLock::new, OnceLock::from),
             sns: sns.map_or_else(OnceLock::new, OnceLock::from),
             whatsapp: OnceLock::new(),
@@ -200,6 +200,23 @@ fn locale_code(locale: Locale) -> &'static str {
         Locale::Cs => "cs",
         Locale::Tr => "tr",
     }
+}
+
+/// The AWS settings senders use: one attempt, bounded by the whole operation's time. A send
+/// that timed out may still have gone out; retrying it would mail or text the code twice.
+fn sending_config(sdk: &SdkConfig) -> SdkConfig {
+    let operation = sdk.timeout_config().and_then(|timeouts| timeouts.operation_timeout());
+    let mut timeouts = aws_config::timeout::TimeoutConfig::builder();
+    if let Some(operation) = operation {
+        timeouts = timeouts.operation_timeout(operation).operation_attempt_timeout(operation);
+    }
+    if let Some(connect) = sdk.timeout_config().and_then(|timeouts| timeouts.connect_timeout()) {
+        timeouts = timeouts.connect_timeout(connect);
+    }
+    sdk.to_builder()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .timeout_config(timeouts.build())
+        .build()
 }
 
 /// What went wrong with a provider call, by its kind and error code only: providers' messages

@@ -85,14 +85,14 @@ pub enum MailTemplate<'a> {
     },
 }
 
-/// Text people chose (a name, a company, a device label, a rejection reason) as it goes into
-/// mail: a zero-width space after each `.`, `@` and `:` keeps mail clients from turning it into
-/// a link or an address, while it reads the same ("Booking.com" stays a name, not a link).
+/// Text people chose (a name, a company, a device label) as it goes into mail: a zero-width
+/// space after each `.`, `@` and `:` (and their full-width forms) keeps mail clients from
+/// turning it into a link or an address, while it reads the same ("Booking.com" stays a name).
 fn inert(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         out.push(c);
-        if matches!(c, '.' | '@' | ':') {
+        if matches!(c, '.' | '@' | ':' | '．' | '。' | '｡' | '＠' | '：') {
             out.push('\u{200B}');
         }
     }
@@ -113,7 +113,8 @@ impl MailTemplate<'_> {
             Self::AccountApproved { name, sign_in_link } => {
                 account_approved(locale, &inert(name), sign_in_link)
             }
-            Self::AccountRejected { name, reason } => account_rejected(locale, &inert(name), &inert(reason)),
+            // The reason is the administrator's own text.
+            Self::AccountRejected { name, reason } => account_rejected(locale, &inert(name), reason),
             Self::ConfirmDevice { name, device, code, link, not_me_link } => with_not_me(
                 confirm_device(locale, &inert(name), &inert(device), code, link),
                 locale,
