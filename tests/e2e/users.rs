@@ -1,6 +1,7 @@
 //! Staff users: created by an administrator with roles; a role change reaches the user's next
 //! token.
 
+use portico::domain::BuiltinRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -304,4 +305,35 @@ async fn two_administrators_demoting_each_other_at_once_leave_one() {
     let remaining = administrators(&app, winner).await;
     assert_eq!(remaining.len(), 1, "{remaining:?}");
     assert!(remaining[0] == first_id || remaining[0] == second_id);
+}
+
+#[tokio::test]
+async fn a_right_taken_away_stops_settings_changes_at_once_even_on_an_old_token() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let (colleague, colleague_id) = app.staff_member(BuiltinRole::Administrator).await;
+    let demoted = app
+        .request(
+            Method::PATCH,
+            &format!("/admin/users/{colleague_id}"),
+            Some(json!({"roles": ["field_agent"]})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(demoted.status, StatusCode::OK, "{:?}", demoted.body);
+    // The colleague's access token still claims settings.manage; the table no longer does.
+    for (method, path, body) in [
+        (Method::POST, "/admin/labels".to_owned(), json!({"name": "VIP", "colour": "gold"})),
+        (
+            Method::PUT,
+            "/admin/settings/registration".to_owned(),
+            json!({"notify_on_registration": false, "admin_approval": "none", "device_confirmation": false, "email_verification": "none"}),
+        ),
+        (Method::POST, "/admin/projects".to_owned(), json!({"name": "Shadow"})),
+        (Method::POST, "/admin/otp-rules".to_owned(), crate::otp_rules::seed_rule()),
+    ] {
+        let refused = app.request(method.clone(), &path, Some(body), Some(&colleague)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{method} {path}: {:?}", refused.body);
+    }
+    assert_eq!(app.get("/admin/labels", Some(&admin)).await.body["items"], json!([]), "nothing was written");
 }

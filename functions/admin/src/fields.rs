@@ -63,7 +63,7 @@ async fn create_project(
     staff: Staff,
     ApiJson(request): ApiJson<NewProject>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
     let project = Project { id: Ulid::generate(), name: project_name(&request.name)? };
     state.store.create_project(&project).await?;
     Ok((StatusCode::CREATED, Json(project.into())))
@@ -87,7 +87,7 @@ async fn rename_project(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<NewProject>,
 ) -> Result<Json<ProjectView>, ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
     let not_found = || ApiError::not_found("No such project.");
     let id = Ulid::from_string(&id).map_err(|_| not_found())?;
     let name = project_name(&request.name)?;
@@ -165,7 +165,7 @@ async fn create_field(
     staff: Staff,
     ApiJson(request): ApiJson<NewContactField>,
 ) -> Result<(StatusCode, Json<ContactFieldView>), ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
     let contacts = modules::module("contacts").ok_or_else(|| ApiError::internal("no contacts module"))?;
     check_field_name(&request.name, contacts).map_err(|e| ApiError::invalid_field("name", e.to_string()))?;
     if request.unique && matches!(request.field_type, FieldType::List | FieldType::Bool) {
@@ -210,13 +210,14 @@ async fn change_field(
     Path(name): Path<String>,
     ApiJson(change): ApiJson<ContactFieldChange>,
 ) -> Result<Json<ContactFieldView>, ApiError> {
-    staff.require(Permission::SettingsManage)?;
     if change.projects.is_none() && change.masked.is_none() {
+        staff.require(Permission::SettingsManage)?;
         return Err(ApiError::bad_request("nothing_to_change", "Send projects, masked or both."));
     }
+    // Rights read afresh: settings change only for those who hold the right now.
+    let granter = Granter::of(&state, &staff, Permission::SettingsManage).await?;
     if change.masked == Some(false) {
         // Unmasking shows the values to everyone: only for someone allowed to see them now.
-        let granter = Granter::of(&state, &staff, Permission::SettingsManage).await?;
         let seeing =
             RoleGrants { permissions: vec![Permission::ContactsViewMasked], ..RoleGrants::default() };
         granter.ensure_covers(&seeing)?;

@@ -116,7 +116,7 @@ async fn create_label(
     staff: Staff,
     ApiJson(request): ApiJson<NewLabel>,
 ) -> Result<(StatusCode, Json<LabelView>), ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
     let (name, description, colour) = label_fields(&request.name, &request.description, &request.colour)?;
     let label = Label { id: Ulid::generate(), name, description, colour, usage: 0 };
     match state.store.create_label(&label).await? {
@@ -147,7 +147,7 @@ async fn update_label(
     Path(id): Path<String>,
     ApiJson(changes): ApiJson<LabelChanges>,
 ) -> Result<Json<LabelView>, ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
     let current = state.store.label(parse_label_id(&id)?).await?.ok_or_else(label_not_found)?;
     let current_colour = String::from(current.colour.clone());
     let (name, description, colour) = label_fields(
@@ -171,7 +171,7 @@ async fn delete_label(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
     match state.store.delete_label(parse_label_id(&id)?).await? {
         LabelDeletion::Deleted => Ok(StatusCode::NO_CONTENT),
         LabelDeletion::NotFound => Err(label_not_found()),
@@ -188,7 +188,7 @@ async fn link(
     label: &str,
     attach: bool,
 ) -> Result<StatusCode, ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(state, Permission::SettingsManage).await?;
     let customer = Ulid::from_string(customer).map_err(|_| ApiError::not_found("No such customer."))?;
     match state.store.link_label(customer, parse_label_id(label)?, attach).await? {
         LabelLink::Changed | LabelLink::Unchanged => Ok(StatusCode::NO_CONTENT),

@@ -57,7 +57,7 @@ async fn put_registration_settings(
     staff: Staff,
     ApiJson(policy): ApiJson<RegistrationPolicy>,
 ) -> Result<Json<RegistrationPolicy>, ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
     state.store.put_registration_policy(&policy, staff.0.sub, Utc::now()).await?;
     state.remember_policy(policy);
     tracing::info!(by = %staff.0.sub, ?policy, "registration policy changed");

@@ -115,7 +115,7 @@ async fn approve(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    staff.require(Permission::RegistrationsApprove)?;
+    staff.require_now(&state, Permission::RegistrationsApprove).await?;
     let account = decide(&state, &staff, parse_id(&id)?, None).await?;
     let sign_in_link = state.link("/");
     let mail = MailTemplate::AccountApproved { name: &account.name, sign_in_link: &sign_in_link };
@@ -132,7 +132,7 @@ async fn reject(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<RejectRequest>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    staff.require(Permission::RegistrationsApprove)?;
+    staff.require_now(&state, Permission::RegistrationsApprove).await?;
     let reason = request.reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
         return Err(ApiError::invalid_field("reason", format!("must be 1 to {MAX_REASON_CHARS} characters")));
@@ -188,7 +188,7 @@ async fn disable(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    staff.require(Permission::UsersManage)?;
+    staff.require_now(&state, Permission::UsersManage).await?;
     let id = parse_id(&id)?;
     let account =
         transition(&state, id, AccountStatus::Active, AccountStatus::Disabled, None, "not_active").await?;
@@ -205,7 +205,7 @@ async fn enable(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Json<CustomerView>, ApiError> {
-    staff.require(Permission::UsersManage)?;
+    staff.require_now(&state, Permission::UsersManage).await?;
     let id = parse_id(&id)?;
     let account =
         transition(&state, id, AccountStatus::Disabled, AccountStatus::Active, None, "not_disabled").await?;

@@ -7,10 +7,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use portico::domain::Account;
 use portico::domain::Permission;
 use portico::domain::modules;
 use portico::domain::permission::{BuiltinRole, ModuleAccess, Role, RoleGrants, builtin_role, check_role_id};
-use portico::domain::{Account, AccountKind, AccountStatus};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, Staff};
 use portico::store::roles::{RoleCreation, RoleDeletion, RoleUpdate, StoredRole};
@@ -101,16 +101,7 @@ impl Granter {
         staff: &Staff,
         permission: Permission,
     ) -> Result<Self, ApiError> {
-        staff.require(permission)?;
-        let account =
-            state.store.account(staff.0.sub).await?.filter(|account| {
-                account.kind == AccountKind::Staff && account.status == AccountStatus::Active
-            });
-        let Some(account) = account else { return Err(ApiError::not_permitted()) };
-        let grants = state.store.grants_of_roles(&account.roles).await?;
-        if !grants.permissions.contains(&permission) {
-            return Err(ApiError::not_permitted());
-        }
+        let (account, grants) = staff.rights_now(state, permission).await?;
         Ok(Self { account, grants })
     }
 
@@ -322,7 +313,7 @@ async fn delete_role(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
     if builtin_role(&id).is_some() {
         return Err(builtin_refused());
     }

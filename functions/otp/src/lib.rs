@@ -126,7 +126,7 @@ async fn create_rule(
     staff: Staff,
     ApiJson(definition): ApiJson<OtpRuleDefinition>,
 ) -> Result<(StatusCode, Json<OtpRuleView>), ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
     let valid = validated(definition)?;
     if state.store.otp_rules().await?.len() >= MAX_RULES {
         return Err(ApiError::conflict("too_many_rules", format!("At most {MAX_RULES} OTP rules.")));
@@ -172,7 +172,7 @@ async fn replace_rule(
     Path(id): Path<String>,
     ApiJson(replacement): ApiJson<serde_json::Value>,
 ) -> Result<Json<OtpRuleView>, ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
     let id = parse_id(&id)?;
     // `flatten` and `deny_unknown_fields` don't mix in serde: the version is taken out first.
     let mut body = replacement;
@@ -215,7 +215,7 @@ async fn delete_rule(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
     let id = parse_id(&id)?;
     if !state.store.delete_otp_rule(id).await? {
         return Err(ApiError::not_found("No such OTP rule."));

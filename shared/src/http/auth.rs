@@ -7,7 +7,8 @@ use axum::http::request::Parts;
 
 use crate::AppState;
 use crate::auth::AccessClaims;
-use crate::domain::{AccountKind, Permission};
+use crate::domain::account::Account;
+use crate::domain::{AccountKind, AccountStatus, Permission, RoleGrants};
 use crate::error::ApiError;
 
 /// Any signed-in account (customer or staff).
@@ -44,6 +45,33 @@ impl Staff {
     /// 403 unless the staff member holds `permission`.
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
         if self.0.has(permission) { Ok(()) } else { Err(ApiError::not_permitted()) }
+    }
+
+    /// The staff member's account and rights as the table holds them now, if they are active
+    /// and hold `permission` there too (403 otherwise). For routes that change the
+    /// organisation's settings: the access token may be up to 15 minutes old, and a right
+    /// taken away must stop at once.
+    pub async fn rights_now(
+        &self,
+        state: &AppState,
+        permission: Permission,
+    ) -> Result<(Account, RoleGrants), ApiError> {
+        self.require(permission)?;
+        let account =
+            state.store.account(self.0.sub).await?.filter(|account| {
+                account.kind == AccountKind::Staff && account.status == AccountStatus::Active
+            });
+        let Some(account) = account else { return Err(ApiError::not_permitted()) };
+        let grants = state.store.grants_of_roles(&account.roles).await?;
+        if !grants.permissions.contains(&permission) {
+            return Err(ApiError::not_permitted());
+        }
+        Ok((account, grants))
+    }
+
+    /// 403 unless the staff member holds `permission` now (`rights_now`).
+    pub async fn require_now(&self, state: &AppState, permission: Permission) -> Result<(), ApiError> {
+        self.rights_now(state, permission).await.map(|_| ())
     }
 }
 
