@@ -65,7 +65,7 @@ const EXPECTED: &[Row] = &[
     ("change e-mail", "POST", "/me/email", 4, 2, 0, 2, "account and the new address's login are two GetItems (one BatchGetItem would do); cooldown and pending change two writes (one transaction would do)"),
     ("change e-mail (confirm)", "POST", "/me/email/confirm", 4, 1, 0, 4, "fixed 5 → 4: account and pending change in one BatchGetItem; transaction; sessions Query, +1 delete per other session (one here)"),
     ("not me page", "GET", "/links/not-me", 0, 0, 0, 0, "a page"),
-    ("not me page (submit)", "POST", "/links/not-me", 9, 1, 0, 5, "rare: link read, spend, device delete, sessions queried twice (revoke, end all), confirmation delete, account read, reset token; one transaction and one sessions Query would do (one session here)"),
+    ("not me page (submit)", "POST", "/links/not-me", 11, 1, 0, 6, "rare: link read, spend, account read, trust raised and password refused (one transaction), device delete, sessions queried twice (revoke, end all), confirmation delete, account read again (the reset binds to the new trust version), reset token; one transaction and one sessions Query would do (one session here)"),
     // Labels and customers.
     ("create label", "POST", "/admin/labels", 2, 0, 0, 2, "the caller's rights read afresh, transaction: label, name guard"),
     ("labels", "GET", "/admin/labels", 1, 0, 0, 1, "one Query"),

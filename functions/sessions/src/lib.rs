@@ -93,7 +93,7 @@ fn throttled(throttle: Throttle) -> Result<(), ApiError> {
         (status = 202, body = ConfirmationRequired, description = "A code and a link were mailed; the device is not trusted yet"),
         (status = 400, body = Problem),
         (status = 401, body = Problem, description = "`invalid_credentials`, for an unknown address and a wrong password alike"),
-        (status = 403, body = Problem, description = "Correct password, but `email_not_verified`, `approval_pending`, `account_rejected` or `account_disabled`"),
+        (status = 403, body = Problem, description = "Correct password, but `email_not_verified`, `approval_pending`, `account_rejected`, `account_disabled`, or `password_reset_required` (\"not me\" was reported)"),
         (status = 429, body = Problem, description = "Too many failed sign-ins or confirmation mails; see Retry-After")))]
 async fn sign_in(
     State(state): State<AppState>,
@@ -127,6 +127,14 @@ async fn sign_in(
     if let Some(refusal) = login.status.sign_in_refusal() {
         tracing::info!(account_id = %login.account_id, code = refusal.code(), "sign-in refused");
         return Err(ApiError::forbidden(refusal.code(), refusal.message()));
+    }
+    // Told only after the right password, like the refusals above: nothing leaks to a guesser.
+    if login.password_reset_required {
+        tracing::info!(account_id = %login.account_id, "sign-in refused: the owner reported a sign-in that was not theirs");
+        return Err(ApiError::forbidden(
+            "password_reset_required",
+            "Your account was secured after a sign-in you did not make: set a new password with the link we mailed.",
+        ));
     }
 
     let (session, tokens) = tokens::new_session(&state, login, &device, now).await?;

@@ -64,11 +64,17 @@ async fn secure_account(state: &AppState, token: &str) -> Result<bool, ApiError>
     {
         return Ok(false);
     }
+    // The password may be known to whoever signed in: it stops working (and every trusted
+    // device with it) until the owner sets a new one through the reset mailed below.
+    if let Some(account) = state.store.account(not_me.account_id).await? {
+        state.store.distrust_credentials(&account, now).await?;
+    }
     state.store.revoke_device(not_me.account_id, &not_me.device_hash).await?;
     if let Some(confirmation) = not_me.confirmation_id {
         state.store.delete_device_confirmation(confirmation).await?;
     }
     state.store.end_sessions_except(not_me.account_id, None).await?;
+    // Read again: the reset link is bound to the raised trust version.
     if let Some(account) = state.store.account(not_me.account_id).await? {
         crate::credentials::mail_password_reset(state, &account, now).await?;
     }

@@ -192,4 +192,6 @@ pub struct Login {
     pub projects: Vec<Ulid>,
     pub trust_version: u64,
     pub failures: super::signin::FailureRecord,
+    /// "Not me" was reported: the password is refused until a reset sets a new one.
+    pub password_reset_required: bool,
 }

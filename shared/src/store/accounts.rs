@@ -164,6 +164,9 @@ pub(super) struct LoginItem {
     fail_count: u32,
     #[serde(default)]
     fail_last_at: i64,
+    /// Set by "not me": the password is no longer trusted until a reset sets a new one.
+    #[serde(default)]
+    password_reset_required: bool,
 }
 
 impl From<&Account> for LoginItem {
@@ -183,6 +186,7 @@ impl From<&Account> for LoginItem {
             fail_window_start: 0,
             fail_count: 0,
             fail_last_at: 0,
+            password_reset_required: false,
         }
     }
 }
@@ -202,6 +206,7 @@ pub(super) fn decode_login(item: Item) -> Result<Login, StoreError> {
             count: item.fail_count,
             last_at: item.fail_last_at,
         },
+        password_reset_required: item.password_reset_required,
     })
 }
 

@@ -2,7 +2,7 @@
 //! raises the account's trust version in the same transaction, so refresh tokens, trusted
 //! devices and device confirmations of the older version stop working.
 
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -113,7 +113,9 @@ impl Store {
             .build()?;
         let login_update = self
             .login_copy_update(account)
-            .update_expression("SET password_hash = :hash, trust_version = :next, fail_count = :zero")
+            .update_expression(
+                "SET password_hash = :hash, trust_version = :next, fail_count = :zero REMOVE password_reset_required",
+            )
             .expression_attribute_values(":hash", s(new_hash.as_str()))
             .expression_attribute_values(":next", n(next_version))
             .expression_attribute_values(":zero", n(0))
@@ -126,6 +128,45 @@ impl Store {
                 .add("device", self.device_put(account.id, device)?)
                 .add("session", self.session_put(session)?);
         }
+        match self.commit(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Cancelled(_)) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// "Not me": raises `account`'s trust version (its trusted devices, refresh tokens and
+    /// mailed links stop working) and refuses its password until a reset sets a new one, on the
+    /// account and its login item together. `false` when the account changed meanwhile.
+    #[tracing::instrument(skip_all, fields(account_id = %account.id))]
+    pub async fn distrust_credentials(
+        &self,
+        account: &Account,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let next_version = account.trust_version + 1;
+        let (pk, sk) = keys::account(account.id);
+        let account_update = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET trust_version = :next, updated_at = :now")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(trust_version) OR trust_version = :current)",
+            )
+            .expression_attribute_values(":next", n(next_version))
+            .expression_attribute_values(":current", n(account.trust_version))
+            .expression_attribute_values(":now", s(crate::time::format(now)))
+            .build()?;
+        let login_update = self
+            .login_copy_update(account)
+            .update_expression("SET trust_version = :next, password_reset_required = :yes")
+            .expression_attribute_values(":next", n(next_version))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .build()?;
+        let items = WriteSet::new()
+            .with("account", TransactWriteItem::builder().update(account_update).build())
+            .with("login", TransactWriteItem::builder().update(login_update).build());
         match self.commit(items).await {
             Ok(()) => Ok(true),
             Err(StoreError::Cancelled(_)) => Ok(false),
