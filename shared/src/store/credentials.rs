@@ -2,6 +2,7 @@
 //! raises the account's trust version in the same transaction, so refresh tokens, trusted
 //! devices and device confirmations of the older version stop working.
 
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -97,19 +98,9 @@ impl Store {
                 .build()?;
             items.add("reset", TransactWriteItem::builder().delete(spend).build());
         }
-        let (pk, sk) = keys::account(account.id);
-        let account_update = Update::builder()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .update_expression("SET password_hash = :hash, trust_version = :next, updated_at = :now")
-            .condition_expression(
-                "attribute_exists(PK) AND (attribute_not_exists(trust_version) OR trust_version = :current)",
-            )
+        let account_update = self
+            .trust_raise(account, "password_hash = :hash, ", now)
             .expression_attribute_values(":hash", s(new_hash.as_str()))
-            .expression_attribute_values(":next", n(next_version))
-            .expression_attribute_values(":current", n(account.trust_version))
-            .expression_attribute_values(":now", s(crate::time::format(now)))
             .build()?;
         let login_update = self
             .login_copy_update(account)
@@ -145,19 +136,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let next_version = account.trust_version + 1;
-        let (pk, sk) = keys::account(account.id);
-        let account_update = Update::builder()
-            .table_name(self.table())
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .update_expression("SET trust_version = :next, updated_at = :now")
-            .condition_expression(
-                "attribute_exists(PK) AND (attribute_not_exists(trust_version) OR trust_version = :current)",
-            )
-            .expression_attribute_values(":next", n(next_version))
-            .expression_attribute_values(":current", n(account.trust_version))
-            .expression_attribute_values(":now", s(crate::time::format(now)))
-            .build()?;
+        let account_update = self.trust_raise(account, "", now).build()?;
         let login_update = self
             .login_copy_update(account)
             .update_expression("SET trust_version = :next, password_reset_required = :yes")
@@ -172,6 +151,23 @@ impl Store {
             Err(StoreError::Cancelled(_)) => Ok(false),
             Err(error) => Err(error),
         }
+    }
+
+    /// An update of `account` that raises its trust version by one (`:next`) if it is still the
+    /// one read, stamps `updated_at` and sets `set` too (`"password_hash = :hash, "`).
+    fn trust_raise(&self, account: &Account, set: &str, now: DateTime<Utc>) -> UpdateBuilder {
+        let (pk, sk) = keys::account(account.id);
+        Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression(format!("SET {set}trust_version = :next, updated_at = :now"))
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(trust_version) OR trust_version = :current)",
+            )
+            .expression_attribute_values(":next", n(account.trust_version + 1))
+            .expression_attribute_values(":current", n(account.trust_version))
+            .expression_attribute_values(":now", s(crate::time::format(now)))
     }
 
     /// Ends every session of the account except `keep`.
