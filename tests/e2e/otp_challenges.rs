@@ -64,15 +64,14 @@ async fn delivery(app: &TestApp, admin: &str, owner: &str, contact: &str) -> Str
     format!("/records/deliveries/{}", created.body["id"].as_str().expect("id"))
 }
 
-async fn mark_delivered(app: &TestApp, path: &str, token: &str) -> Response {
+/// PATCHes `fields` onto the record at `path` at the version it has now.
+async fn patch_current(app: &TestApp, path: &str, token: &str, fields: Value) -> Response {
     let version = app.get(path, Some(token)).await.body["version"].as_u64().expect("version");
-    app.request(
-        Method::PATCH,
-        path,
-        Some(json!({"version": version, "fields": {"status": "Delivered"}})),
-        Some(token),
-    )
-    .await
+    app.request(Method::PATCH, path, Some(json!({"version": version, "fields": fields})), Some(token)).await
+}
+
+async fn mark_delivered(app: &TestApp, path: &str, token: &str) -> Response {
+    patch_current(app, path, token, json!({"status": "Delivered"})).await
 }
 
 /// The codes sent to `to` (SMS or mail), oldest first.
@@ -178,15 +177,7 @@ async fn a_delivery_born_delivered_is_refused_and_other_changes_pass() {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("otp_guarded_value"))
     );
     // A change the rule does not guard goes through at once.
-    let version = app.get(&delivery, Some(&agent)).await.body["version"].as_u64().expect("version");
-    let moved = app
-        .request(
-            Method::PATCH,
-            &delivery,
-            Some(json!({"version": version, "fields": {"address": "Nádražní 2"}})),
-            Some(&agent),
-        )
-        .await;
+    let moved = patch_current(&app, &delivery, &agent, json!({"address": "Nádražní 2"})).await;
     assert_eq!(moved.status, StatusCode::OK, "{:?}", moved.body);
     // An inactive rule guards nothing.
     let rules = app.get("/admin/otp-rules", Some(&admin)).await.body;
@@ -263,15 +254,8 @@ async fn resends_run_out_and_the_old_code_dies() {
 
     // A different change of the same agent opens a new challenge; the first one's code dies.
     let first_code = codes_sent_to(&app, &mobile, 6).await[0].clone();
-    let version = app.get(&delivery, Some(&agent)).await.body["version"].as_u64().expect("version");
-    let other = app
-        .request(
-            Method::PATCH,
-            &delivery,
-            Some(json!({"version": version, "fields": {"status": "Delivered", "address": "Hof 3"}})),
-            Some(&agent),
-        )
-        .await;
+    let other =
+        patch_current(&app, &delivery, &agent, json!({"status": "Delivered", "address": "Hof 3"})).await;
     assert_eq!(other.status, StatusCode::PRECONDITION_REQUIRED);
     assert_ne!(other.body["challenge_id"], challenge["challenge_id"]);
     let dead =
@@ -484,15 +468,7 @@ async fn moving_the_code_s_recipient_is_guarded_too() {
             Some(&admin),
         )
         .await;
-    let version = app.get(&delivery, Some(&agent)).await.body["version"].as_u64().expect("version");
-    let moved = app
-        .request(
-            Method::PATCH,
-            &delivery,
-            Some(json!({"version": version, "fields": {"contact_id": accomplice.body["id"]}})),
-            Some(&agent),
-        )
-        .await;
+    let moved = patch_current(&app, &delivery, &agent, json!({"contact_id": accomplice.body["id"]})).await;
     assert_eq!(
         (moved.status, moved.body["code"].as_str()),
         (StatusCode::PRECONDITION_REQUIRED, Some("otp_required"))
@@ -560,15 +536,8 @@ async fn new_challenges_bring_new_codes_but_no_new_guesses() {
         scene(&app, |rule| rule["otp"] = json!({"type": "numeric", "length": 6, "max_attempts": 10})).await;
     let mut tried = 0;
     for address in ["Hof 1", "Hof 2"] {
-        let version = app.get(&delivery, Some(&agent)).await.body["version"].as_u64().expect("version");
-        let asked = app
-            .request(
-                Method::PATCH,
-                &delivery,
-                Some(json!({"version": version, "fields": {"status": "Delivered", "address": address}})),
-                Some(&agent),
-            )
-            .await;
+        let asked =
+            patch_current(&app, &delivery, &agent, json!({"status": "Delivered", "address": address})).await;
         assert_eq!(asked.status, StatusCode::PRECONDITION_REQUIRED);
         for guess in 0..10 {
             let answer = app
@@ -584,15 +553,8 @@ async fn new_challenges_bring_new_codes_but_no_new_guesses() {
         }
     }
     assert!(tried >= 19, "{tried}");
-    let version = app.get(&delivery, Some(&agent)).await.body["version"].as_u64().expect("version");
-    let third = app
-        .request(
-            Method::PATCH,
-            &delivery,
-            Some(json!({"version": version, "fields": {"status": "Delivered", "address": "Hof 3"}})),
-            Some(&agent),
-        )
-        .await;
+    let third =
+        patch_current(&app, &delivery, &agent, json!({"status": "Delivered", "address": "Hof 3"})).await;
     let refused =
         app.post(&challenge_path(&third.body, "verify"), json!({"code": "123456"}), Some(&agent)).await;
     assert_eq!(
