@@ -15,6 +15,7 @@ mod links;
 mod otp_challenges;
 mod otp_rules;
 mod passwords;
+mod portal;
 mod record_access;
 mod record_lists;
 mod records;

@@ -65,7 +65,7 @@ async fn delivery(app: &TestApp, admin: &str, owner: &str, contact: &str) -> Str
 }
 
 /// PATCHes `fields` onto the record at `path` at the version it has now.
-async fn patch_current(app: &TestApp, path: &str, token: &str, fields: Value) -> Response {
+pub(crate) async fn patch_current(app: &TestApp, path: &str, token: &str, fields: Value) -> Response {
     let version = app.get(path, Some(token)).await.body["version"].as_u64().expect("version");
     app.request(Method::PATCH, path, Some(json!({"version": version, "fields": fields})), Some(token)).await
 }

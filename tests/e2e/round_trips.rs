@@ -39,7 +39,7 @@ const EXPECTED: &[Row] = &[
     ("verify page", "GET", "/links/verify-email", 0, 0, 0, 0, "a page; a GET changes nothing"),
     ("verify page (submit)", "POST", "/links/verify-email", 5, 1, 0, 5, "as the link token (fixed 6 → 5)"),
     ("queue", "GET", "/admin/registrations", 1, 0, 0, 1, "one Query (GSI1)"),
-    ("approve", "POST", "/admin/registrations/{id}/approve", 3, 1, 0, 3, "the caller's rights read afresh, account read (its address keys the login item), transaction on both"),
+    ("approve", "POST", "/admin/registrations/{id}/approve", 7, 1, 0, 6, "the caller's rights read afresh, account read (its address keys the login item), transaction on both; then the portal link: contacts with the verified address (key index), contact-field definitions and OTP rules (two Queries of small partitions; one would do), transaction (new contact, both sides of the link)"),
     ("reject", "POST", "/admin/registrations/{id}/reject", 3, 1, 0, 3, "the caller's rights read afresh, as approve"),
     // Sign-in and sessions.
     ("sign in", "POST", "/sessions", 2, 0, 0, 2, "trusted device: BatchGetItem (login, IP failures), transaction (session, device)"),
@@ -127,6 +127,18 @@ const EXPECTED: &[Row] = &[
     ("change task (manual otp)", "PATCH", "/records/{module}/{id}", 5, 0, 0, 4, "rules, record, pointer, contact, transaction; nothing sent"),
     ("send otp code", "POST", "/otp/challenges/{id}/send", 4, 1, 0, 4, "challenge, recipient counter, new code with the send (which also times the 30 s to the next), the send's outcome"),
     ("resend otp code (within 30 s)", "POST", "/otp/challenges/{id}/resend", 1, 0, 0, 1, "the challenge: its last send was under 30 s ago (429)"),
+    // The customer portal.
+    ("save portal module", "PUT", "/admin/portal/modules/{module}", 3, 0, 0, 2, "the caller's rights read afresh, definitions (a masked field can't be shown), conditional PutItem"),
+    ("portal config", "GET", "/admin/portal/modules", 2, 0, 0, 2, "the exposures and the definitions they are checked against (two Queries in parallel)"),
+    ("portal module", "GET", "/admin/portal/modules/{module}", 2, 0, 0, 2, "as the list, for one module"),
+    ("portal modules (first request: link)", "GET", "/portal/modules", 7, 0, 0, 6, "once per customer active from registration: account, exposures, definitions (parallel), staff (the contact's owner), definitions and OTP rules again for the contact's creation, transaction (contact, both sides of the link)"),
+    ("portal modules", "GET", "/portal/modules", 3, 0, 0, 3, "account, exposures, definitions (three requests in parallel: the account is read each time, so a disabled customer stops at once)"),
+    ("portal list (related)", "GET", "/portal/records/{module}", 5, 0, 0, 5, "account, exposures and definitions in parallel; the linked contact; one Query of the contact index with the criteria pushed down"),
+    ("portal list (public, key index)", "GET", "/portal/records/{module}", 5, 0, 0, 5, "as related; one Query of the key index (region = the contact's billing country)"),
+    ("portal record", "GET", "/portal/records/{module}/{id}", 5, 0, 0, 5, "account, exposures, definitions, the contact, the record"),
+    ("portal preview", "GET", "/admin/portal/preview", 5, 0, 0, 5, "account, exposures and definitions in parallel; the contact; the candidates' Query"),
+    ("link customer", "PUT", "/admin/customers/{id}/contact", 3, 0, 0, 3, "the caller's rights read afresh, the account, transaction (both sides, the old contact released, the new one checked)"),
+    ("delete portal module", "DELETE", "/admin/portal/modules/{module}", 2, 0, 0, 2, "the caller's rights read afresh, conditional DeleteItem"),
     // Static answers.
     ("admin page", "GET", "/admin/", 0, 0, 0, 0, "compiled in"),
     ("admin script", "GET", "/admin/app.js", 0, 0, 0, 0, "compiled in"),
@@ -735,6 +747,60 @@ async fn every_endpoint_sends_the_requests_in_the_table() {
         StatusCode::TOO_MANY_REQUESTS,
     )
     .await;
+
+    // ---- The customer portal: a customer active from registration, linked at their first
+    // request; their quote; products of their country.
+    let quotes = json!({"exposure": "related", "lookup": "contact_id", "fields": ["subject", "stage"],
+        "criteria": {"field": "stage", "op": "eq", "value": "Approved"}});
+    let path = "/admin/portal/modules/quotes";
+    m.json("save portal module", Method::PUT, path, Some(quotes), Some(admin), StatusCode::OK).await;
+    let products = json!({"exposure": "public", "fields": ["name", "price"],
+        "criteria": {"field": "region", "op": "eq", "field_ref": "$user.billing_country"}});
+    let saved =
+        m.app.request(Method::PUT, "/admin/portal/modules/products", Some(products), Some(admin)).await;
+    assert_eq!(saved.status, StatusCode::OK, "{:?}", saved.body);
+    m.json("portal config", Method::GET, "/admin/portal/modules", None, Some(admin), StatusCode::OK).await;
+    m.json("portal module", Method::GET, path, None, Some(admin), StatusCode::OK).await;
+    m.policy(admin, "none", "none", false).await;
+    let pat = m.registered("pat").await;
+    let pat_token = text(&m.signed_in(DEVICE, &pat, PASSWORD).await["access_token"]);
+    let pat_token = pat_token.as_str();
+    let first = "portal modules (first request: link)";
+    m.json(first, Method::GET, "/portal/modules", None, Some(pat_token), StatusCode::OK).await;
+    let pat_id = m.app.account_id(&pat).await;
+    let pat_account =
+        m.app.state.store.account(pat_id.parse().expect("id")).await.expect("read").expect("account");
+    let pat_contact = pat_account.contact_id.expect("linked").to_string();
+    let version =
+        m.app.get(&format!("/records/contacts/{pat_contact}"), Some(admin)).await.body["version"].clone();
+    let country = json!({"version": version, "fields": {"billing_country": "CZ"}});
+    m.app
+        .request(Method::PATCH, &format!("/records/contacts/{pat_contact}"), Some(country), Some(admin))
+        .await;
+    let quote = json!({"fields": {"subject": "Racks", "stage": "Approved", "contact_id": pat_contact}});
+    let quote = text(&m.app.post("/records/quotes", quote, Some(admin)).await.body["id"]);
+    let product = json!({"fields": {"name": "Rack", "price": 10, "region": "CZ"}});
+    m.app.post("/records/products", product, Some(admin)).await;
+    m.json("portal modules", Method::GET, "/portal/modules", None, Some(pat_token), StatusCode::OK).await;
+    let list = "/portal/records/quotes";
+    let listed =
+        m.json("portal list (related)", Method::GET, list, None, Some(pat_token), StatusCode::OK).await;
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
+    let list = "/portal/records/products";
+    let label = "portal list (public, key index)";
+    let listed = m.json(label, Method::GET, list, None, Some(pat_token), StatusCode::OK).await;
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
+    let path = format!("/portal/records/quotes/{quote}");
+    m.json("portal record", Method::GET, &path, None, Some(pat_token), StatusCode::OK).await;
+    let path = format!("/admin/portal/preview?user_id={pat_id}&module=quotes");
+    m.json("portal preview", Method::GET, &path, None, Some(admin), StatusCode::OK).await;
+    let other = json!({"fields": {"last_name": "Pat's other contact"}});
+    let other = text(&m.app.post("/records/contacts", other, Some(admin)).await.body["id"]);
+    let path = format!("/admin/customers/{pat_id}/contact");
+    let body = json!({"contact_id": other});
+    m.json("link customer", Method::PUT, &path, Some(body), Some(admin), StatusCode::OK).await;
+    let path = "/admin/portal/modules/products";
+    m.json("delete portal module", Method::DELETE, path, None, Some(admin), StatusCode::NO_CONTENT).await;
 
     // ---- Static answers.
     for (label, path) in [

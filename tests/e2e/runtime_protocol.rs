@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::support::{REGION, SENDER, moto_endpoint, spawn_app};
 
 /// (function, fixture, expected status, expected problem code)
-const CASES: [(&str, &str, u16, Option<&str>); 13] = [
+const CASES: [(&str, &str, u16, Option<&str>); 15] = [
     ("registration", "get-policy.json", 200, None),
     ("registration", "register-invalid.json", 400, Some("validation_failed")),
     ("sessions", "sign-in-unknown.json", 401, Some("invalid_credentials")),
@@ -32,6 +32,8 @@ const CASES: [(&str, &str, u16, Option<&str>); 13] = [
     ("records", "list-unauthenticated.json", 401, Some("missing_token")),
     ("otp", "list-rules-unauthenticated.json", 401, Some("missing_token")),
     ("otp", "list-rules.json", 401, Some("invalid_token")),
+    ("portal", "list-modules-unauthenticated.json", 401, Some("missing_token")),
+    ("portal", "list-config.json", 401, Some("invalid_token")),
 ];
 
 fn workspace() -> PathBuf {

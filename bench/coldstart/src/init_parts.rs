@@ -70,12 +70,13 @@ pub async fn run() -> Result<(), BoxError> {
     let state = AppState::with_sdk_config(config, &sdk);
     time("`AppState` as the functions build it (roots read already)", at);
 
-    let routers: [(&str, RouterOf); 6] = [
+    let routers: [(&str, RouterOf); 7] = [
         ("router: registration", portico_registration::router),
         ("router: sessions", portico_sessions::router),
         ("router: admin", portico_admin::router),
         ("router: records", portico_records::router),
         ("router: otp", portico_otp::router),
+        ("router: portal", portico_portal::router),
         ("router: openapi", portico_openapi::router),
     ];
     for (part, router) in routers {

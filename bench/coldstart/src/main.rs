@@ -49,13 +49,14 @@ const SYSTEM_CERT_DIR: &str = "/etc/ssl/certs";
 
 /// Each function's cold-start fixture: one DynamoDB call (`openapi` makes none), and the status
 /// it must answer.
-const FIXTURES: [(&str, &str, u16); 6] = [
+const FIXTURES: [(&str, &str, u16); 7] = [
     ("registration", "get-policy.json", 200),
     ("sessions", "refresh-unknown.json", 401),
     ("admin", "get-registration-settings.json", 200),
     ("openapi", "get-openapi.json", 200),
     ("records", "get-task-unknown.json", 404),
     ("otp", "list-rules.json", 200),
+    ("portal", "list-config.json", 200),
 ];
 
 /// What the bench starts: a binary, its arguments and environment, the event it gets.

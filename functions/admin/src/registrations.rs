@@ -7,6 +7,7 @@ use portico::domain::{Account, AccountKind, AccountStatus, AccountType, Locale, 
 use portico::error::Problem;
 use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff};
 use portico::notify::MailTemplate;
+use portico::records::portal;
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -43,6 +44,9 @@ pub struct CustomerView {
     pub rejection_reason: Option<String>,
     /// Ids of attached labels.
     pub labels: Vec<String>,
+    /// The contact the customer is linked to (what the portal shows them), once active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -58,6 +62,7 @@ impl From<Account> for CustomerView {
             locale: account.locale,
             status: account.status,
             email_verified: account.email_verified,
+            contact_id: account.contact_id.map(|id| id.to_string()),
             rejection_reason: account.rejection_reason,
             labels: account.labels.iter().map(Ulid::to_string).collect(),
             created_at: account.created_at,
@@ -154,6 +159,11 @@ async fn decide(
     let to = if reason.is_none() { AccountStatus::Active } else { AccountStatus::Rejected };
     let account = transition(state, id, AccountStatus::PendingApproval, to, reason, "not_pending").await?;
     tracing::info!(account_id = %id, by = %staff.0.sub, status = to.as_str(), "registration decided");
+    if to == AccountStatus::Active {
+        // The approver owns a contact made for the customer.
+        let contact_id = portal::link_logged(&state.store, &account, Some(staff.0.sub)).await;
+        return Ok(Account { contact_id, ..account });
+    }
     Ok(account)
 }
 

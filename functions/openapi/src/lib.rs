@@ -54,6 +54,7 @@ pub fn document() -> Document {
         portico_admin::openapi(),
         portico_records::openapi(),
         portico_otp::openapi(),
+        portico_portal::openapi(),
         api().into_openapi(),
     ] {
         document.merge(part);

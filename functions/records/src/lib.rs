@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use portico::domain::modules::Origin;
 use portico::error::Problem;
-use portico::http::{ApiJson, Staff};
+use portico::http::{ApiJson, Staff, if_match};
 use portico::records::{Caller, Need, RecordError, RecordView, View, custom_fields, otp};
 use portico::store::WriteSet;
 use portico::{ApiError, AppState};
@@ -125,15 +125,6 @@ pub struct RecordPatch {
     pub owner_id: Option<String>,
     /// The version the change is based on (or send `If-Match`).
     pub version: Option<u64>,
-}
-
-/// The version given as `If-Match: "3"` (or `3`).
-fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let text = value.to_str().unwrap_or_default().trim().trim_start_matches("W/").trim_matches('"');
-    text.parse()
-        .map(Some)
-        .map_err(|_| ApiError::bad_request("invalid_if_match", "If-Match must be the record's version."))
 }
 
 /// The version a change is based on: `If-Match`, else the body's `version`.

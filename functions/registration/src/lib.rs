@@ -288,6 +288,7 @@ async fn store_registration(
         projects: Vec::new(),
         labels: Vec::new(),
         trust_version: 0,
+        contact_id: None,
         created_at: now,
         updated_at: now,
     };
@@ -502,6 +503,10 @@ async fn complete_verification(
         return Err(wrong_code());
     }
     tracing::info!(account_id = %account.id, status = next.as_str(), "e-mail verified");
+    if next == AccountStatus::Active && account.status != next {
+        let active = Account { status: next, email_verified: true, ..account.clone() };
+        portico::records::portal::link_logged(&state.store, &active, None).await;
+    }
     if next == AccountStatus::PendingApproval && account.status != next {
         let policy = state.registration_policy().await?;
         notify_approvers(state, &policy, &Account { status: next, ..account }).await?;

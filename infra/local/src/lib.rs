@@ -24,6 +24,7 @@ pub fn app(state: AppState, outbox: moto::Outbox) -> Router {
         .merge(portico_admin::api())
         .merge(portico_records::api())
         .merge(portico_otp::api())
+        .merge(portico_portal::api())
         .merge(portico_openapi::api())
         .split_for_parts();
     let local = Router::new().route("/_local/outbox", get(read_outbox)).with_state(outbox);

@@ -1,6 +1,7 @@
 //! Every key Portico uses, derived from the one master secret with HKDF-SHA256, so a deployment
 //! has one secret to store and rotate, and no key serves two purposes.
 
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hkdf::Hkdf;
@@ -54,6 +55,7 @@ pub struct Keys {
     pub jwt: JwtKeys,
     token_hash_key: [u8; 32],
     cursor_key: [u8; 32],
+    cursor_sealing_key: LessSafeKey,
 }
 
 impl Keys {
@@ -69,6 +71,10 @@ impl Keys {
             jwt: JwtKeys::new(&expand(b"jwt-hs256"), issuer, audience),
             token_hash_key: expand(b"token-hash"),
             cursor_key: expand(b"cursor-signing"),
+            cursor_sealing_key: LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM, &expand(b"cursor-sealing"))
+                    .unwrap_or_else(|_| unreachable!("AES-256-GCM takes a 32-byte key")),
+            ),
         }
     }
 
@@ -97,6 +103,38 @@ impl Keys {
     pub fn sign_cursor(&self, payload: &[u8]) -> String {
         let tag = Self::mac(&self.cursor_key, &[payload]);
         format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
+    }
+
+    /// Seals `payload` into an opaque cursor for `context` (AES-256-GCM, a random nonce): its
+    /// content can't be read — index keys may carry field values the holder must not see —
+    /// and it opens only for the same context (the customer and module a portal list is for).
+    pub fn seal_cursor(&self, payload: &[u8], context: &[u8]) -> String {
+        let mut nonce = [0u8; NONCE_LEN];
+        // The system's random source failing leaves no safe way to continue.
+        aws_lc_rs::rand::fill(&mut nonce).unwrap_or_else(|_| panic!("the system random source failed"));
+        let mut sealed = payload.to_vec();
+        let tag = self
+            .cursor_sealing_key
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context), &mut sealed)
+            .unwrap_or_else(|_| unreachable!("a cursor is far below AES-GCM's message limit"));
+        let mut token = nonce.to_vec();
+        token.extend_from_slice(&sealed);
+        token.extend_from_slice(tag.as_ref());
+        URL_SAFE_NO_PAD.encode(token)
+    }
+
+    /// The payload of a cursor made by `seal_cursor` for `context`, or `None` if it was altered
+    /// or made for another context.
+    pub fn open_sealed_cursor(&self, cursor: &str, context: &[u8]) -> Option<Vec<u8>> {
+        let token = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+        if token.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, sealed) = token.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut sealed = sealed.to_vec();
+        let opened = self.cursor_sealing_key.open_in_place(nonce, Aad::from(context), &mut sealed).ok()?;
+        Some(opened.to_vec())
     }
 
     /// The payload of a cursor made by `sign_cursor`, or `None` if it was altered.
@@ -162,5 +200,29 @@ mod tests {
         assert_ne!(payload, URL_SAFE_NO_PAD.encode(br#"{"PK":"B"}"#));
         assert_eq!(keys.open_cursor(&forged), None);
         assert_eq!(keys.open_cursor("garbage"), None);
+    }
+
+    #[test]
+    fn sealed_cursors_hide_their_payload_and_open_only_in_their_context() {
+        let keys = Keys::derive(&[7; 32], "portico", "portico-api");
+        let payload = br#"{"GSI8PK":"KEY#products#region#cz"}"#;
+        let cursor = keys.seal_cursor(payload, b"customer-a/products");
+        assert!(
+            !String::from_utf8_lossy(&URL_SAFE_NO_PAD.decode(&cursor).unwrap_or_default()).contains("region")
+        );
+        assert_eq!(keys.open_sealed_cursor(&cursor, b"customer-a/products").as_deref(), Some(&payload[..]));
+        assert_eq!(keys.open_sealed_cursor(&cursor, b"customer-b/products"), None);
+        assert_eq!(keys.open_sealed_cursor(&cursor, b"customer-a/quotes"), None);
+        assert_ne!(
+            keys.seal_cursor(payload, b"c"),
+            keys.seal_cursor(payload, b"c"),
+            "a fresh nonce each time"
+        );
+        let mut tampered = URL_SAFE_NO_PAD.decode(&cursor).unwrap_or_default();
+        if let Some(byte) = tampered.get_mut(14) {
+            *byte ^= 1;
+        }
+        assert_eq!(keys.open_sealed_cursor(&URL_SAFE_NO_PAD.encode(tampered), b"customer-a/products"), None);
+        assert_eq!(keys.open_sealed_cursor("short", b"customer-a/products"), None);
     }
 }

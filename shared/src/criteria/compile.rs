@@ -39,6 +39,37 @@ impl CompiledCriteria {
     pub fn leaf_count(&self) -> usize {
         self.root.leaf_count()
     }
+
+    /// What an `eq` on `field` that the whole criteria need (the root leaf, or a leaf child of
+    /// a root `all`) compares it with, when that is a text or a `$user.` field: what an index
+    /// keyed by the field can look up. Constants of case-insensitive leaves come folded.
+    pub fn required_equality(&self, field: &str) -> Option<EqualityOperand<'_>> {
+        let conjuncts: &[Node] = match &self.root {
+            Node::All(children) => children,
+            node => std::slice::from_ref(node),
+        };
+        conjuncts.iter().find_map(|node| match node {
+            Node::Leaf(leaf) if &*leaf.field == field => match &leaf.test {
+                Test::Eq { operand: Operand::Const(Constant::Text(text)), negate: false } => {
+                    Some(EqualityOperand::Text(text))
+                }
+                Test::Eq { operand: Operand::Ref(FieldRef { scope: Scope::User, field }), negate: false } => {
+                    Some(EqualityOperand::User(field))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+}
+
+/// The other side of an equality the criteria need (`required_equality`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EqualityOperand<'a> {
+    /// A text constant.
+    Text(&'a str),
+    /// A field of the portal user's primary record (`$user.<field>`).
+    User(&'a str),
 }
 
 #[derive(Debug, Clone)]

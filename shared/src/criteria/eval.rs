@@ -176,6 +176,11 @@ pub(crate) fn is_empty(value: &Value) -> bool {
     }
 }
 
+/// `text` folded as case-insensitive comparisons fold it, for keys that must agree with them.
+pub fn fold_case(text: &str) -> String {
+    fold(text).collect()
+}
+
 /// Case folding: the Unicode lowercase mapping of each char. Used for constants at compile
 /// time and for record texts during comparison, so both sides fold identically.
 pub(crate) fn fold(text: &str) -> impl Iterator<Item = char> + Clone + '_ {

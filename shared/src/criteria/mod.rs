@@ -80,9 +80,9 @@ pub mod testing;
 mod tests;
 
 pub use ast::{Criteria, Leaf, Op, ShapeError};
-pub use compile::CompiledCriteria;
+pub use compile::{CompiledCriteria, EqualityOperand};
 pub use error::{CriteriaError, ErrorKind};
-pub use eval::EvalContext;
+pub use eval::{EvalContext, fold_case};
 pub use explain::{Explanation, LeafExplanation, explain};
 pub use number::{Number, NumberError};
 pub use pushdown::{

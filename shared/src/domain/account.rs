@@ -141,6 +141,8 @@ pub struct Account {
     pub labels: Vec<Ulid>,
     /// Raised by every credential change; trusted devices and sessions of older versions stop working.
     pub trust_version: u64,
+    /// The `contacts` record a customer is linked to once active (what the portal shows them).
+    pub contact_id: Option<Ulid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -173,6 +175,7 @@ impl Account {
             projects,
             labels: Vec::new(),
             trust_version: 0,
+            contact_id: None,
             created_at: now,
             updated_at: now,
         }

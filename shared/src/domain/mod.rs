@@ -14,6 +14,7 @@ pub mod otp;
 pub mod password;
 pub mod permission;
 pub mod policy;
+pub mod portal;
 pub mod signin;
 
 pub use account::{Account, AccountKind, AccountStatus, AccountType};

@@ -17,6 +17,11 @@ pub struct Module {
     /// The field records are indexed by besides creation and last change (`?sort=`): a text
     /// (ordered ignoring case), a date or a date-time.
     pub sort_field: &'static str,
+    /// The field records are also found by through their value (GSI8, `KEY#<module>#<field>#<folded
+    /// value>`): contacts by e-mail (a new portal account links to its contact), products by
+    /// region and meetings by location (public portal exposure compares them with the
+    /// customer's contact). Fixed in code like the fields, so no index ever needs rebuilding.
+    pub key_field: Option<&'static str>,
     pub fields: Fields,
 }
 
@@ -40,6 +45,12 @@ fn build() -> Vec<Module> {
     let module = |name, sort_field, fields: Vec<(&str, FieldType)>| Module {
         name,
         sort_field,
+        key_field: match name {
+            "contacts" => Some("email"),
+            "products" => Some("region"),
+            "meetings" => Some("location"),
+            _ => None,
+        },
         fields: fields.into_iter().collect(),
     };
     vec![
@@ -201,7 +212,8 @@ impl std::str::FromStr for Actor {
 }
 
 /// Through what a record was changed, stored as `api`, `import`, `otp:<challenge>`,
-/// `form:<form>` or `workflow:<rule>`, so a stream consumer can tell a rule's own writes.
+/// `form:<form>`, `workflow:<rule>` or `portal:<account>`, so a stream consumer can tell a
+/// rule's own writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Api,
@@ -209,6 +221,8 @@ pub enum Origin {
     Otp(ulid::Ulid),
     Form(ulid::Ulid),
     Workflow(String),
+    /// The contact (and company) made for a new portal account.
+    Portal(ulid::Ulid),
     /// An origin this version does not know (written by a newer one): kept, not refused.
     Other(String),
 }
@@ -221,6 +235,7 @@ impl std::fmt::Display for Origin {
             Self::Otp(id) => write!(f, "otp:{id}"),
             Self::Form(id) => write!(f, "form:{id}"),
             Self::Workflow(rule) => write!(f, "workflow:{rule}"),
+            Self::Portal(account) => write!(f, "portal:{account}"),
             Self::Other(text) => f.write_str(text),
         }
     }
@@ -235,6 +250,7 @@ impl std::str::FromStr for Origin {
             None if text == "import" => Ok(Self::Import),
             Some(("otp", challenge)) => id(challenge).map(Self::Otp),
             Some(("form", form)) => id(form).map(Self::Form),
+            Some(("portal", account)) => id(account).map(Self::Portal),
             Some(("workflow", rule)) if !rule.is_empty() => Ok(Self::Workflow(rule.to_owned())),
             Some(("workflow", _)) | None => Err(()),
             Some(_) => Ok(Self::Other(text.to_owned())),
@@ -393,13 +409,18 @@ mod tests {
     #[test]
     fn origins_and_actors_round_trip_as_text() {
         let id = ulid::Ulid::nil();
-        for origin in
-            [Origin::Api, Origin::Import, Origin::Otp(id), Origin::Form(id), Origin::Workflow("r1".into())]
-        {
+        for origin in [
+            Origin::Api,
+            Origin::Import,
+            Origin::Otp(id),
+            Origin::Form(id),
+            Origin::Workflow("r1".into()),
+            Origin::Portal(id),
+        ] {
             assert_eq!(origin.to_string().parse::<Origin>(), Ok(origin));
         }
         assert!("workflow:".parse::<Origin>().is_err() && "otp:x".parse::<Origin>().is_err());
-        assert_eq!("portal:x".parse::<Origin>(), Ok(Origin::Other("portal:x".into())));
+        assert_eq!("mobile:x".parse::<Origin>(), Ok(Origin::Other("mobile:x".into())));
         for actor in [Actor::System, Actor::Account(id)] {
             assert_eq!(actor.to_string().parse::<Actor>(), Ok(actor));
         }
@@ -412,6 +433,20 @@ mod tests {
         assert!(module("deals").is_some_and(Module::has_contact));
         assert!(!module("products").is_some_and(Module::has_contact));
         assert!(module("unicorns").is_none());
+    }
+
+    #[test]
+    fn key_fields_are_texts_of_their_module() {
+        for module in modules() {
+            if let Some(field) = module.key_field {
+                assert!(
+                    matches!(module.fields.field_type(field), Some(FieldType::Text | FieldType::Email)),
+                    "{}.{field}",
+                    module.name
+                );
+            }
+        }
+        assert_eq!(module("products").and_then(|m| m.key_field), Some("region"));
     }
 
     #[test]

@@ -75,6 +75,23 @@ impl Staff {
     }
 }
 
+/// A signed-in customer (the portal): staff tokens never reach customer routes.
+#[derive(Debug, Clone)]
+pub struct Customer(pub AccessClaims);
+
+impl FromRequestParts<AppState> for Customer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Authenticated(claims) = Authenticated::from_request_parts(parts, state).await?;
+        if claims.kind == AccountKind::Customer {
+            Ok(Self(claims))
+        } else {
+            Err(ApiError::forbidden("forbidden", "This is for customers only."))
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for Staff {
     type Rejection = ApiError;
 

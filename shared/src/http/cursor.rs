@@ -38,6 +38,33 @@ impl PageQuery {
     }
 }
 
+impl PageQuery {
+    /// The validated page size and start key of a list whose cursors are sealed for `context`
+    /// (`sealed_cursor`): a cursor of another context is refused as invalid.
+    pub fn resolve_sealed(&self, keys: &Keys, context: &[u8]) -> Result<(u32, Option<PageKey>), ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+            return Err(ApiError::invalid_field("limit", format!("must be between 1 and {MAX_PAGE_SIZE}")));
+        }
+        let start = self
+            .cursor
+            .as_deref()
+            .map(|cursor| {
+                keys.open_sealed_cursor(cursor, context)
+                    .and_then(|payload| serde_json::from_slice(&payload).ok())
+                    .ok_or_else(ApiError::invalid_cursor)
+            })
+            .transpose()?;
+        Ok((limit, start))
+    }
+}
+
+/// The cursor of a list position that its holder may not read (index keys holding values of
+/// fields they do not see), sealed for `context` (`Keys::seal_cursor`).
+pub fn sealed_cursor(keys: &Keys, key: &PageKey, context: &[u8]) -> String {
+    keys.seal_cursor(&serde_json::to_vec(key).unwrap_or_default(), context)
+}
+
 fn open(keys: &Keys, cursor: &str) -> Result<PageKey, ApiError> {
     keys.open_cursor(cursor)
         .and_then(|payload| serde_json::from_slice(&payload).ok())

@@ -12,7 +12,7 @@ pub mod trace;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
-pub use auth::{Authenticated, Staff};
+pub use auth::{Authenticated, Customer, Staff};
 pub use client_ip::ClientIp;
 pub use cursor::{PageQuery, PagedResponse};
 pub use device::DeviceId;
@@ -20,6 +20,15 @@ pub use json::{ApiJson, ApiQuery};
 
 use crate::AppState;
 use crate::error::{method_not_allowed, route_not_found};
+
+/// The version given as `If-Match: "3"` (or `3`, or `W/"3"`), if any.
+pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, crate::ApiError> {
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
+    let text = value.to_str().unwrap_or_default().trim().trim_start_matches("W/").trim_matches('"');
+    text.parse().map(Some).map_err(|_| {
+        crate::ApiError::bad_request("invalid_if_match", "If-Match must be the version you read.")
+    })
+}
 
 /// Bodies above 256 KiB are refused with 413 (imports have their own, larger limit).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

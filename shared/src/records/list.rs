@@ -74,7 +74,11 @@ fn parse_sort(text: &str, view: &View<'_>) -> Result<(SortKey, bool), RecordErro
 
 /// The criterion `?<field>=<text>` stands for: equality with the parsed value, or emptiness
 /// for an empty text.
-fn equality(field: &str, field_type: &FieldType, text: &str) -> Result<(Leaf, Option<Value>), String> {
+pub(super) fn equality(
+    field: &str,
+    field_type: &FieldType,
+    text: &str,
+) -> Result<(Leaf, Option<Value>), String> {
     if text.is_empty() {
         return Ok((Leaf::unary(field, Op::IsEmpty), None));
     }

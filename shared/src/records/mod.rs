@@ -9,6 +9,7 @@
 
 pub mod list;
 pub mod otp;
+pub mod portal;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -183,6 +184,10 @@ pub enum RecordError {
     /// A new record would hold a value only an OTP-verified change may set.
     #[error("{field} = {value} is reached only through an OTP-verified change")]
     OtpGuardedValue { field: String, value: String },
+    /// A customer's portal account is linked to the contact: it is re-linked before the contact
+    /// can go.
+    #[error("a portal account is linked to the contact")]
+    LinkedContact,
     /// Items the calling feature added did not hold; nothing was written.
     #[error("the write did not hold: {0}")]
     ItemsFailed(Cancellation),
@@ -221,6 +226,10 @@ impl From<RecordError> for ApiError {
                 format!("A record can't be created with {field} = {value}: that value is reached only through an OTP-verified change."),
             )
             .with_extensions(serde_json::json!({"field": field})),
+            RecordError::LinkedContact => ApiError::conflict(
+                "contact_linked",
+                "A customer's portal account is linked to this contact; link the customer to another contact first (PUT /admin/customers/{id}/contact).",
+            ),
             RecordError::ItemsFailed(cancellation) => {
                 tracing::warn!(%cancellation, "record write lost a race");
                 ApiError::conflict("conflict", "The resource was changed concurrently; retry the request.")
@@ -514,6 +523,23 @@ impl<'a> View<'a> {
         owner: Option<Ulid>,
         extra: WriteSet,
     ) -> Result<CrmRecord, RecordError> {
+        let (record, mut items) = self.creation(store, values, owner).await?;
+        items.append(extra);
+        match store.commit(items).await {
+            Ok(()) => Ok(record),
+            Err(StoreError::Cancelled(cancellation)) => Err(self.explain(cancellation)),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The record `create` would store and the items that store it, checked as `create` checks
+    /// them, for a feature that commits them with items naming the new record (a portal link).
+    pub async fn creation(
+        &self,
+        store: &Store,
+        values: BTreeMap<String, Value>,
+        owner: Option<Ulid>,
+    ) -> Result<(CrmRecord, WriteSet), RecordError> {
         let owner = match (owner, self.caller.account_id()) {
             (Some(owner), _) => owner,
             (None, Some(caller)) => caller,
@@ -546,12 +572,7 @@ impl<'a> View<'a> {
         if self.caller.account_id() != Some(owner) {
             items.add(OWNER, store.active_staff_check(owner)?);
         }
-        items.append(extra);
-        match store.commit(items).await {
-            Ok(()) => Ok(record),
-            Err(StoreError::Cancelled(cancellation)) => Err(self.explain(cancellation)),
-            Err(error) => Err(error.into()),
-        }
+        Ok((record, items))
     }
 
     /// Applies `values` (a `null` clears a field) and a new `owner` to record `id` if it is still
@@ -738,7 +759,10 @@ impl<'a> View<'a> {
             let items = store.record_deletion(module, id, (expected, scope_owner), &[])?;
             return match store.commit(items).await {
                 Ok(()) => Ok(()),
-                Err(StoreError::Cancelled(_)) => Err(self.why_not_changed(store, id, reach).await),
+                Err(StoreError::Cancelled(cancellation)) if cancellation.failed(RECORD) => {
+                    Err(self.why_not_changed(store, id, reach).await)
+                }
+                Err(StoreError::Cancelled(cancellation)) => Err(self.explain(cancellation)),
                 Err(error) => Err(error.into()),
             };
         }
@@ -793,12 +817,15 @@ impl<'a> View<'a> {
     }
 
     /// A cancelled record write in domain words.
-    fn explain(&self, cancellation: Cancellation) -> RecordError {
+    pub fn explain(&self, cancellation: Cancellation) -> RecordError {
         if let Some(field) = cancellation.failed_under(GUARD).next() {
             return RecordError::ValueTaken(field.to_owned());
         }
         if cancellation.failed(OWNER) {
             return RecordError::OwnerNotStaff;
+        }
+        if cancellation.failed(crate::store::portal::PORTAL_LINK) {
+            return RecordError::LinkedContact;
         }
         RecordError::ItemsFailed(cancellation)
     }

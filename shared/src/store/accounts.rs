@@ -59,6 +59,9 @@ struct AccountItem {
     labels: Vec<Ulid>,
     #[serde(default)]
     trust_version: u64,
+    /// Set only by the link's own transaction (`portal.rs`); never written by a put.
+    #[serde(default, skip_serializing)]
+    contact_id: Option<Ulid>,
     #[serde(with = "crate::time::rfc3339")]
     created_at: DateTime<Utc>,
     #[serde(with = "crate::time::rfc3339")]
@@ -99,6 +102,7 @@ impl From<&Account> for AccountItem {
             projects: account.projects.clone(),
             labels: Vec::new(),
             trust_version: account.trust_version,
+            contact_id: None,
             created_at: account.created_at,
             updated_at: account.updated_at,
         }
@@ -125,6 +129,7 @@ impl From<AccountItem> for Account {
             projects: item.projects,
             labels: item.labels,
             trust_version: item.trust_version,
+            contact_id: item.contact_id,
             created_at: item.created_at,
             updated_at: item.updated_at,
         }

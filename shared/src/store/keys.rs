@@ -21,7 +21,10 @@
 //! |  (GSI2: `CONTACT#<contact>` / `<module>#<id>`; GSI3: `OWNER#<owner>` / `<module>#<id>`;    | | | | |
 //! |   GSI4: `MODULE#<module>` (GSI1PK) / `<updated_at>#<id>`;                                   | | | | |
 //! |   GSI5: `MODULE#<module>` (GSI1PK) / `1<sort field value>\x01<id>`, or `2\x01<id>` without one; | | | |
-//! |   GSI6: `OWNER#<owner>` (GSI3PK) / `<module>#` + the GSI5 key; GSI7: GSI3PK / `<module>#` + the GSI4 key) | | |
+//! |   GSI6: `OWNER#<owner>` (GSI3PK) / `<module>#` + the GSI5 key; GSI7: GSI3PK / `<module>#` + the GSI4 key; | | |
+//! |   GSI8, for modules with a key field: `KEY#<module>#<field>#<folded value>` / the GSI5 key) | | | |
+//! | contact's portal link | `RECORD#contacts#<id>`   | `PORTAL_ACCOUNT`      |                        |        |
+//! | portal module         | `PORTAL`                 | `MODULE#<module>`     |                        |        |
 //! | custom role         | `ROLES`                  | `ROLE#<id>`           |                        |        |
 //! | OTP rule              | `OTP_RULES`              | `RULE#<id>`           |                        |        |
 //! | administrator count   | `COUNTS`                 | `ADMINISTRATORS`      |                        |        |
@@ -55,6 +58,10 @@ pub const GSI6SK: &str = "GSI6SK";
 /// Shares GSI3's partition, sorted by module and last change (`GSI7SK`).
 pub const GSI7: &str = "GSI7";
 pub const GSI7SK: &str = "GSI7SK";
+/// A module's records by the value of its key field (`Module::key_field`), in sort-field order.
+pub const GSI8: &str = "GSI8";
+pub const GSI8PK: &str = "GSI8PK";
+pub const GSI8SK: &str = "GSI8SK";
 /// Epoch seconds after which DynamoDB may delete the item (it deletes late: code checks expiry too).
 pub const TTL: &str = "ttl";
 
@@ -145,6 +152,36 @@ pub fn contact_records(contact_id: &str) -> String {
 
 pub fn owner_records(owner_id: Ulid) -> String {
     format!("OWNER#{owner_id}")
+}
+
+/// Longest folded key value kept as text in a GSI8 key; longer ones are keyed by their digest.
+const MAX_KEY_VALUE_BYTES: usize = 256;
+
+/// GSI8 partition of `module`'s records whose key `field` holds `value`, compared ignoring case
+/// (the criteria language's folding): the text itself when short, its SHA-256 when long, so
+/// any value fits DynamoDB's key limit.
+pub fn key_value_records(module: &str, field: &str, value: &str) -> String {
+    let folded = crate::criteria::fold_case(value);
+    if folded.len() <= MAX_KEY_VALUE_BYTES {
+        format!("KEY#{module}#{field}#{folded}")
+    } else {
+        use sha2::{Digest, Sha256};
+        let hex: String =
+            Sha256::digest(folded.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("KEY#{module}#{field}#sha256:{hex}")
+    }
+}
+
+/// The item tying a contact to the portal account linked to it (the account holds `contact_id`).
+pub fn portal_link(contact_id: Ulid) -> Key {
+    (format!("RECORD#contacts#{contact_id}"), "PORTAL_ACCOUNT".into())
+}
+
+pub const PORTAL_PK: &str = "PORTAL";
+pub const PORTAL_MODULE_SK_PREFIX: &str = "MODULE#";
+
+pub fn portal_module(module: &str) -> Key {
+    (PORTAL_PK.into(), format!("{PORTAL_MODULE_SK_PREFIX}{module}"))
 }
 
 /// Sort key of a record in the module-by-last-change index: fixed-width UTC microseconds,

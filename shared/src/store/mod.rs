@@ -13,6 +13,7 @@ pub mod keys;
 pub mod labels;
 pub mod otp_challenges;
 pub mod otp_rules;
+pub mod portal;
 pub mod rate_limit;
 pub mod records;
 pub mod request_count;
@@ -125,6 +126,18 @@ impl WriteSet {
     pub fn with(mut self, name: impl Into<String>, item: TransactWriteItem) -> Self {
         self.add(name, item);
         self
+    }
+
+    /// The set without its item `name`: one a joined set already has (a transaction touches
+    /// an item once).
+    pub fn without(mut self, name: &str) -> Self {
+        self.items.retain(|(item, _)| item != name);
+        self
+    }
+
+    /// The same items named `<prefix><name>`, to join a set that has items of those names.
+    pub fn prefixed(self, prefix: &str) -> Self {
+        Self { items: self.items.into_iter().map(|(name, item)| (format!("{prefix}{name}"), item)).collect() }
     }
 
     /// Appends every item of `other` (a feature's own items joining a record write).

@@ -12,7 +12,7 @@ use ulid::Ulid;
 
 use super::keys::{
     self, GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, GSI3, GSI3PK, GSI3SK, GSI4, GSI4SK, GSI5, GSI5SK, GSI6,
-    GSI6SK, GSI7, GSI7SK, PK, SK,
+    GSI6SK, GSI7, GSI7SK, GSI8, GSI8PK, GSI8SK, PK, SK,
 };
 use super::{
     Item, Page, PageKey, Store, StoreError, WriteSet, check_start, n, page_key_from_item, page_key_to_item, s,
@@ -139,6 +139,14 @@ pub fn decode_record(item: Item, schema: &(dyn FieldSchema + Sync)) -> Result<Cr
     })
 }
 
+/// The GSI8 partition of a record whose key field holds `value` (texts only).
+fn key_partition(module: &Module, value: &Value) -> Option<String> {
+    match (module.key_field, value) {
+        (Some(field), Value::String(text)) => Some(keys::key_value_records(module.name, field, text)),
+        _ => None,
+    }
+}
+
 fn record_key(module: &Module, id: Ulid) -> keys::Key {
     keys::record(module.name, id)
 }
@@ -234,50 +242,100 @@ impl Store {
         schema: &(dyn FieldSchema + Sync),
         guards: &[UniqueValue],
     ) -> Result<WriteSet, StoreError> {
-        let (pk, sk) = record_key(record.module, record.id);
-        let module = record.module.name;
-        let sorted = sort_field_key(record.module, record.fields.get(record.module.sort_field), record.id);
-        let mut item = Item::from([
-            (PK.into(), s(pk)),
-            (SK.into(), s(sk)),
-            (GSI1PK.into(), s(keys::module_records(module))),
-            (GSI1SK.into(), s(record.id.to_string())),
-            (GSI3PK.into(), s(keys::owner_records(record.owner_id))),
-            (GSI3SK.into(), s(member_key(record))),
-            (GSI4SK.into(), s(keys::record_change(record.updated_at, record.id))),
-            (GSI6SK.into(), s(keys::owner_sorted(module, &sorted))),
-            (GSI7SK.into(), s(keys::owner_change(module, record.updated_at, record.id))),
-            (GSI5SK.into(), s(sorted)),
-            ("entity".into(), s("record")),
-            ("module".into(), s(module)),
-            ("id".into(), s(record.id.to_string())),
-            ("owner_id".into(), s(record.owner_id.to_string())),
-            ("version".into(), n(record.version)),
-            ("created_at".into(), s(crate::time::format(record.created_at))),
-            ("updated_at".into(), s(crate::time::format(record.updated_at))),
-            ("updated_by".into(), s(record.updated_by.to_string())),
-            ("origin".into(), s(record.origin.to_string())),
-        ]);
-        if let Some(contact) = record.contact_id() {
-            item.insert(GSI2PK.into(), s(keys::contact_records(contact)));
-            item.insert(GSI2SK.into(), s(member_key(record)));
-        }
-        let mut stored_fields = Item::new();
-        for (field, value) in &record.fields {
-            if *value != Value::Null
-                && let Some(field_type) = schema.field_type(field)
-            {
-                stored_fields.insert(field.clone(), encode(field_type, value)?);
-            }
-        }
-        item.insert(FIELDS.into(), Av::M(stored_fields));
-        let mut items = WriteSet::new().with(RECORD, self.put_if_absent(item)?);
+        let mut items = WriteSet::new().with(RECORD, self.put_if_absent(record_item(record, schema)?)?);
         for guard in guards {
             items.add(guard_item(&guard.field), self.guard_put(record.id, guard)?);
         }
         Ok(items)
     }
 
+    /// Stores new `records` 25 to a BatchWriteItem, without conditions: a bulk load (seeding a
+    /// benchmark, a migration) of records that hold no unique value.
+    pub async fn put_records_in_bulk(
+        &self,
+        records: &[CrmRecord],
+        schema: &(dyn FieldSchema + Sync),
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        for chunk in records.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|record| {
+                    let put = PutRequest::builder().set_item(Some(record_item(record, schema)?)).build()?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            // Unprocessed items (throttling) are sent again, a bounded number of times.
+            for _ in 0..5 {
+                let output =
+                    self.client().batch_write_item().request_items(self.table(), requests).send().await?;
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(self.table()))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+            }
+            if !requests.is_empty() {
+                return Err(StoreError::Unavailable("a bulk write left items unprocessed".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The item of a new record: its key, every index key it belongs to, its fields.
+fn record_item(record: &CrmRecord, schema: &(dyn FieldSchema + Sync)) -> Result<Item, StoreError> {
+    let (pk, sk) = record_key(record.module, record.id);
+    let module = record.module.name;
+    let sorted = sort_field_key(record.module, record.fields.get(record.module.sort_field), record.id);
+    let mut item = Item::from([
+        (PK.into(), s(pk)),
+        (SK.into(), s(sk)),
+        (GSI1PK.into(), s(keys::module_records(module))),
+        (GSI1SK.into(), s(record.id.to_string())),
+        (GSI3PK.into(), s(keys::owner_records(record.owner_id))),
+        (GSI3SK.into(), s(member_key(record))),
+        (GSI4SK.into(), s(keys::record_change(record.updated_at, record.id))),
+        (GSI6SK.into(), s(keys::owner_sorted(module, &sorted))),
+        (GSI7SK.into(), s(keys::owner_change(module, record.updated_at, record.id))),
+        (GSI5SK.into(), s(sorted)),
+        ("entity".into(), s("record")),
+        ("module".into(), s(module)),
+        ("id".into(), s(record.id.to_string())),
+        ("owner_id".into(), s(record.owner_id.to_string())),
+        ("version".into(), n(record.version)),
+        ("created_at".into(), s(crate::time::format(record.created_at))),
+        ("updated_at".into(), s(crate::time::format(record.updated_at))),
+        ("updated_by".into(), s(record.updated_by.to_string())),
+        ("origin".into(), s(record.origin.to_string())),
+    ]);
+    if let Some(contact) = record.contact_id() {
+        item.insert(GSI2PK.into(), s(keys::contact_records(contact)));
+        item.insert(GSI2SK.into(), s(member_key(record)));
+    }
+    if let Some(key_field) = record.module.key_field {
+        item.insert(GSI8SK.into(), item[GSI5SK].clone());
+        if let Some(partition) =
+            record.fields.get(key_field).and_then(|value| key_partition(record.module, value))
+        {
+            item.insert(GSI8PK.into(), s(partition));
+        }
+    }
+    let mut stored_fields = Item::new();
+    for (field, value) in &record.fields {
+        if *value != Value::Null
+            && let Some(field_type) = schema.field_type(field)
+        {
+            stored_fields.insert(field.clone(), encode(field_type, value)?);
+        }
+    }
+    item.insert(FIELDS.into(), Av::M(stored_fields));
+    Ok(item)
+}
+
+impl Store {
     /// The items that apply `changes` to record `id` of `module` if it is still at `version`
     /// and, for callers who may change only their own records, still `owner`'s (`record`); free
     /// the unique values it gives up (`release:<field>`), claim the new ones (`guard:<field>`)
@@ -350,6 +408,31 @@ impl Store {
                 .expression_attribute_values(":owner_sorted", s(keys::owner_sorted(module.name, &sorted)))
                 .expression_attribute_values(":sorted", s(sorted));
             sets.push(format!("{GSI5SK} = :sorted, {GSI6SK} = :owner_sorted"));
+            if module.key_field.is_some() {
+                sets.push(format!("{GSI8SK} = :sorted"));
+            }
+        }
+        // The key index follows the key field; its sort key is the sort-field key, set above
+        // or copied (records from before GSI8 lack it).
+        if let Some(key_field) = module.key_field {
+            match changes.set.iter().find(|(field, _)| *field == key_field) {
+                Some((_, value)) => {
+                    match key_partition(module, value) {
+                        Some(partition) => {
+                            update = update.expression_attribute_values(":key", s(partition));
+                            sets.push(format!("{GSI8PK} = :key"));
+                        }
+                        None => removes.push(GSI8PK.to_owned()),
+                    }
+                    if new_sort_value.is_none() && !changes.remove.contains(&sort_field) {
+                        update = update
+                            .expression_attribute_values(":unsorted", s(sort_field_key(module, None, id)));
+                        sets.push(format!("{GSI8SK} = if_not_exists({GSI5SK}, :unsorted)"));
+                    }
+                }
+                None if changes.remove.contains(&key_field) => removes.push(GSI8PK.to_owned()),
+                None => {}
+            }
         }
         // The contact index follows contact_id.
         let member = keys::record_member(module.name, id);
@@ -382,7 +465,8 @@ impl Store {
     }
 
     /// The items that delete record `id` (`record`) if it exists, is at `version` (when given)
-    /// and is `owner`'s (when given), and free its unique values (`release:<field>`).
+    /// and is `owner`'s (when given), and free its unique values (`release:<field>`); a contact
+    /// only while no customer is linked to it (`portal_link`).
     pub fn record_deletion(
         &self,
         module: &Module,
@@ -406,6 +490,9 @@ impl Store {
             WriteSet::new().with(RECORD, TransactWriteItem::builder().delete(delete.build()?).build());
         for guard in guards {
             items.add(release_item(&guard.field), self.guard_release(id, guard)?);
+        }
+        if module.name == "contacts" {
+            items.add(super::portal::PORTAL_LINK, self.unlinked_check(id)?);
         }
         Ok(items)
     }
@@ -460,12 +547,22 @@ impl Store {
     /// `query.filter` applied by DynamoDB (the caller applies any residual criteria). DynamoDB
     /// limits before filtering, so a page can hold fewer than `limit` items and still have a
     /// next one. A start key from another index or partition is refused (`ForeignStart`).
-    #[tracing::instrument(skip_all, fields(module = query.module.name, index = ?query.index))]
     pub async fn records(
         &self,
         query: RecordQuery<'_>,
         schema: &(dyn FieldSchema + Sync),
     ) -> Result<Page<CrmRecord>, StoreError> {
+        Ok(self.records_counted(query, schema).await?.0)
+    }
+
+    /// `records`, with how many items DynamoDB read to find them (`ScannedCount`: the filter
+    /// runs after the read, and both are paid for).
+    #[tracing::instrument(skip_all, fields(module = query.module.name, index = ?query.index))]
+    pub async fn records_counted(
+        &self,
+        query: RecordQuery<'_>,
+        schema: &(dyn FieldSchema + Sync),
+    ) -> Result<(Page<CrmRecord>, u32), StoreError> {
         let module = query.module.name;
         let (index, partition_attribute, sort_attribute, partition, members) = match &query.index {
             RecordIndex::Module => (GSI1, GSI1PK, GSI1SK, keys::module_records(module), None),
@@ -482,6 +579,11 @@ impl Store {
             }
             RecordIndex::OwnerBySortField(owner) => {
                 (GSI6, GSI3PK, GSI6SK, keys::owner_records(*owner), Some(keys::record_members_of(module)))
+            }
+            RecordIndex::Key(value) => {
+                let field =
+                    query.module.key_field.ok_or(StoreError::Malformed("module without a key field"))?;
+                (GSI8, GSI8PK, GSI8SK, keys::key_value_records(module, field, value), None)
             }
         };
         check_start(
@@ -517,13 +619,14 @@ impl Store {
             }
         }
         let output = request.send().await?;
+        let scanned = u32::try_from(output.scanned_count).unwrap_or(0);
         let items = output
             .items
             .unwrap_or_default()
             .into_iter()
             .map(|item| decode_record(item, schema))
             .collect::<Result<_, _>>()?;
-        Ok(Page { items, next: page_key_from_item(output.last_evaluated_key)? })
+        Ok((Page { items, next: page_key_from_item(output.last_evaluated_key)? }, scanned))
     }
 }
 
@@ -544,6 +647,9 @@ pub enum RecordIndex {
     OwnerByChange(Ulid),
     /// The records of one owner, by the module's sort field (GSI6).
     OwnerBySortField(Ulid),
+    /// The records whose key field (`Module::key_field`) holds this value ignoring case, by the
+    /// module's sort field (GSI8).
+    Key(String),
 }
 
 /// One page's worth of a record list.

@@ -378,3 +378,34 @@ fn the_model_agrees_with_evaluation_on_examples() {
     assert!(split.residual.is_none());
     assert!(criteria.evaluate(&EvalContext::new(&rec, now())));
 }
+
+#[test]
+fn required_equalities_are_found_only_where_the_whole_criteria_need_them() {
+    use crate::criteria::testing::sample_user_schema;
+    use crate::criteria::{Criteria, EqualityOperand, ValidationContext, compile};
+    let user = sample_user_schema();
+    let portal = |criteria: serde_json::Value| {
+        let criteria: Criteria = serde_json::from_value(criteria).expect("criteria form");
+        compile(&criteria, &sample_schema(), &ValidationContext::portal(&user)).expect("valid")
+    };
+    let by_user = json!({"field": "region", "op": "eq", "field_ref": "$user.billing_country"});
+    assert_eq!(
+        portal(by_user.clone()).required_equality("region"),
+        Some(EqualityOperand::User("billing_country"))
+    );
+    let within_all =
+        portal(json!({"all": [{"field": "active", "op": "eq", "value": true}, by_user.clone()]}));
+    assert_eq!(within_all.required_equality("region"), Some(EqualityOperand::User("billing_country")));
+    let folded = portal(json!({"field": "region", "op": "eq", "value": "CZ", "case_insensitive": true}));
+    assert_eq!(folded.required_equality("region"), Some(EqualityOperand::Text("cz")));
+    // An alternative, a negation or another operator does not narrow every match to one value.
+    for loose in [
+        json!({"any": [by_user.clone(), {"field": "active", "op": "eq", "value": true}]}),
+        json!({"not": by_user}),
+        json!({"field": "region", "op": "ne", "value": "CZ"}),
+        json!({"field": "region", "op": "in", "value": ["CZ"]}),
+        json!({"field": "name", "op": "eq", "value": "CZ"}),
+    ] {
+        assert_eq!(portal(loose.clone()).required_equality("region"), None, "{loose}");
+    }
+}
