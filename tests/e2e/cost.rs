@@ -82,7 +82,7 @@ pub fn units(sent: &[Sent]) -> Units {
 /// functions get 1 024 MB, the rest 128 MB.
 fn memory_mb(path: &str) -> f64 {
     let hashing = ["/registrations", "/sessions", "/me", "/passwords", "/links/", "/admin/"];
-    let lean = ["/admin/otp-rules"];
+    let lean = ["/admin/otp-rules", "/admin/portal/", "/admin/customers/{id}/contact"];
     if hashing.iter().any(|prefix| path.starts_with(prefix)) && !lean.iter().any(|p| path.starts_with(p)) {
         1024.0
     } else {

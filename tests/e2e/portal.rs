@@ -265,6 +265,12 @@ async fn a_customer_never_reaches_another_customer_s_records() {
     let by_nothing = app.get("/portal/records/quotes?colour=red", Some(&karel)).await;
     assert_eq!(by_contact.status, StatusCode::BAD_REQUEST);
     assert_eq!(by_contact.body["errors"][0]["message"], by_nothing.body["errors"][0]["message"]);
+    // A shown select's values are not listed in errors: they would name internal stages.
+    let bad_stage = app.get("/portal/records/quotes?stage=Secret", Some(&karel)).await;
+    assert_eq!(bad_stage.status, StatusCode::BAD_REQUEST);
+    assert!(!bad_stage.body.to_string().contains("Negotiation"), "{:?}", bad_stage.body);
+    let modules = app.get("/portal/modules", Some(&karel)).await;
+    assert!(!modules.body.to_string().contains("Negotiation"), "{:?}", modules.body);
     let by_hidden_date = app.get("/portal/records/quotes?valid_until=2027-01-31", Some(&karel)).await;
     assert_eq!(by_hidden_date.status, StatusCode::BAD_REQUEST);
     let sorted_hidden = app.get("/portal/records/quotes?sort=valid_until", Some(&karel)).await;
@@ -559,4 +565,192 @@ async fn exposure_is_validated_and_versioned_on_save() {
     let removed = app.request(Method::DELETE, "/admin/portal/modules/products", None, Some(&admin)).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/admin/portal/modules/products", Some(&admin)).await.status, StatusCode::NOT_FOUND);
+}
+
+/// `make bench`: seed 001's exposures over modules of 1 000 and 100 000 records each
+/// (`PORTAL_BENCH_SIZES`), seeded with BatchWriteItem: DynamoDB requests per page and read
+/// amplification (items DynamoDB read, its `ScannedCount`, per item returned) over the first
+/// pages, with products also exposed by a criterion no index serves, for comparison. Moto
+/// answers a GSI query by walking its whole table, so only the counts mean anything here.
+#[tokio::test]
+#[ignore = "benchmark: run with `make bench`"]
+async fn portal_benchmark() {
+    let sizes: Vec<usize> = std::env::var("PORTAL_BENCH_SIZES")
+        .unwrap_or_else(|_| "1000,100000".into())
+        .split(',')
+        .filter_map(|size| size.trim().parse().ok())
+        .collect();
+    println!(
+        "| exposure | read | records per module | pages read | requests per page | items read | items returned | read amplification |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for size in sizes {
+        portal_benchmark_at(size).await;
+    }
+}
+
+async fn portal_benchmark_at(size: usize) {
+    use futures::stream::{self, StreamExt};
+    use portico::criteria::Value as V;
+    use portico::domain::contact_fields::ModuleSchema;
+    use portico::domain::modules::{Actor, CrmRecord, Origin, module};
+    use portico::domain::portal::PortalModuleDefinition;
+    use portico::records::portal::{Customer, PortalConfig, PortalList};
+    use portico::store::portal::StoredPortalModule;
+    use ulid::Ulid;
+
+    let app = spawn_app().await;
+    let store = &app.state.store;
+    let (owner, contact_id) = (Ulid::generate(), Ulid::generate());
+    let record = |module_name: &str, id: Ulid, fields: Vec<(&str, V)>| {
+        let now = chrono::Utc::now();
+        CrmRecord {
+            id,
+            module: module(module_name).expect("module"),
+            owner_id: owner,
+            version: 1,
+            fields: fields.into_iter().map(|(name, value)| (name.to_owned(), value)).collect(),
+            created_at: now,
+            updated_at: now,
+            updated_by: Actor::System,
+            origin: Origin::Import,
+        }
+    };
+    let text = |value: String| V::String(value);
+    let seeded = std::time::Instant::now();
+    let mut by_module: Vec<(&str, Vec<CrmRecord>)> = vec![(
+        "contacts",
+        vec![record(
+            "contacts",
+            contact_id,
+            vec![
+                ("last_name", text("Nováková".into())),
+                ("billing_country", text("R7".into())),
+                ("billing_city", text("City 42".into())),
+            ],
+        )],
+    )];
+    // The customer's 10 quotes (6 approved, 2 in negotiation, 2 drafts) among the module's.
+    let stages = ["Approved", "Approved", "Approved", "Negotiation", "Draft"];
+    let others: Vec<String> = (0..size.div_ceil(10)).map(|_| Ulid::generate().to_string()).collect();
+    let quotes = (0..size)
+        .map(|i| {
+            let (contact, stage) = match i {
+                0..6 => (contact_id.to_string(), "Approved"),
+                6..8 => (contact_id.to_string(), "Negotiation"),
+                8..10 => (contact_id.to_string(), "Draft"),
+                _ => (others[i % others.len()].clone(), stages[i % stages.len()]),
+            };
+            record(
+                "quotes",
+                Ulid::generate(),
+                vec![
+                    ("subject", text(format!("Quote {i}"))),
+                    ("stage", text(stage.into())),
+                    ("contact_id", text(contact)),
+                ],
+            )
+        })
+        .collect();
+    by_module.push(("quotes", quotes));
+    let products = (0..size)
+        .map(|i| {
+            record(
+                "products",
+                Ulid::generate(),
+                vec![("name", text(format!("Product {i:06}"))), ("region", text(format!("R{}", i % 50)))],
+            )
+        })
+        .collect();
+    by_module.push(("products", products));
+    let meetings = (0..size)
+        .map(|i| {
+            record(
+                "meetings",
+                Ulid::generate(),
+                vec![("title", text(format!("Visit {i}"))), ("location", text(format!("City {}", i % 100)))],
+            )
+        })
+        .collect();
+    by_module.push(("meetings", meetings));
+    for (name, records) in &by_module {
+        let schema = ModuleSchema::builtin(module(name).expect("module"));
+        stream::iter(records.chunks(250))
+            .for_each_concurrent(8, |chunk| {
+                let schema = &schema;
+                async move { store.put_records_in_bulk(chunk, schema).await.expect("seed") }
+            })
+            .await;
+    }
+    eprintln!("seeded {} records per module in {:.1} s", size, seeded.elapsed().as_secs_f64());
+
+    let exposures = [
+        (
+            "quotes",
+            "related: stage Approved, not Negotiation",
+            json!({"exposure": "related", "lookup": "contact_id",
+            "fields": ["subject", "stage"], "criteria": {"all": [{"field": "stage", "op": "eq", "value": "Approved"},
+            {"field": "stage", "op": "ne", "value": "Negotiation"}]}}),
+        ),
+        (
+            "products",
+            "public: region = $user.billing_country",
+            json!({"exposure": "public", "fields": ["name"],
+            "criteria": {"field": "region", "op": "eq", "field_ref": "$user.billing_country"}}),
+        ),
+        (
+            "meetings",
+            "public: location = $user.billing_city",
+            json!({"exposure": "public", "fields": ["title"],
+            "sort": "created_at",
+            "criteria": {"field": "location", "op": "starts_with", "field_ref": "$user.billing_city"}}),
+        ),
+    ];
+    // Meetings are first read without the key (starts_with is no equality), then with it.
+    let mut runs: Vec<(&str, String, Value)> = exposures
+        .iter()
+        .map(|(module, label, definition)| (*module, (*label).to_owned(), definition.clone()))
+        .collect();
+    runs[2].1 = "public: location starts with $user.billing_city (no index serves it)".into();
+    runs.push(("meetings", "public: location = $user.billing_city".into(), json!({"exposure": "public",
+        "fields": ["title", "starts_at"], "criteria": {"field": "location", "op": "eq", "field_ref": "$user.billing_city"}})));
+    for (module_name, label, definition) in runs {
+        let definition: PortalModuleDefinition = serde_json::from_value(definition).expect("definition");
+        let _ = store.delete_portal_module(module_name).await;
+        let stored = StoredPortalModule {
+            module: module_name.into(),
+            version: 1,
+            definition,
+            updated_at: chrono::Utc::now(),
+        };
+        assert!(store.put_portal_module(&stored).await.expect("saved"));
+        let config = PortalConfig::load(store).await.expect("config");
+        let exposed = config.module(module_name).expect("exposed");
+        let contact = config.contact(store, contact_id).await.expect("read").expect("contact");
+        let customer = Customer { account_id: Ulid::generate(), contact };
+        let list = PortalList::parse(&[], exposed, &config.custom).expect("plan");
+        let (mut pages, mut queries, mut scanned, mut returned, mut start) = (0, 0, 0, 0, None);
+        while pages < 4 {
+            let page = list.read_page(store, &config, exposed, &customer, 25, start).await.expect("page");
+            pages += 1;
+            queries += page.queries;
+            scanned += page.scanned;
+            returned += page.items.len();
+            start = page.next;
+            if start.is_none() {
+                break;
+            }
+        }
+        let read = match exposed.read {
+            portico::domain::portal::PortalRead::ContactRecords => "contact index",
+            portico::domain::portal::PortalRead::Key(_) => "key index",
+            portico::domain::portal::PortalRead::Module => "module, filtered",
+            portico::domain::portal::PortalRead::OwnContact => "own contact",
+        };
+        println!(
+            "| {label} | {read} | {size} | {pages} | {:.1} | {scanned} | {returned} | {:.2} |",
+            f64::from(queries) / f64::from(pages),
+            f64::from(scanned) / returned.max(1) as f64
+        );
+    }
 }

@@ -84,15 +84,13 @@ pub struct PortalModuleView {
 pub struct PortalFieldView {
     pub name: String,
     /// `text`, `number`, `date`, `date_time`, `bool`, `select`, `email`, `phone`, `lookup`, `list`.
+    /// A select's options are not listed: they name internal stages too.
     #[serde(rename = "type")]
     pub field_type: String,
-    /// The choices of a select field.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<String>>,
 }
 
 fn module_view(module: &ValidPortalModule, config: &PortalConfig) -> PortalModuleView {
-    use portico::criteria::{FieldSchema, FieldType};
+    use portico::criteria::FieldSchema;
     let schema = portico::domain::portal::portal_schema(module.module, &config.custom);
     PortalModuleView {
         module: module.module.name.to_owned(),
@@ -103,14 +101,7 @@ fn module_view(module: &ValidPortalModule, config: &PortalConfig) -> PortalModul
             .iter()
             .filter_map(|name| {
                 let field_type = schema.field_type(name)?;
-                Some(PortalFieldView {
-                    name: name.clone(),
-                    field_type: field_type.name().to_owned(),
-                    options: match field_type {
-                        FieldType::Select { options } => Some(options.to_vec()),
-                        _ => None,
-                    },
-                })
+                Some(PortalFieldView { name: name.clone(), field_type: field_type.name().to_owned() })
             })
             .collect(),
         sort: module.sort.to_text(module.module),
@@ -123,7 +114,7 @@ pub struct PortalModules {
 }
 
 #[utoipa::path(get, path = "/portal/modules", tag = "portal", security(("bearer" = [])),
-    responses((status = 200, body = PortalModules, description = "The modules this customer sees, with their fields"),
+    responses((status = 200, body = PortalModules, description = "The modules this customer sees, with their fields and types"),
         (status = 401, body = Problem), (status = 403, body = Problem, description = "A staff token, or an account that is not active")))]
 async fn list_portal_modules_shown(
     State(state): State<AppState>,

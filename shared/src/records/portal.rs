@@ -227,9 +227,10 @@ impl PortalList {
                     None => {
                         errors.push(FieldError::new(field, "is neither a list parameter nor a field you see"))
                     }
+                    // The type's own message could list a select's options, internal stages among them.
                     Some(field_type) => match super::list::equality(field, field_type, text) {
                         Ok((leaf, _)) => leaves.push(leaf.into()),
-                        Err(message) => errors.push(FieldError::new(field, message)),
+                        Err(_) => errors.push(FieldError::new(field, "is not a value this field can hold")),
                     },
                 },
             }
