@@ -37,12 +37,46 @@ fn every_function_crate_has_a_template_resource_and_back() {
     assert_eq!(in_template, crates);
 }
 
+/// The stream consumer's event source: failures reported per record, bisected, retried a
+/// bounded number of times for a bounded age, then sent to a queue someone is alarmed about.
+#[test]
+fn the_stream_consumer_checkpoints_retries_and_dead_letters() {
+    let template = template();
+    let resources = &template["Resources"];
+    let stream = &resources["WorkflowsFunction"]["Properties"]["Events"]["TableStream"];
+    assert_eq!(stream["Type"].as_str(), Some("DynamoDB"));
+    let properties = &stream["Properties"];
+    assert_eq!(properties["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+    assert_eq!(properties["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert!(properties["MaximumRetryAttempts"].as_i64().is_some_and(|tries| (1..=10).contains(&tries)));
+    assert!(properties["MaximumRecordAgeInSeconds"].as_i64().is_some_and(|age| (60..=86_400).contains(&age)));
+    let destination = &properties["DestinationConfig"]["OnFailure"];
+    assert_eq!(destination["Type"].as_str(), Some("SQS"));
+    let queue = &resources["WorkflowsDeadLetters"];
+    assert_eq!(queue["Type"].as_str(), Some("AWS::SQS::Queue"));
+    let alarmed = resources.as_hash().expect("resources").values().any(|resource| {
+        resource["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+            && resource["Properties"]["Namespace"].as_str() == Some("AWS/SQS")
+    });
+    assert!(alarmed, "an alarm watches the dead-letter queue");
+    let filters = properties["FilterCriteria"]["Filters"].as_vec().expect("filters");
+    for filter in filters {
+        let pattern: serde_json::Value =
+            serde_json::from_str(filter["Pattern"].as_str().expect("pattern")).expect("a JSON pattern");
+        let image = pattern["dynamodb"].as_object().and_then(|images| images.values().next()).cloned();
+        assert_eq!(image.map(|image| image["entity"]["S"].clone()), Some(serde_json::json!(["record"])));
+    }
+    let timeout = resources["WorkflowsFunction"]["Properties"]["Timeout"].as_i64().expect("timeout");
+    assert!(timeout >= 60, "a batch of 100 has room for its actions");
+}
+
 #[test]
 fn template_routes_and_openapi_operations_match() {
     let template = template();
     let mut routes = BTreeSet::new();
     for function in functions(&template) {
-        for event in function["Properties"]["Events"].as_hash().expect("Events").values() {
+        let events = function["Properties"]["Events"].as_hash().expect("Events");
+        for event in events.values().filter(|event| event["Type"].as_str() != Some("DynamoDB")) {
             assert_eq!(event["Type"].as_str(), Some("HttpApi"));
             let method = event["Properties"]["Method"].as_str().expect("Method").to_lowercase();
             routes.insert((method, event["Properties"]["Path"].as_str().expect("Path").to_owned()));

@@ -29,3 +29,4 @@ mod store;
 mod support;
 mod tracing_spans;
 mod users;
+mod workflows;

@@ -139,6 +139,14 @@ const EXPECTED: &[Row] = &[
     ("portal preview", "GET", "/admin/portal/preview", 5, 0, 0, 5, "account, exposures and definitions in parallel; the contact; the candidates' Query"),
     ("link customer", "PUT", "/admin/customers/{id}/contact", 3, 0, 0, 3, "the caller's rights read afresh, the account, transaction (both sides, the old contact released, the new one checked)"),
     ("delete portal module", "DELETE", "/admin/portal/modules/{module}", 2, 0, 0, 2, "the caller's rights read afresh, conditional DeleteItem"),
+    // Workflow rules (their runs happen on the stream: see the workflows benchmark).
+    ("create workflow rule", "POST", "/admin/workflow-rules", 4, 0, 0, 2, "the caller's rights read afresh, definitions (masked fields), the rules (at most 200; a counter item would do), PutItem"),
+    ("workflow rules", "GET", "/admin/workflow-rules", 1, 0, 0, 1, "one Query"),
+    ("workflow rule", "GET", "/admin/workflow-rules/{id}", 1, 0, 0, 1, ""),
+    ("replace workflow rule", "PUT", "/admin/workflow-rules/{id}", 4, 0, 0, 3, "the caller's rights read afresh, definitions, read (created_at), conditional PutItem"),
+    ("test workflow rule", "POST", "/admin/workflow-rules/{id}/test", 2, 0, 0, 2, "the rule and the definitions it is checked against; nothing is run"),
+    ("workflow runs", "GET", "/admin/workflow-rules/{id}/runs", 1, 0, 0, 1, "one Query of the rule's runs, newest first"),
+    ("delete workflow rule", "DELETE", "/admin/workflow-rules/{id}", 2, 0, 0, 2, "the caller's rights read afresh, conditional DeleteItem"),
     // Static answers.
     ("admin page", "GET", "/admin/", 0, 0, 0, 0, "compiled in"),
     ("admin script", "GET", "/admin/app.js", 0, 0, 0, 0, "compiled in"),
@@ -801,6 +809,38 @@ async fn every_endpoint_sends_the_requests_in_the_table() {
     m.json("link customer", Method::PUT, &path, Some(body), Some(admin), StatusCode::OK).await;
     let path = "/admin/portal/modules/products";
     m.json("delete portal module", Method::DELETE, path, None, Some(admin), StatusCode::NO_CONTENT).await;
+
+    // ---- Workflow rules (this table has no stream: nothing runs them here).
+    let rule = json!({"name": "Big deal alert", "module": "deals", "trigger": {"event": "created_or_edited"},
+        "criteria": {"field": "amount", "op": "gt", "value": 50000},
+        "actions": [{"type": "email_alert", "to": {"roles": ["sales_manager"]}, "subject": "Big deal: {{name}}", "body": "{{amount}}"}]});
+    let created = m
+        .json(
+            "create workflow rule",
+            Method::POST,
+            "/admin/workflow-rules",
+            Some(rule.clone()),
+            Some(admin),
+            StatusCode::CREATED,
+        )
+        .await;
+    let path = format!("/admin/workflow-rules/{}", text(&created.body["id"]));
+    m.json("workflow rules", Method::GET, "/admin/workflow-rules", None, Some(admin), StatusCode::OK).await;
+    m.json("workflow rule", Method::GET, &path, None, Some(admin), StatusCode::OK).await;
+    let replace = m.call(Method::PUT, &path, Some(admin), DEVICE).header("if-match", "1").json(&rule);
+    m.measure("replace workflow rule", replace, StatusCode::OK).await;
+    let body = json!({"record": {"amount": 60000, "name": "Racks"}});
+    m.json(
+        "test workflow rule",
+        Method::POST,
+        &format!("{path}/test"),
+        Some(body),
+        Some(admin),
+        StatusCode::OK,
+    )
+    .await;
+    m.json("workflow runs", Method::GET, &format!("{path}/runs"), None, Some(admin), StatusCode::OK).await;
+    m.json("delete workflow rule", Method::DELETE, &path, None, Some(admin), StatusCode::NO_CONTENT).await;
 
     // ---- Static answers.
     for (label, path) in [

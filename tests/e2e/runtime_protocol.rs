@@ -36,6 +36,15 @@ const CASES: [(&str, &str, u16, Option<&str>); 15] = [
     ("portal", "list-config.json", 401, Some("invalid_token")),
 ];
 
+/// (stream function, fixture, the sequence numbers it must report failed)
+const STREAM_CASES: [(&str, &str, &[&str]); 4] = [
+    ("workflows", "insert-deal.json", &[]),
+    ("workflows", "modify-deal.json", &[]),
+    ("workflows", "remove-deal.json", &[]),
+    // A record of no module fails; the one before it is done, so it is the checkpoint.
+    ("workflows", "poison-record.json", &["111100000000000000005"]),
+];
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -204,11 +213,36 @@ async fn every_function_binary_answers_its_fixtures_through_the_runtime_api() {
 }
 
 #[tokio::test]
+async fn the_stream_consumer_answers_its_fixtures_with_batch_item_failures() {
+    let app = spawn_app().await;
+    for (function, fixture, failed) in STREAM_CASES {
+        let event = std::fs::read_to_string(workspace().join("events").join(function).join(fixture))
+            .expect("fixture");
+        let (kind, body) = match invoke(function, event, app.state.store.table()).await {
+            Outcome::Called(kind, body) => (kind, body),
+            Outcome::Exited(status, stderr) => {
+                panic!("{function}/{fixture}: the binary exited ({status}) before answering:\n{stderr}")
+            }
+        };
+        assert_eq!(kind, "response", "{function}/{fixture}: {body}");
+        let response: Value = serde_json::from_str(&body).expect("a DynamoDB event response");
+        let reported: Vec<&str> = response["batchItemFailures"]
+            .as_array()
+            .expect("batchItemFailures")
+            .iter()
+            .filter_map(|failure| failure["itemIdentifier"].as_str())
+            .collect();
+        assert_eq!(reported, failed, "{function}/{fixture}: {response}");
+    }
+}
+
+#[tokio::test]
 async fn every_function_has_fixtures() {
     for entry in std::fs::read_dir(workspace().join("functions")).expect("functions/") {
         let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
         assert!(
-            CASES.iter().any(|(function, ..)| *function == name),
+            CASES.iter().any(|(function, ..)| *function == name)
+                || STREAM_CASES.iter().any(|(function, ..)| *function == name),
             "no runtime fixture runs for functions/{name}"
         );
     }

@@ -92,14 +92,33 @@ pub async fn spawn_app() -> TestApp {
 
 /// `spawn_app` with `adjust` applied to the test config.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn(adjust, false).await
+}
+
+/// `spawn_app` with the table's stream on and the local poller feeding it to the workflows
+/// handler (as `make run` does); the poller's dead letters.
+pub async fn spawn_app_with_workflows() -> (TestApp, portico_local::streams::DeadLetters) {
+    let app = spawn(|_| {}, true).await;
+    let dead_letters = portico_local::streams::DeadLetters::default();
+    let polled = portico_local::streams::poll(
+        app.state.clone(),
+        moto_endpoint().to_owned(),
+        std::time::Duration::from_millis(50),
+        dead_letters.clone(),
+    );
+    tokio::spawn(async move { polled.await.expect("the stream poller stopped") });
+    (app, dead_letters)
+}
+
+async fn spawn(adjust: impl FnOnce(&mut Config), stream: bool) -> TestApp {
     init_tracing();
     let table = format!("t-{}", Ulid::generate());
     let sdk = portico_local::moto_sdk_config(moto_endpoint(), REGION).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    // No test reads the table's stream: without it moto keeps no stream record per write.
-    let definition = portico_local::table::table_definition(portico_local::table::TEMPLATE)
-        .expect("template")
-        .without_stream();
+    // Most tests read no stream: without it moto keeps no stream record per write.
+    let definition =
+        portico_local::table::table_definition(portico_local::table::TEMPLATE).expect("template");
+    let definition = if stream { definition } else { definition.without_stream() };
     portico_local::table::create_table(&dynamodb, &table, &definition).await.expect("create table");
     aws_sdk_ses::Client::new(&sdk)
         .verify_email_identity()

@@ -7,6 +7,7 @@ mod page;
 mod registrations;
 mod roles;
 mod users;
+mod workflows;
 
 use axum::Json;
 use axum::Router;
@@ -28,6 +29,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(users::api())
         .merge(roles::api())
         .merge(fields::api())
+        .merge(workflows::api())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -3,6 +3,7 @@
 //! API Gateway serves.
 
 pub mod moto;
+pub mod streams;
 pub mod table;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use portico::{AppState, Config};
-use portico_local::{app, create_admin, moto, moto_sdk_config, random_password, table};
+use portico_local::{app, create_admin, moto, moto_sdk_config, random_password, streams, table};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -134,6 +134,14 @@ async fn run(settings: LocalSettings) -> Result<(), Error> {
         println!("administrator {} exists (password as printed when it was seeded)", settings.admin_email);
     }
 
+    let dead_letters = streams::DeadLetters::default();
+    let polled = streams::poll(state.clone(), endpoint.clone(), Duration::from_millis(250), dead_letters);
+    tokio::spawn(async move {
+        if let Err(error) = polled.await {
+            eprintln!("the stream poller stopped: {error}; workflow rules do not run");
+        }
+    });
+    println!("polling the table's stream: workflow rules run on record changes");
     let outbox = moto::Outbox::new(endpoint);
     tokio::spawn(print_outbox(outbox.clone()));
     let address = SocketAddr::from(([127, 0, 0, 1], settings.port));

@@ -16,6 +16,7 @@ pub mod permission;
 pub mod policy;
 pub mod portal;
 pub mod signin;
+pub mod workflow;
 
 pub use account::{Account, AccountKind, AccountStatus, AccountType};
 pub use contact::{Email, Phone};

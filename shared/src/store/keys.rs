@@ -25,6 +25,9 @@
 //! |   GSI8, for modules with a key field: `KEY#<module>#<field>#<folded value>` / the GSI5 key) | | | |
 //! | contact's portal link | `RECORD#contacts#<id>`   | `PORTAL_ACCOUNT`      |                        |        |
 //! | portal module         | `PORTAL`                 | `MODULE#<module>`     |                        |        |
+//! | workflow rule         | `WORKFLOW_RULES`         | `RULE#<id>`           |                        |        |
+//! | workflow run          | `WORKFLOW_RULE#<id>`     | `RUN#<event time>#<event id>` |                |        |
+//! | effect marker         | `EFFECT#<event>#<rule>#<action>` | `EFFECT`      |                        |        |
 //! | custom role         | `ROLES`                  | `ROLE#<id>`           |                        |        |
 //! | OTP rule              | `OTP_RULES`              | `RULE#<id>`           |                        |        |
 //! | administrator count   | `COUNTS`                 | `ADMINISTRATORS`      |                        |        |
@@ -212,6 +215,27 @@ pub fn record_member(module: &str, id: Ulid) -> String {
 
 pub fn registration_policy() -> Key {
     ("SETTINGS".into(), "REGISTRATION_POLICY".into())
+}
+
+pub const WORKFLOW_RULES_PK: &str = "WORKFLOW_RULES";
+pub const WORKFLOW_RUN_SK_PREFIX: &str = "RUN#";
+
+pub fn workflow_rule(id: Ulid) -> Key {
+    (WORKFLOW_RULES_PK.into(), format!("RULE#{id}"))
+}
+
+pub fn workflow_runs_of(rule: Ulid) -> String {
+    format!("WORKFLOW_RULE#{rule}")
+}
+
+/// A run of `rule` on one stream event: newest first by the event's time, once per event.
+pub fn workflow_run(rule: Ulid, at: chrono::DateTime<chrono::Utc>, event_id: &str) -> Key {
+    (workflow_runs_of(rule), format!("{WORKFLOW_RUN_SK_PREFIX}{}#{event_id}", crate::time::format(at)))
+}
+
+/// The marker of one effect (`<event id>#<rule>#<action index>`).
+pub fn effect_marker(effect: &str) -> Key {
+    (format!("EFFECT#{effect}"), "EFFECT".into())
 }
 
 pub const OTP_RULES_PK: &str = "OTP_RULES";

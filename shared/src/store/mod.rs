@@ -20,6 +20,7 @@ pub mod request_count;
 pub mod roles;
 pub mod sessions;
 pub mod settings;
+pub mod workflows;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

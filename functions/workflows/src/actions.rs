@@ -1,0 +1,259 @@
+//! Running one fired rule's actions on one event, each exactly once per (event, rule, action)
+//! inside DynamoDB and at least once outside it.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use portico::AppState;
+use portico::criteria::{FieldSchema, Value};
+use portico::domain::contact_fields::ModuleSchema;
+use portico::domain::modules::{self, CrmRecord, field_json};
+use portico::domain::workflow::{
+    Assignee, EventKind, RecordEvent, ValidAction, ValidWorkflowRule, origin_of_update,
+};
+use portico::domain::{AccountStatus, Email};
+use portico::notify::Mail;
+use portico::records::template::Template;
+use portico::records::{Caller, RecordError, View};
+use portico::store::workflows::{ActionOutcome, MARKER};
+use portico::store::{StoreError, WriteSet};
+use serde_json::{Map, Value as Json};
+use ulid::Ulid;
+
+use crate::Rules;
+
+/// One fired rule on one event.
+pub struct Effect<'a> {
+    pub state: &'a AppState,
+    pub rules: &'a Rules,
+    pub rule_id: Ulid,
+    pub rule: &'a ValidWorkflowRule,
+    pub event_id: &'a str,
+    pub event: &'a RecordEvent<'a>,
+    /// The record as the event left it (as it was, for a deletion).
+    pub record: &'a CrmRecord,
+}
+
+/// How an action ended, before it is timed.
+enum Ended {
+    Done,
+    AlreadyDone,
+    Skipped(String),
+    Failed(String),
+}
+
+impl Effect<'_> {
+    /// Runs the actions in order. A failure that may pass (DynamoDB or SES unavailable) is
+    /// returned, so the event comes again and the markers skip what was done; one that will
+    /// not is recorded in the outcome and the next action runs.
+    pub async fn run(&self) -> Result<Vec<ActionOutcome>, StoreError> {
+        let mut outcomes = Vec::new();
+        for (index, action) in self.rule.actions.iter().enumerate() {
+            let started = Instant::now();
+            let key = format!("{}#{}#{index}", self.event_id, self.rule_id);
+            let ended = match action {
+                ValidAction::EmailAlert { addresses, owner, roles, subject, body } => {
+                    self.email_alert(&key, addresses, *owner, roles, subject, body).await?
+                }
+                ValidAction::CreateTask { assignee, subject, due_in_days } => {
+                    self.create_task(&key, *assignee, subject, *due_in_days).await?
+                }
+                ValidAction::FieldUpdate { values } => self.field_update(&key, values).await?,
+            };
+            let (status, detail) = match ended {
+                Ended::Done => ("done", None),
+                Ended::AlreadyDone => ("already_done", None),
+                Ended::Skipped(why) => ("skipped", Some(why)),
+                Ended::Failed(why) => ("failed", Some(why)),
+            };
+            if status == "failed" {
+                tracing::warn!(rule_id = %self.rule_id, event_id = self.event_id, index, detail = ?detail, "workflow action failed");
+            }
+            outcomes.push(ActionOutcome {
+                index,
+                kind: self.rule.definition.actions[index].kind().to_owned(),
+                status: status.to_owned(),
+                duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                detail,
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// The record's fields as text for templates: custom contact fields that are masked never
+    /// appear (validation refuses naming them; this keeps them out regardless).
+    fn template_values(&self) -> Map<String, Json> {
+        let module = self.record.module;
+        let custom = if module.name == "contacts" { self.rules.custom.as_slice() } else { &[] };
+        let schema = ModuleSchema::for_staff(module, custom, &[], true);
+        self.record
+            .fields
+            .iter()
+            .filter(|(name, _)| !schema.custom_field(name).is_some_and(|field| field.masked))
+            .filter_map(|(name, value)| Some((name.clone(), field_json(schema.field_type(name)?, value))))
+            .collect()
+    }
+
+    fn render(&self, template: &Template) -> String {
+        template
+            .render(&self.template_values())
+            .and_then(|json| json.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    async fn email_alert(
+        &self,
+        key: &str,
+        addresses: &[Email],
+        owner: bool,
+        roles: &[String],
+        subject: &Template,
+        body: &Template,
+    ) -> Result<Ended, StoreError> {
+        let store = &self.state.store;
+        if store.effect_done(key).await? {
+            return Ok(Ended::AlreadyDone);
+        }
+        let mut to: Vec<Email> = addresses.to_vec();
+        if owner && let Some(account) = store.account(self.record.owner_id).await? {
+            to.push(account.email);
+        }
+        if !roles.is_empty() {
+            let staff = store.staff().await?;
+            to.extend(
+                staff
+                    .into_iter()
+                    .filter(|member| member.status == AccountStatus::Active)
+                    .filter(|member| member.roles.iter().any(|role| roles.contains(role)))
+                    .map(|member| member.email),
+            );
+        }
+        to.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        to.dedup();
+        if to.is_empty() {
+            store.mark_effect_done(key, chrono::Utc::now()).await?;
+            return Ok(Ended::Skipped("no recipient".into()));
+        }
+        let mail = Mail {
+            subject: self.render(subject),
+            text: format!(
+                "{}\n\n-- \nPortico workflow rule \"{}\" on {} {}. Reference (the same on a repeated mail): {key}\n",
+                self.render(body),
+                self.rule.definition.name,
+                self.record.module.name,
+                self.record.id
+            ),
+        };
+        for address in &to {
+            self.state
+                .notifier
+                .send_mail(address, &mail)
+                .await
+                .map_err(|error| StoreError::Unavailable(format!("alert mail not sent: {error}").into()))?;
+        }
+        store.mark_effect_done(key, chrono::Utc::now()).await?;
+        Ok(Ended::Done)
+    }
+
+    fn caller(&self) -> Caller {
+        Caller::system(origin_of_update(self.rule_id, self.event.origin))
+    }
+
+    fn marker(&self, key: &str) -> Result<WriteSet, StoreError> {
+        Ok(WriteSet::new().with(MARKER, self.state.store.effect_marker(key, chrono::Utc::now())?))
+    }
+
+    async fn create_task(
+        &self,
+        key: &str,
+        assignee: Assignee,
+        subject: &Template,
+        due_in_days: u32,
+    ) -> Result<Ended, StoreError> {
+        let tasks = modules::module("tasks").ok_or(StoreError::Malformed("tasks module"))?;
+        let caller = self.caller();
+        let view = View::new(&caller, tasks, &[]);
+        let subject: String = self.render(subject).chars().take(modules::MAX_TEXT_CHARS).collect();
+        let due = (self.event.at + chrono::Duration::days(i64::from(due_in_days)))
+            .date_naive()
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        let mut values = BTreeMap::from([
+            (
+                "subject".to_owned(),
+                Value::String(if subject.trim().is_empty() {
+                    self.rule.definition.name.clone()
+                } else {
+                    subject
+                }),
+            ),
+            ("status".to_owned(), Value::String("Open".into())),
+            ("due_date".to_owned(), Value::DateTime(due)),
+        ]);
+        let contact = if self.record.module.name == "contacts" {
+            Some(self.record.id.to_string())
+        } else {
+            self.record.contact_id().map(str::to_owned)
+        };
+        if let Some(contact) =
+            contact.filter(|_| self.event.kind != EventKind::Deleted || self.record.module.name != "contacts")
+        {
+            values.insert("contact_id".into(), Value::String(contact));
+        }
+        let owner = match assignee {
+            Assignee::Owner => self.record.owner_id,
+            Assignee::Staff(id) => id,
+        };
+        match view.create(&self.state.store, values, Some(owner), self.marker(key)?).await {
+            Ok(_) => Ok(Ended::Done),
+            Err(error) => self.ended(error),
+        }
+    }
+
+    async fn field_update(&self, key: &str, values: &BTreeMap<String, Value>) -> Result<Ended, StoreError> {
+        let module = self.record.module;
+        let custom = if module.name == "contacts" { self.rules.custom.as_slice() } else { &[] };
+        let caller = self.caller();
+        let view = View::new(&caller, module, custom);
+        let store = &self.state.store;
+        match view.change(store, self.record.id, self.record.version, values, None, self.marker(key)?).await {
+            Ok(_) => Ok(Ended::Done),
+            Err(RecordError::VersionMismatch { .. }) => {
+                // Changed since the event: judge the rule again on the record as it is now.
+                let current = match view.read(store, self.record.id).await {
+                    Ok(current) => current,
+                    Err(RecordError::NotFound) => return Ok(Ended::Skipped("the record is gone".into())),
+                    Err(error) => return self.ended(error),
+                };
+                let now = RecordEvent {
+                    kind: EventKind::Edited,
+                    new: Some(&current.fields),
+                    at: chrono::Utc::now(),
+                    ..*self.event
+                };
+                if !self.rule.fires(self.rule_id, &now).fires {
+                    return Ok(Ended::Skipped(format!(
+                        "the record changed since the event (now version {}) and the rule no longer holds",
+                        current.version
+                    )));
+                }
+                match view.change(store, current.id, current.version, values, None, self.marker(key)?).await {
+                    Ok(_) => Ok(Ended::Done),
+                    Err(error) => self.ended(error),
+                }
+            }
+            Err(error) => self.ended(error),
+        }
+    }
+
+    /// A record write's refusal as an action's end: a marker that was there means done
+    /// before; DynamoDB failing comes back as an error (the event comes again).
+    fn ended(&self, error: RecordError) -> Result<Ended, StoreError> {
+        match error {
+            RecordError::ItemsFailed(cancellation) if cancellation.failed(MARKER) => Ok(Ended::AlreadyDone),
+            RecordError::Store(error) => Err(error),
+            RecordError::NotFound => Ok(Ended::Skipped("the record is gone".into())),
+            other => Ok(Ended::Failed(other.to_string())),
+        }
+    }
+}

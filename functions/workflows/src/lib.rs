@@ -1,0 +1,175 @@
+//! The stream consumer (SPEC §5, seed 003): each batch of the table's DynamoDB stream fires the
+//! workflow rules of the changed records' modules and runs their actions in order.
+//!
+//! Streams deliver at least once, so every effect inside DynamoDB (a task, a field update)
+//! commits with a marker keyed by (event id, rule, action) that fails it when it was done
+//! before; a mail goes out unless its marker is there, and is marked after (at least once, the
+//! same key in its body for receivers to drop repeats). A record that fails for a reason that may
+//! pass (a throttled read) is returned in `batchItemFailures` with the records after it
+//! unprocessed — a checkpoint: Lambda sends it and the rest of its shard again, in order. An
+//! action that fails for good (an OTP rule holds the update back) is recorded in the rule's run
+//! history and does not hold the shard.
+
+mod actions;
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use lambda_runtime::LambdaEvent;
+use portico::AppState;
+use portico::domain::contact_fields::{ContactField, ModuleSchema};
+use portico::domain::modules::{self, CrmRecord};
+use portico::domain::workflow::{EventKind, RecordEvent, ValidWorkflowRule};
+use portico::store::StoreError;
+use portico::store::records::decode_record;
+use portico::store::workflows::WorkflowRun;
+use ulid::Ulid;
+
+/// The active rules and the custom contact fields they were validated against, read once per
+/// batch: a rule saved now applies from the next batch on.
+pub struct Rules {
+    rules: Vec<(Ulid, ValidWorkflowRule)>,
+    custom: Vec<ContactField>,
+}
+
+impl Rules {
+    pub async fn load(state: &AppState) -> Result<Self, StoreError> {
+        let (stored, custom) = tokio::try_join!(state.store.workflow_rules(), state.store.contact_fields())?;
+        let rules = stored
+            .into_iter()
+            .filter(|rule| rule.definition.active)
+            .filter_map(|rule| {
+                let id = rule.id;
+                match rule.definition.validate(&custom) {
+                    Ok(valid) => Some((id, valid)),
+                    Err(errors) => {
+                        tracing::error!(rule_id = %id, ?errors, "a stored workflow rule no longer validates; it does not run");
+                        None
+                    }
+                }
+            })
+            .collect();
+        Ok(Self { rules, custom })
+    }
+}
+
+/// The Lambda handler: one batch of stream records, in shard order.
+pub async fn handle(
+    state: &AppState,
+    event: LambdaEvent<Event>,
+) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
+    Ok(handle_batch(state, event.payload).await)
+}
+
+/// Processes `batch` and reports the first record that failed (the checkpoint); the records
+/// after it are not touched, so one key's changes are never applied out of order.
+pub async fn handle_batch(state: &AppState, batch: Event) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    let rules = match Rules::load(state).await {
+        Ok(rules) => rules,
+        Err(error) => {
+            tracing::error!(%error, "workflow rules unreadable; the batch comes again");
+            if let Some(first) = batch.records.first() {
+                response.batch_item_failures.push(failure(first));
+            }
+            return response;
+        }
+    };
+    for record in &batch.records {
+        // Boxed: the actions' futures nest deep enough to overflow the compiler's layout limit.
+        if let Err(error) = Box::pin(process(state, &rules, record)).await {
+            tracing::error!(event_id = %record.event_id, %error, "stream record failed; it and the rest of its shard come again");
+            response.batch_item_failures.push(failure(record));
+            break;
+        }
+    }
+    response
+}
+
+fn failure(record: &EventRecord) -> DynamoDbBatchItemFailure {
+    let mut failure = DynamoDbBatchItemFailure::default();
+    failure.item_identifier = record.change.sequence_number.clone();
+    failure
+}
+
+/// A stream record's image as the SDK's item type.
+fn image(item: &serde_dynamo::Item) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    item.clone().into()
+}
+
+/// The CRM record of an image, with every field (masking is decided where values leave).
+fn record_of(
+    image: HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    custom: &[ContactField],
+) -> Result<Option<CrmRecord>, StoreError> {
+    let is_record =
+        image.get("entity").and_then(|entity| entity.as_s().ok()).is_some_and(|entity| entity == "record");
+    if !is_record {
+        return Ok(None);
+    }
+    let module = image
+        .get("module")
+        .and_then(|module| module.as_s().ok())
+        .and_then(|name| modules::module(name))
+        .ok_or(StoreError::Malformed("record module"))?;
+    let custom = if module.name == "contacts" { custom } else { &[] };
+    let schema = ModuleSchema::for_staff(module, custom, &[], true);
+    decode_record(image, &schema).map(Some)
+}
+
+/// Fires the rules one stream record's change answers. Other entities pass untouched (the
+/// event source's filter keeps most of them away).
+async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Result<(), StoreError> {
+    let kind = match record.event_name.as_str() {
+        "INSERT" => EventKind::Created,
+        "MODIFY" => EventKind::Edited,
+        "REMOVE" => EventKind::Deleted,
+        _ => return Ok(()),
+    };
+    let new = record_of(image(&record.change.new_image), &rules.custom)?;
+    let old = record_of(image(&record.change.old_image), &rules.custom)?;
+    let Some(current) = new.as_ref().or(old.as_ref()) else { return Ok(()) };
+    let event = RecordEvent {
+        kind,
+        new: new.as_ref().map(|record| &record.fields),
+        old: old.as_ref().map(|record| &record.fields),
+        origin: &current.origin,
+        at: record.change.approximate_creation_date_time,
+    };
+    for (rule_id, rule) in rules.rules.iter().filter(|(_, rule)| rule.module.name == current.module.name) {
+        let firing = rule.fires(*rule_id, &event);
+        if !firing.fires {
+            continue;
+        }
+        tracing::info!(rule_id = %rule_id, event_id = %record.event_id, record_id = %current.id, "workflow rule fired");
+        let effect = actions::Effect {
+            state,
+            rules,
+            rule_id: *rule_id,
+            rule,
+            event_id: &record.event_id,
+            event: &event,
+            record: current,
+        };
+        let outcomes = effect.run().await?;
+        state
+            .store
+            .record_workflow_run(&WorkflowRun {
+                rule_id: rule_id.to_string(),
+                event_id: record.event_id.clone(),
+                module: current.module.name.to_owned(),
+                record_id: current.id.to_string(),
+                event: match kind {
+                    EventKind::Created => "created",
+                    EventKind::Edited => "edited",
+                    EventKind::Deleted => "deleted",
+                }
+                .to_owned(),
+                at: event.at,
+                actions: outcomes,
+            })
+            .await?;
+    }
+    Ok(())
+}

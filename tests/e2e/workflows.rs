@@ -1,0 +1,366 @@
+//! Workflow rules over the table's stream (issue 16): seed 003's big deal alert end to end
+//! through the API and the local poller; a field-update chain that stops; a batch delivered
+//! twice; a poison record; rules validated on save and tried without running.
+
+use std::time::Duration;
+
+use portico::domain::BuiltinRole;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{Response, TestApp, spawn_app, spawn_app_with_workflows, unique_email};
+
+/// Waits (up to 20 s, checking every 100 ms) until `check` holds; the stream is asynchronous.
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within 20 s");
+}
+
+async fn create_rule(app: &TestApp, admin: &str, rule: Value) -> String {
+    let created = app.post("/admin/workflow-rules", rule, Some(admin)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    created.body["id"].as_str().expect("id").to_owned()
+}
+
+/// Seed 003's example: a deal over 50 000 with a probability of at least 80 alerts the sales
+/// managers and gives its owner a follow-up task.
+fn big_deal_alert() -> Value {
+    json!({
+        "name": "Big deal alert", "module": "deals",
+        "trigger": {"event": "created_or_edited"},
+        "criteria": {"all": [{"field": "amount", "op": "gt", "value": 50000},
+                             {"field": "probability", "op": "gte", "value": 80}]},
+        "actions": [
+            {"type": "email_alert", "to": {"roles": ["sales_manager"]},
+             "subject": "Big deal: {{name}}", "body": "{{name}} is worth {{amount}} at {{probability}} %."},
+            {"type": "create_task", "assignee": "owner", "subject": "Call about {{name}}", "due_in_days": 2}
+        ]
+    })
+}
+
+async fn create_deal(app: &TestApp, token: &str, fields: Value) -> String {
+    let created = app.post("/records/deals", json!({"fields": fields}), Some(token)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    created.body["id"].as_str().expect("id").to_owned()
+}
+
+async fn runs(app: &TestApp, admin: &str, rule: &str) -> Vec<Value> {
+    let page = app.get(&format!("/admin/workflow-rules/{rule}/runs"), Some(admin)).await;
+    assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+    page.body["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_big_deal_alert_mails_every_sales_manager_and_gives_the_owner_a_task() {
+    let (app, _) = spawn_app_with_workflows().await;
+    let (admin, _) = app.admin_token().await;
+    let rule = create_rule(&app, &admin, big_deal_alert()).await;
+    let managers = [unique_email("manager"), unique_email("manager")];
+    for email in &managers {
+        assert!(
+            portico_local::create_staff(
+                &app.state,
+                email,
+                "Manager",
+                crate::support::PASSWORD,
+                &[BuiltinRole::SalesManager]
+            )
+            .await
+            .expect("staff")
+        );
+    }
+    let small = create_deal(&app, &admin, json!({"name": "Small", "amount": 1000, "probability": 90})).await;
+    let big =
+        create_deal(&app, &admin, json!({"name": "Racks for Brno", "amount": 52000.5, "probability": 85}))
+            .await;
+
+    for email in &managers {
+        let mail = eventually("the alert mail", async || {
+            app.mails_to(email)
+                .await
+                .into_iter()
+                .find(|mail| mail.subject.as_deref() == Some("Big deal: Racks for Brno"))
+        })
+        .await;
+        assert!(mail.body.contains("Racks for Brno is worth 52000.5 at 85 %."), "{}", mail.body);
+        assert!(mail.body.contains(&big), "the reference names the record");
+    }
+    let tasks = eventually("the follow-up task", async || {
+        let listed = app.get("/records/tasks", Some(&admin)).await;
+        let items = listed.body["items"].as_array().cloned().unwrap_or_default();
+        (!items.is_empty()).then_some(items)
+    })
+    .await;
+    assert_eq!(tasks.len(), 1, "only the big deal fired: {tasks:?}");
+    assert_eq!(tasks[0]["fields"]["subject"], "Call about Racks for Brno");
+    assert_eq!(
+        tasks[0]["origin"].as_str().map(|origin| origin.starts_with(&format!("workflow:{rule}"))),
+        Some(true)
+    );
+
+    let history =
+        eventually("the run", async || Some(runs(&app, &admin, &rule).await).filter(|runs| !runs.is_empty()))
+            .await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["record_id"], big.as_str());
+    let statuses: Vec<&str> =
+        history[0]["actions"].as_array().into_iter().flatten().filter_map(|a| a["status"].as_str()).collect();
+    assert_eq!(statuses, ["done", "done"]);
+    assert!(!history.iter().any(|run| run["record_id"] == small.as_str()));
+}
+
+#[tokio::test]
+async fn a_chain_of_field_updates_stops_and_a_rule_never_retriggers_itself() {
+    let (app, _) = spawn_app_with_workflows().await;
+    let (admin, _) = app.admin_token().await;
+    let update = |name: &str, event: &str, fields: Vec<&str>, set: Value| {
+        json!({"name": name, "module": "deals", "trigger": {"event": event, "fields": fields},
+               "actions": [{"type": "field_update", "fields": set}]})
+    };
+    // A fires on creation; B on the stage A sets, C on the amount B sets, B again on C's stage:
+    // only the depth limit ends it. D fires on every edit, its own included: it must not loop.
+    create_rule(&app, &admin, update("A", "created", vec![], json!({"stage": "Qualification"}))).await;
+    let b = create_rule(&app, &admin, update("B", "edited", vec!["stage"], json!({"amount": 1}))).await;
+    create_rule(&app, &admin, update("C", "edited", vec!["amount"], json!({"stage": "Negotiation"}))).await;
+    let d = create_rule(&app, &admin, update("D", "edited", vec!["probability"], json!({"probability": 1})))
+        .await;
+    let deal = create_deal(&app, &admin, json!({"name": "Loop", "amount": 5})).await;
+    // A (depth 1) sets the stage, B (depth 2) the amount, C (depth 3) the stage again; B does
+    // not answer C's change: the chain is 3 deep.
+    let settled = eventually("the chain to end", async || {
+        let record = app.get(&format!("/records/deals/{deal}"), Some(&admin)).await;
+        (record.body["fields"]["stage"] == "Negotiation").then_some(record.body)
+    })
+    .await;
+    assert_eq!(settled["fields"]["amount"], 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let later = app.get(&format!("/records/deals/{deal}"), Some(&admin)).await;
+    assert_eq!(later.body["version"], settled["version"], "nothing more happened: {:?}", later.body);
+    assert_eq!(later.body["version"], 4, "created, then A, B and C once each");
+    assert_eq!(runs(&app, &admin, &b).await.len(), 1);
+    // D on a change of its own field: it applies once and its own update fires nothing.
+    let version = later.body["version"].clone();
+    let patched = app
+        .request(
+            Method::PATCH,
+            &format!("/records/deals/{deal}"),
+            Some(json!({"version": version, "fields": {"probability": 40}})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+    eventually("D's update", async || {
+        let record = app.get(&format!("/records/deals/{deal}"), Some(&admin)).await;
+        (record.body["fields"]["probability"] == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(app.get(&format!("/records/deals/{deal}"), Some(&admin)).await.body["version"], 6);
+    assert_eq!(runs(&app, &admin, &d).await.len(), 1);
+}
+
+/// The stream record of `module` record `id` as Lambda would deliver it (built from the item).
+async fn stream_record(app: &TestApp, module: &str, id: &str, event_id: &str, sequence: &str) -> Value {
+    let item = app
+        .dynamodb
+        .get_item()
+        .table_name(app.state.store.table())
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("RECORD#{module}#{id}")))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("RECORD".into()))
+        .send()
+        .await
+        .expect("read")
+        .item
+        .expect("the record");
+    let image = serde_json::to_value(serde_dynamo::Item::from(item)).expect("image");
+    json!({"eventID": event_id, "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+           "awsRegion": "us-east-1", "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
+           "dynamodb": {"ApproximateCreationDateTime": 1_795_000_000.0, "Keys": {}, "NewImage": image,
+                        "SequenceNumber": sequence, "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"}})
+}
+
+fn batch(records: Vec<Value>) -> aws_lambda_events::event::dynamodb::Event {
+    serde_json::from_value(json!({"Records": records})).expect("event")
+}
+
+#[tokio::test]
+async fn a_batch_delivered_twice_has_its_effects_once() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let manager = unique_email("manager");
+    assert!(
+        portico_local::create_staff(
+            &app.state,
+            &manager,
+            "Manager",
+            crate::support::PASSWORD,
+            &[BuiltinRole::SalesManager]
+        )
+        .await
+        .expect("staff")
+    );
+    let rule = create_rule(&app, &admin, big_deal_alert()).await;
+    let deal = create_deal(&app, &admin, json!({"name": "Twice", "amount": 90000, "probability": 95})).await;
+    let record = stream_record(&app, "deals", &deal, "event-1", "100").await;
+    for _ in 0..2 {
+        let response = portico_workflows::handle_batch(&app.state, batch(vec![record.clone()])).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let mails: Vec<_> = app
+        .mails_to(&manager)
+        .await
+        .into_iter()
+        .filter(|mail| mail.subject.as_deref() == Some("Big deal: Twice"))
+        .collect();
+    assert_eq!(mails.len(), 1, "the mail's marker holds it back");
+    let tasks = app.get("/records/tasks", Some(&admin)).await;
+    assert_eq!(tasks.body["items"].as_array().map(Vec::len), Some(1), "the task's marker holds it back");
+    assert_eq!(runs(&app, &admin, &rule).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_poison_record_is_reported_alone_and_the_poller_moves_past_it() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    create_rule(&app, &admin, big_deal_alert()).await;
+    let good = create_deal(&app, &admin, json!({"name": "Fine", "amount": 1})).await;
+    let first = stream_record(&app, "deals", &good, "event-1", "100").await;
+    let mut poison = first.clone();
+    poison["eventID"] = json!("event-2");
+    poison["dynamodb"]["SequenceNumber"] = json!("200");
+    poison["dynamodb"]["NewImage"]["module"] = json!({"S": "unicorns"});
+    let mut after = first.clone();
+    after["eventID"] = json!("event-3");
+    after["dynamodb"]["SequenceNumber"] = json!("300");
+    let response = portico_workflows::handle_batch(&app.state, batch(vec![first, poison, after])).await;
+    let failed: Vec<Option<String>> =
+        response.batch_item_failures.iter().map(|failure| failure.item_identifier.clone()).collect();
+    assert_eq!(failed, [Some("200".to_owned())], "the checkpoint is the poison record");
+
+    // Through the stream: the poison goes to the dead letters, the next record still runs.
+    let (app, dead_letters) = spawn_app_with_workflows().await;
+    let (admin, _) = app.admin_token().await;
+    create_rule(&app, &admin, big_deal_alert()).await;
+    let manager = unique_email("manager");
+    assert!(
+        portico_local::create_staff(
+            &app.state,
+            &manager,
+            "Manager",
+            crate::support::PASSWORD,
+            &[BuiltinRole::SalesManager]
+        )
+        .await
+        .expect("staff")
+    );
+    app.dynamodb
+        .put_item()
+        .table_name(app.state.store.table())
+        .set_item(Some(
+            serde_dynamo::to_item(
+                json!({"PK": "RECORD#unicorns#1", "SK": "RECORD", "entity": "record", "module": "unicorns"}),
+            )
+            .expect("item"),
+        ))
+        .send()
+        .await
+        .expect("put");
+    create_deal(&app, &admin, json!({"name": "After the poison", "amount": 60000, "probability": 80})).await;
+    eventually("the alert after the poison", async || {
+        app.mails_to(&manager)
+            .await
+            .into_iter()
+            .find(|mail| mail.subject.as_deref() == Some("Big deal: After the poison"))
+    })
+    .await;
+    let dead = dead_letters.records().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["dynamodb"]["NewImage"]["module"]["S"], "unicorns");
+}
+
+#[tokio::test]
+async fn rules_are_validated_on_save_and_tried_without_running() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let mut no_actions = big_deal_alert();
+    no_actions["actions"] = json!([]);
+    let refused = app.post("/admin/workflow-rules", no_actions, Some(&admin)).await;
+    assert_eq!(
+        (refused.status, refused.body["errors"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("actions"))
+    );
+    let mut wrong = big_deal_alert();
+    wrong["criteria"]["all"][0]["value"] = json!("lots");
+    wrong["actions"][0]["to"]["addresses"] = json!(["not-an-address"]);
+    wrong["actions"][0]["body"] = json!("{{colour}}");
+    wrong["actions"][1]["assignee"] = json!("nobody");
+    let refused = app.post("/admin/workflow-rules", wrong, Some(&admin)).await;
+    let fields: Vec<&str> =
+        refused.body["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
+    assert_eq!(
+        fields,
+        ["criteria.all[0].value", "actions[0].body", "actions[0].to.addresses[0]", "actions[1].assignee"]
+    );
+    // A masked field never leaves Portico in a mail.
+    let field = json!({"name": "Salary", "field_type": {"type": "number"}, "projects": [], "masked": true});
+    assert_eq!(app.post("/admin/contact-fields", field, Some(&admin)).await.status, StatusCode::CREATED);
+    let leak = json!({"name": "Leak", "module": "contacts", "trigger": {"event": "created"},
+        "actions": [{"type": "email_alert", "to": {"owner": true}, "subject": "New contact", "body": "Earns {{Salary}}"}]});
+    let refused = app.post("/admin/workflow-rules", leak, Some(&admin)).await;
+    assert_eq!(
+        (refused.status, refused.body["errors"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("actions[0].body"))
+    );
+
+    let rule = create_rule(&app, &admin, big_deal_alert()).await;
+    let test = |record: Value, old: Option<Value>| {
+        let mut body = json!({"record": record});
+        if let Some(old) = old {
+            body["old_record"] = old;
+        }
+        let app = &app;
+        let admin = &admin;
+        let rule = &rule;
+        async move { app.post(&format!("/admin/workflow-rules/{rule}/test"), body, Some(admin)).await }
+    };
+    let fires: Response = test(json!({"amount": 60000, "probability": 80}), None).await;
+    assert_eq!(
+        (fires.body["fires"].as_bool(), fires.body["actions"].clone()),
+        (Some(true), json!(["email_alert", "create_task"]))
+    );
+    let not: Response = test(json!({"amount": 60000, "probability": 20}), Some(json!({"amount": 10}))).await;
+    assert_eq!(not.body["fires"], false);
+    assert_eq!(not.body["explanation"]["children"][1]["held"], false);
+    let bad: Response = test(json!({"amount": "lots"}), None).await;
+    assert_eq!(
+        (bad.status, bad.body["errors"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("record.amount"))
+    );
+    assert!(app.mails_to("nobody").await.is_empty());
+    let tasks = app.get("/records/tasks", Some(&admin)).await;
+    assert_eq!(tasks.body["items"].as_array().map(Vec::len), Some(0), "a test runs nothing");
+
+    // Replaced with If-Match; a stale version is refused.
+    let mut changed = big_deal_alert();
+    changed["active"] = json!(false);
+    let path = format!("/admin/workflow-rules/{rule}");
+    let send = |version: &str| {
+        let request = app
+            .http
+            .put(format!("{}{path}", app.base))
+            .bearer_auth(&admin)
+            .header("if-match", version)
+            .json(&changed);
+        async move { request.send().await.expect("sent").status() }
+    };
+    assert_eq!(send("1").await, StatusCode::OK);
+    assert_eq!(send("1").await, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(app.request(Method::DELETE, &path, None, Some(&admin)).await.status, StatusCode::NO_CONTENT);
+    let agent = app.staff_token(BuiltinRole::FieldAgent).await;
+    assert_eq!(app.get("/admin/workflow-rules", Some(&agent)).await.status, StatusCode::FORBIDDEN);
+}
