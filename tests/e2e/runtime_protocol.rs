@@ -188,18 +188,23 @@ async fn invoke(function: &str, event: String, table: &str) -> Outcome {
     ended_with(process, &mut received, function).await
 }
 
+/// Runs `function` once on its fixture `fixture`: the runtime API call that ended it.
+async fn invoke_fixture(function: &str, fixture: &str, table: &str) -> (&'static str, String) {
+    let event =
+        std::fs::read_to_string(workspace().join("events").join(function).join(fixture)).expect("fixture");
+    match invoke(function, event, table).await {
+        Outcome::Called(kind, body) => (kind, body),
+        Outcome::Exited(status, stderr) => {
+            panic!("{function}/{fixture}: the binary exited ({status}) before answering:\n{stderr}")
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_function_binary_answers_its_fixtures_through_the_runtime_api() {
     let app = spawn_app().await;
     for (function, fixture, status, code) in CASES {
-        let event = std::fs::read_to_string(workspace().join("events").join(function).join(fixture))
-            .expect("fixture");
-        let (kind, body) = match invoke(function, event, app.state.store.table()).await {
-            Outcome::Called(kind, body) => (kind, body),
-            Outcome::Exited(status, stderr) => {
-                panic!("{function}/{fixture}: the binary exited ({status}) before answering:\n{stderr}")
-            }
-        };
+        let (kind, body) = invoke_fixture(function, fixture, app.state.store.table()).await;
         // A panicking handler is reported through `/error`: that fails here too.
         assert_eq!(kind, "response", "{function}/{fixture}: {body}");
         let response: Value = serde_json::from_str(&body).expect("an API Gateway response");
@@ -216,14 +221,7 @@ async fn every_function_binary_answers_its_fixtures_through_the_runtime_api() {
 async fn the_stream_consumer_answers_its_fixtures_with_batch_item_failures() {
     let app = spawn_app().await;
     for (function, fixture, failed) in STREAM_CASES {
-        let event = std::fs::read_to_string(workspace().join("events").join(function).join(fixture))
-            .expect("fixture");
-        let (kind, body) = match invoke(function, event, app.state.store.table()).await {
-            Outcome::Called(kind, body) => (kind, body),
-            Outcome::Exited(status, stderr) => {
-                panic!("{function}/{fixture}: the binary exited ({status}) before answering:\n{stderr}")
-            }
-        };
+        let (kind, body) = invoke_fixture(function, fixture, app.state.store.table()).await;
         assert_eq!(kind, "response", "{function}/{fixture}: {body}");
         let response: Value = serde_json::from_str(&body).expect("a DynamoDB event response");
         let reported: Vec<&str> = response["batchItemFailures"]

@@ -49,6 +49,20 @@ async fn create_deal(app: &TestApp, token: &str, fields: Value) -> String {
     created.body["id"].as_str().expect("id").to_owned()
 }
 
+/// A new active sales manager's address.
+async fn sales_manager(app: &TestApp) -> String {
+    let email = unique_email("manager");
+    let created = portico_local::create_staff(
+        &app.state,
+        &email,
+        "Manager",
+        crate::support::PASSWORD,
+        &[BuiltinRole::SalesManager],
+    );
+    assert!(created.await.expect("staff"));
+    email
+}
+
 async fn runs(app: &TestApp, admin: &str, rule: &str) -> Vec<Value> {
     let page = app.get(&format!("/admin/workflow-rules/{rule}/runs"), Some(admin)).await;
     assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
@@ -60,20 +74,7 @@ async fn the_big_deal_alert_mails_every_sales_manager_and_gives_the_owner_a_task
     let (app, _) = spawn_app_with_workflows().await;
     let (admin, _) = app.admin_token().await;
     let rule = create_rule(&app, &admin, big_deal_alert()).await;
-    let managers = [unique_email("manager"), unique_email("manager")];
-    for email in &managers {
-        assert!(
-            portico_local::create_staff(
-                &app.state,
-                email,
-                "Manager",
-                crate::support::PASSWORD,
-                &[BuiltinRole::SalesManager]
-            )
-            .await
-            .expect("staff")
-        );
-    }
+    let managers = [sales_manager(&app).await, sales_manager(&app).await];
     let small = create_deal(&app, &admin, json!({"name": "Small", "amount": 1000, "probability": 90})).await;
     let big =
         create_deal(&app, &admin, json!({"name": "Racks for Brno", "amount": 52000.5, "probability": 85}))
@@ -192,18 +193,7 @@ fn batch(records: Vec<Value>) -> aws_lambda_events::event::dynamodb::Event {
 async fn a_batch_delivered_twice_has_its_effects_once() {
     let app = spawn_app().await;
     let (admin, _) = app.admin_token().await;
-    let manager = unique_email("manager");
-    assert!(
-        portico_local::create_staff(
-            &app.state,
-            &manager,
-            "Manager",
-            crate::support::PASSWORD,
-            &[BuiltinRole::SalesManager]
-        )
-        .await
-        .expect("staff")
-    );
+    let manager = sales_manager(&app).await;
     let rule = create_rule(&app, &admin, big_deal_alert()).await;
     let deal = create_deal(&app, &admin, json!({"name": "Twice", "amount": 90000, "probability": 95})).await;
     let record = stream_record(&app, "deals", &deal, "event-1", "100").await;
@@ -246,18 +236,7 @@ async fn a_poison_record_is_reported_alone_and_the_poller_moves_past_it() {
     let (app, dead_letters) = spawn_app_with_workflows().await;
     let (admin, _) = app.admin_token().await;
     create_rule(&app, &admin, big_deal_alert()).await;
-    let manager = unique_email("manager");
-    assert!(
-        portico_local::create_staff(
-            &app.state,
-            &manager,
-            "Manager",
-            crate::support::PASSWORD,
-            &[BuiltinRole::SalesManager]
-        )
-        .await
-        .expect("staff")
-    );
+    let manager = sales_manager(&app).await;
     app.dynamodb
         .put_item()
         .table_name(app.state.store.table())

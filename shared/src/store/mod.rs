@@ -384,6 +384,32 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the configuration item at `key` (a rule, an exposure) with `value` if it is
+    /// still at `version - 1`, or, for version 1, if there is none; `false` when it changed
+    /// meanwhile (or is gone).
+    async fn replace_versioned(
+        &self,
+        key: keys::Key,
+        entity: &str,
+        value: &impl serde::Serialize,
+        version: u64,
+    ) -> Result<bool, StoreError> {
+        let item = serde_dynamo::to_item(Stored::item(key, entity, value))?;
+        let request = self.client.put_item().table_name(self.table()).set_item(Some(item));
+        let request = match version {
+            0 | 1 => request.condition_expression("attribute_not_exists(PK)"),
+            version => request
+                .condition_expression("version = :read")
+                .expression_attribute_values(":read", n(version - 1)),
+        };
+        condition_held(request.send().await)
+    }
+
+    /// Deletes the item at `key`; `false` when there was none.
+    async fn delete_existing(&self, key: keys::Key) -> Result<bool, StoreError> {
+        condition_held(self.delete_at(key).condition_expression("attribute_exists(PK)").send().await)
+    }
+
     async fn delete_item(&self, key: keys::Key) -> Result<(), StoreError> {
         self.delete_at(key).send().await?;
         Ok(())

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::keys::{self, OTP_RULES_PK};
-use super::{Store, StoreError, Stored, n, stored_value};
+use super::{Store, StoreError, Stored, stored_value};
 use crate::domain::otp::OtpRuleDefinition;
 
 /// A rule as stored: its definition, id and version.
@@ -41,23 +41,11 @@ impl Store {
     /// Replaces rule `rule.id` if it is still at `rule.version - 1`; `false` when it is gone or
     /// changed meanwhile.
     pub async fn replace_otp_rule(&self, rule: &StoredOtpRule) -> Result<bool, StoreError> {
-        let item = serde_dynamo::to_item(Stored::item(keys::otp_rule(rule.id), "otp_rule", rule))?;
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("version = :read")
-            .expression_attribute_values(":read", n(rule.version.saturating_sub(1)))
-            .send()
-            .await;
-        super::condition_held(result)
+        self.replace_versioned(keys::otp_rule(rule.id), "otp_rule", rule, rule.version.max(2)).await
     }
 
     /// Deletes rule `id`; `false` when there was none.
     pub async fn delete_otp_rule(&self, id: Ulid) -> Result<bool, StoreError> {
-        let result =
-            self.delete_at(keys::otp_rule(id)).condition_expression("attribute_exists(PK)").send().await;
-        super::condition_held(result)
+        self.delete_existing(keys::otp_rule(id)).await
     }
 }

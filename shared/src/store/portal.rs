@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::keys::{self, GSI8, GSI8PK, PK, PORTAL_PK, SK};
-use super::{Item, Store, StoreError, Stored, WriteSet, n, s, stored_value};
+use super::{Item, Store, StoreError, WriteSet, s, stored_value};
 use crate::domain::portal::PortalModuleDefinition;
 use crate::domain::{AccountKind, AccountStatus, Email};
 
@@ -57,29 +57,13 @@ impl Store {
     /// Stores `stored` if the module's exposure is still at `stored.version - 1` (absent for
     /// version 1); `false` when it changed meanwhile.
     pub async fn put_portal_module(&self, stored: &StoredPortalModule) -> Result<bool, StoreError> {
-        let item = serde_dynamo::to_item(Stored::item(
-            keys::portal_module(&stored.module),
-            "portal_module",
-            stored,
-        ))?;
-        let request = self.client().put_item().table_name(self.table()).set_item(Some(item));
-        let request = match stored.version {
-            0 | 1 => request.condition_expression("attribute_not_exists(PK)"),
-            version => request
-                .condition_expression("version = :read")
-                .expression_attribute_values(":read", n(version - 1)),
-        };
-        super::condition_held(request.send().await)
+        self.replace_versioned(keys::portal_module(&stored.module), "portal_module", stored, stored.version)
+            .await
     }
 
     /// Removes a module from the portal; `false` when it was not in it.
     pub async fn delete_portal_module(&self, module: &str) -> Result<bool, StoreError> {
-        let result = self
-            .delete_at(keys::portal_module(module))
-            .condition_expression("attribute_exists(PK)")
-            .send()
-            .await;
-        super::condition_held(result)
+        self.delete_existing(keys::portal_module(module)).await
     }
 
     /// The contacts whose e-mail is `email` (from the key index, never the module), with

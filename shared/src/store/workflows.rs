@@ -80,23 +80,11 @@ impl Store {
     /// Replaces rule `rule.id` if it is still at `rule.version - 1`; `false` when it is gone or
     /// changed meanwhile.
     pub async fn replace_workflow_rule(&self, rule: &StoredWorkflowRule) -> Result<bool, StoreError> {
-        let item = serde_dynamo::to_item(Stored::item(keys::workflow_rule(rule.id), "workflow_rule", rule))?;
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("version = :read")
-            .expression_attribute_values(":read", n(rule.version.saturating_sub(1)))
-            .send()
-            .await;
-        super::condition_held(result)
+        self.replace_versioned(keys::workflow_rule(rule.id), "workflow_rule", rule, rule.version.max(2)).await
     }
 
     pub async fn delete_workflow_rule(&self, id: Ulid) -> Result<bool, StoreError> {
-        let result =
-            self.delete_at(keys::workflow_rule(id)).condition_expression("attribute_exists(PK)").send().await;
-        super::condition_held(result)
+        self.delete_existing(keys::workflow_rule(id)).await
     }
 
     /// The item marking effect `effect` (event id, rule, action) done: it joins the effect's own
