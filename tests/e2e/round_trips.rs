@@ -107,6 +107,7 @@ const EXPECTED: &[Row] = &[
     ("change task", "PATCH", "/records/{module}/{id}", 2, 0, 0, 2, "OTP rules (no rule sets this field: no record read), one UpdateItem"),
     ("delete contact", "DELETE", "/records/{module}/{id}", 3, 0, 0, 3, "definitions, record read (its guards), transaction (contacts have a unique field here)"),
     ("delete task", "DELETE", "/records/{module}/{id}", 1, 0, 0, 1, "conditional DeleteItem"),
+    ("record audit", "GET", "/records/{module}/{id}/audit", 2, 0, 0, 2, "the record (the caller's access to it), then one Query of its entries beside it"),
     ("list contacts", "GET", "/records/{module}", 2, 0, 0, 2, "definitions, one Query (GSI1)"),
     ("list own tasks", "GET", "/records/{module}", 1, 0, 0, 1, "one Query (owner index)"),
     ("list contacts (unique value)", "GET", "/records/{module}", 3, 0, 0, 3, "definitions, guard GetItem, then the record's GetItem"),
@@ -621,6 +622,7 @@ async fn every_endpoint_sends_the_requests_in_the_table() {
     let body = json!({"fields": {"subject": "Own task, done"}, "version": 1});
     m.json("change task", Method::PATCH, &path, Some(body), Some(&agent), StatusCode::OK).await;
     m.json("get task", Method::GET, &path, None, Some(&agent), StatusCode::OK).await;
+    m.json("record audit", Method::GET, &format!("{path}/audit"), None, Some(&agent), StatusCode::OK).await;
 
     m.json("list contacts", Method::GET, "/records/contacts", None, Some(admin), StatusCode::OK).await;
     m.json("list own tasks", Method::GET, "/records/tasks", None, Some(&agent), StatusCode::OK).await;

@@ -343,3 +343,96 @@ async fn rules_are_validated_on_save_and_tried_without_running() {
     let agent = app.staff_token(BuiltinRole::FieldAgent).await;
     assert_eq!(app.get("/admin/workflow-rules", Some(&agent)).await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_audit_trail_shows_each_change_through_the_caller_s_view() {
+    let (app, _) = spawn_app_with_workflows().await;
+    let (admin, _) = app.admin_token().await;
+    // A rule that reacts to the stage, so the trail holds a change by Portico too.
+    create_rule(
+        &app,
+        &admin,
+        json!({"name": "Won", "module": "deals", "trigger": {"event": "edited", "fields": ["stage"]},
+        "criteria": {"field": "stage", "op": "changed_to", "value": "Closed Won"},
+        "actions": [{"type": "field_update", "fields": {"probability": 100}}]}),
+    )
+    .await;
+    let deal =
+        create_deal(&app, &admin, json!({"name": "Audited", "amount": 10, "stage": "Negotiation"})).await;
+    let path = format!("/records/deals/{deal}");
+    let patched = app
+        .request(
+            Method::PATCH,
+            &path,
+            Some(json!({"version": 1, "fields": {"stage": "Closed Won", "amount": 12}})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{:?}", patched.body);
+    let trail = eventually("three entries", async || {
+        let trail = app.get(&format!("{path}/audit"), Some(&admin)).await;
+        let items = trail.body["items"].as_array().cloned().unwrap_or_default();
+        (items.len() == 3).then_some(items)
+    })
+    .await;
+    // Newest first: the rule's update, the PATCH, the creation.
+    let origins: Vec<&str> = trail.iter().filter_map(|entry| entry["origin"].as_str()).collect();
+    assert!(origins[0].starts_with("workflow:") && origins[1] == "api" && origins[2] == "api", "{origins:?}");
+    assert_eq!(trail[0]["by"], "system");
+    assert_eq!(trail[0]["changes"], json!([{"field": "probability", "old": null, "new": 100}]));
+    assert_eq!(
+        trail[1]["changes"],
+        json!([{"field": "amount", "old": 10, "new": 12}, {"field": "stage", "old": "Negotiation", "new": "Closed Won"}])
+    );
+    assert_eq!(trail[2]["event"], "created");
+    let versions: Vec<u64> = trail.iter().filter_map(|entry| entry["version"].as_u64()).collect();
+    assert_eq!(versions, [3, 2, 1]);
+
+    // A masked field's change shows without its values to those who may not see it; a field of
+    // a project the caller is not in does not show at all.
+    let project =
+        app.post("/admin/projects", json!({"name": "Calls"}), Some(&admin)).await.body["id"].clone();
+    for (name, masked, projects) in [("Salary", true, json!([project])), ("Secret", false, json!([]))] {
+        let field =
+            json!({"name": name, "field_type": {"type": "number"}, "projects": projects, "masked": masked});
+        assert_eq!(app.post("/admin/contact-fields", field, Some(&admin)).await.status, StatusCode::CREATED);
+    }
+    let contact = app
+        .post(
+            "/records/contacts",
+            json!({"fields": {"last_name": "Paid", "Salary": 5000, "Secret": 7}}),
+            Some(&admin),
+        )
+        .await;
+    let contact = contact.body["id"].as_str().expect("id").to_owned();
+    let manager = sales_manager(&app).await;
+    let email = portico::domain::Email::parse(&manager).expect("email");
+    let manager_id = app.state.store.account_id_by_email(&email).await.expect("read").expect("account");
+    let assigned = app
+        .request(
+            Method::PATCH,
+            &format!("/admin/users/{manager_id}"),
+            Some(json!({"projects": [project]})),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(assigned.status, StatusCode::OK, "{:?}", assigned.body);
+    let token = app.sign_in(&manager, crate::support::PASSWORD).await.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let changes = eventually("the contact's entry", async || {
+        let trail = app.get(&format!("/records/contacts/{contact}/audit"), Some(&token)).await;
+        trail.body["items"][0]["changes"].as_array().cloned()
+    })
+    .await;
+    let salary =
+        changes.iter().find(|change| change["field"] == "Salary").expect("the masked field's change");
+    assert_eq!(salary, &json!({"field": "Salary", "masked": true}));
+    assert!(!changes.iter().any(|change| change["field"] == "Secret"), "{changes:?}");
+    let admin_view = app.get(&format!("/records/contacts/{contact}/audit"), Some(&admin)).await;
+    assert!(admin_view.body.to_string().contains("5000"));
+    // The record's access holds for its history: a field agent can't read others' deals.
+    let agent = app.staff_token(BuiltinRole::FieldAgent).await;
+    assert_eq!(app.get(&format!("{path}/audit"), Some(&agent)).await.status, StatusCode::NOT_FOUND);
+}

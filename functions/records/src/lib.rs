@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod audit;
 mod export;
 mod import;
 mod list;
@@ -34,6 +35,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes((schemas, paths, import))
         .routes(routes!(list::list_records, create_record))
         .routes(routes!(get_record, patch_record, delete_record))
+        .routes(routes!(audit::record_audit))
 }
 
 pub fn router(state: AppState) -> Router {

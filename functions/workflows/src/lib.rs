@@ -12,16 +12,18 @@
 
 mod actions;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::LambdaEvent;
 use portico::AppState;
+use portico::criteria::{FieldSchema, Value};
 use portico::domain::contact_fields::{ContactField, ModuleSchema};
-use portico::domain::modules::{self, CrmRecord};
+use portico::domain::modules::{self, CrmRecord, field_json};
 use portico::domain::workflow::{EventKind, RecordEvent, ValidWorkflowRule};
 use portico::store::StoreError;
+use portico::store::audit::{AuditEntry, FieldChange};
 use portico::store::records::decode_record;
 use portico::store::workflows::WorkflowRun;
 use ulid::Ulid;
@@ -118,6 +120,55 @@ fn record_of(
     decode_record(image, &schema).map(Some)
 }
 
+/// The audit entry of one change: who, when, through what, and each field that differs.
+fn audit_entry(
+    record: &EventRecord,
+    kind: EventKind,
+    new: Option<&CrmRecord>,
+    old: Option<&CrmRecord>,
+    current: &CrmRecord,
+    custom: &[ContactField],
+) -> AuditEntry {
+    let module = current.module;
+    let custom = if module.name == "contacts" { custom } else { &[] };
+    let schema = ModuleSchema::for_staff(module, custom, &[], true);
+    let empty = BTreeMap::new();
+    let (before, after) = (old.map_or(&empty, |old| &old.fields), new.map_or(&empty, |new| &new.fields));
+    let json = |field: &str, value: Option<&Value>| match (schema.field_type(field), value) {
+        (Some(field_type), Some(value)) => field_json(field_type, value),
+        _ => serde_json::Value::Null,
+    };
+    let fields: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let changes = fields
+        .into_iter()
+        .filter(|field| before.get(*field) != after.get(*field))
+        .map(|field| FieldChange {
+            field: field.clone(),
+            old: json(field, before.get(field)),
+            new: json(field, after.get(field)),
+        })
+        .collect();
+    AuditEntry {
+        module: module.name.to_owned(),
+        record_id: current.id.to_string(),
+        event: kind_name(kind).to_owned(),
+        event_id: record.event_id.clone(),
+        by: current.updated_by.to_string(),
+        origin: current.origin.to_string(),
+        at: record.change.approximate_creation_date_time,
+        version: current.version,
+        changes,
+    }
+}
+
+fn kind_name(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::Created => "created",
+        EventKind::Edited => "edited",
+        EventKind::Deleted => "deleted",
+    }
+}
+
 /// Fires the rules one stream record's change answers. Other entities pass untouched (the
 /// event source's filter keeps most of them away).
 async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Result<(), StoreError> {
@@ -130,6 +181,10 @@ async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Resul
     let new = record_of(image(&record.change.new_image), &rules.custom)?;
     let old = record_of(image(&record.change.old_image), &rules.custom)?;
     let Some(current) = new.as_ref().or(old.as_ref()) else { return Ok(()) };
+    state
+        .store
+        .record_audit_entry(&audit_entry(record, kind, new.as_ref(), old.as_ref(), current, &rules.custom))
+        .await?;
     let event = RecordEvent {
         kind,
         new: new.as_ref().map(|record| &record.fields),
@@ -160,12 +215,7 @@ async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Resul
                 event_id: record.event_id.clone(),
                 module: current.module.name.to_owned(),
                 record_id: current.id.to_string(),
-                event: match kind {
-                    EventKind::Created => "created",
-                    EventKind::Edited => "edited",
-                    EventKind::Deleted => "deleted",
-                }
-                .to_owned(),
+                event: kind_name(kind).to_owned(),
                 at: event.at,
                 actions: outcomes,
             })

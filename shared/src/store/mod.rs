@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod administrators;
+pub mod audit;
 pub mod challenges;
 pub mod confirmations;
 pub mod contact_fields;

@@ -1,0 +1,95 @@
+//! The record audit trail: one entry per record change, written by the stream consumer once per
+//! stream event (a conditional put keyed by the event), beside the record in its partition, so a
+//! record's history is one Query, newest first.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as JsonValue;
+use ulid::Ulid;
+
+use super::keys::{self, PK, SK};
+use super::{Item, Page, PageKey, Store, StoreError, s};
+
+/// One field's change: its value before and after (JSON as the API shows values; `null` for
+/// none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: JsonValue,
+    pub new: JsonValue,
+}
+
+/// A record change as the audit trail keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub module: String,
+    pub record_id: String,
+    /// `created`, `edited` or `deleted`.
+    pub event: String,
+    /// The stream event, once per entry.
+    pub event_id: String,
+    /// The staff account that made the change, or `system`.
+    pub by: String,
+    /// Through what: `api`, `import`, `otp:<id>`, `workflow:<rule>/<depth>`, `portal:<account>` …
+    pub origin: String,
+    #[serde(with = "crate::time::rfc3339")]
+    pub at: DateTime<Utc>,
+    /// The version the change made (the last version, for a deletion).
+    pub version: u64,
+    pub changes: Vec<FieldChange>,
+}
+
+impl Store {
+    /// Records `entry` once: a redelivered event finds its entry there and leaves it.
+    pub async fn record_audit_entry(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let id = Ulid::from_string(&entry.record_id).map_err(|_| StoreError::Malformed("record id"))?;
+        let (pk, sk) = keys::audit_entry(&entry.module, id, entry.at, &entry.event_id);
+        let mut item: Item = serde_dynamo::to_item(entry)?;
+        item.insert(PK.into(), s(pk));
+        item.insert(SK.into(), s(sk));
+        item.insert("entity".into(), s("audit"));
+        let put = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A page of record `id`'s audit trail, newest first.
+    pub async fn audit_entries(
+        &self,
+        module: &str,
+        id: Ulid,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let (partition, _) = keys::record(module, id);
+        super::check_start(start.as_ref(), (PK, &partition), SK, Some(keys::AUDIT_SK_PREFIX))?;
+        let output = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :audit)")
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":audit", s(keys::AUDIT_SK_PREFIX))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start.map(super::page_key_to_item))
+            .send()
+            .await?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(StoreError::from))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next: super::page_key_from_item(output.last_evaluated_key)? })
+    }
+}
