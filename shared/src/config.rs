@@ -113,6 +113,9 @@ pub struct Config {
     /// and from its network, /24 or /64 (`REGISTRATIONS_PER_NETWORK_PER_HOUR`, default 100).
     pub registrations_per_ip: u32,
     pub registrations_per_network: u32,
+    /// Whether workflow webhooks may go to plain `http` and to loopback or private addresses
+    /// (`WEBHOOKS_ALLOW_LOCAL=true`: the local stack and tests); never in AWS.
+    pub webhooks_allow_local: bool,
 }
 
 impl Config {
@@ -203,6 +206,7 @@ impl Config {
             enumeration_floor: Duration::from_millis(floor_ms.into()),
             registrations_per_ip: number("REGISTRATIONS_PER_IP_PER_HOUR", 20)?,
             registrations_per_network: number("REGISTRATIONS_PER_NETWORK_PER_HOUR", 100)?,
+            webhooks_allow_local: optional("WEBHOOKS_ALLOW_LOCAL").is_some_and(|flag| flag.trim() == "true"),
             password_cost,
         })
     }

@@ -63,6 +63,7 @@ pub fn test_config(table: &str) -> Config {
             "WHATSAPP_PHONE_NUMBER_ID" => WHATSAPP_NUMBER_ID.to_owned(),
             "PUBLIC_BASE_URL" => "http://portico.test".to_owned(),
             "PORTICO_SECRET" => "test-secret-0123456789abcdef0123456789".to_owned(),
+            "WEBHOOKS_ALLOW_LOCAL" => "true".to_owned(),
             _ => return None,
         })
     })

@@ -436,3 +436,103 @@ async fn the_audit_trail_shows_each_change_through_the_caller_s_view() {
     let agent = app.staff_token(BuiltinRole::FieldAgent).await;
     assert_eq!(app.get(&format!("{path}/audit"), Some(&agent)).await.status, StatusCode::NOT_FOUND);
 }
+
+/// A webhook receiver on loopback: every request's headers and body.
+async fn receiver() -> (String, std::sync::Arc<tokio::sync::Mutex<Vec<(reqwest::header::HeaderMap, Vec<u8>)>>>)
+{
+    use axum::routing::post;
+    let received = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::new()));
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let store = store.clone();
+            async move {
+                let mut copied = reqwest::header::HeaderMap::new();
+                for (name, value) in &headers {
+                    if let (Ok(name), Ok(value)) = (
+                        reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes()),
+                        reqwest::header::HeaderValue::from_bytes(value.as_bytes()),
+                    ) {
+                        copied.insert(name, value);
+                    }
+                }
+                store.lock().await.push((copied, body.to_vec()));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+#[tokio::test]
+async fn a_webhook_is_signed_and_carries_no_masked_field() {
+    use hmac::{Hmac, KeyInit, Mac};
+    let (app, _) = spawn_app_with_workflows().await;
+    let (admin, _) = app.admin_token().await;
+    let field = json!({"name": "Salary", "field_type": {"type": "number"}, "projects": [], "masked": true});
+    assert_eq!(app.post("/admin/contact-fields", field, Some(&admin)).await.status, StatusCode::CREATED);
+    let (url, received) = receiver().await;
+    let created = app
+        .post(
+            "/admin/workflow-rules",
+            json!({"name": "Tell the ERP", "module": "contacts", "trigger": {"event": "created"},
+            "actions": [{"type": "webhook", "url": url}]}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let secret = created.body["webhook_secret"].as_str().expect("the secret, once").to_owned();
+    let rule = created.body["id"].as_str().expect("id").to_owned();
+    let again = app.get(&format!("/admin/workflow-rules/{rule}"), Some(&admin)).await;
+    assert!(again.body.get("webhook_secret").is_none(), "shown on creation only");
+
+    let contact = app
+        .post("/records/contacts", json!({"fields": {"last_name": "Hooked", "Salary": 91000}}), Some(&admin))
+        .await;
+    let contact = contact.body["id"].as_str().expect("id").to_owned();
+    let (headers, body) = eventually("the webhook", async || received.lock().await.first().cloned()).await;
+    // The receiver checks the signature over "<timestamp>.<body>" with the secret it was shown.
+    let signature = headers.get("webhook-signature").and_then(|value| value.to_str().ok()).expect("signed");
+    let (timestamp, tag) = signature.split_once(",v1=").expect("t=…,v1=…");
+    let timestamp = timestamp.strip_prefix("t=").expect("t=");
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(&body);
+    let expected: String = mac.finalize().into_bytes().iter().map(|byte| format!("{byte:02x}")).collect();
+    assert_eq!(tag, expected);
+    let sent_at: i64 = timestamp.parse().expect("seconds");
+    assert!((chrono::Utc::now().timestamp() - sent_at).abs() < 120);
+    let payload: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(
+        (payload["event"].as_str(), payload["record"]["id"].as_str()),
+        (Some("created"), Some(contact.as_str()))
+    );
+    assert_eq!(payload["record"]["fields"]["last_name"], "Hooked");
+    assert!(
+        !String::from_utf8_lossy(&body).contains("Salary")
+            && !String::from_utf8_lossy(&body).contains("91000")
+    );
+    assert_eq!(headers.get("idempotency-key").and_then(|value| value.to_str().ok()), payload["id"].as_str());
+    let history =
+        eventually("the run", async || Some(runs(&app, &admin, &rule).await).filter(|runs| !runs.is_empty()))
+            .await;
+    assert_eq!(history[0]["actions"][0]["status"], "done");
+
+    // In AWS a rule may not point a webhook at plain http or a private address.
+    let config = portico::Config {
+        webhooks_allow_local: false,
+        ..crate::support::test_config(app.state.store.table())
+    };
+    let strict = portico::domain::workflow::WorkflowRuleDefinition::validate(
+        serde_json::from_value(json!({"name": "x", "module": "deals", "trigger": {"event": "created"},
+            "actions": [{"type": "webhook", "url": url}]}))
+        .expect("form"),
+        &[],
+        config.webhooks_allow_local,
+    );
+    assert_eq!(strict.expect_err("refused")[0].field, "actions[0].url");
+}

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use portico::domain::Permission;
 use portico::domain::contact_fields::ModuleSchema;
 use portico::domain::modules::{Origin, parse_fields};
-use portico::domain::workflow::{EventKind, Firing, RecordEvent, ValidWorkflowRule, WorkflowRuleDefinition};
+use portico::domain::workflow::{
+    EventKind, Firing, RecordEvent, ValidWorkflowRule, WorkflowAction, WorkflowRuleDefinition,
+};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff, if_match};
 use portico::store::workflows::{StoredWorkflowRule, WorkflowRun};
@@ -42,6 +44,10 @@ pub struct WorkflowRuleView {
     pub definition: WorkflowRuleDefinition,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The secret the rule's webhooks are signed with: in the answer that creates the rule only
+    /// (it is derived, never stored; delete and create the rule again for a new one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 impl From<StoredWorkflowRule> for WorkflowRuleView {
@@ -52,6 +58,7 @@ impl From<StoredWorkflowRule> for WorkflowRuleView {
             definition: stored.definition,
             created_at: stored.created_at,
             updated_at: stored.updated_at,
+            webhook_secret: None,
         }
     }
 }
@@ -61,7 +68,7 @@ async fn validated(
     definition: WorkflowRuleDefinition,
 ) -> Result<ValidWorkflowRule, ApiError> {
     let custom = state.store.contact_fields().await?;
-    definition.validate(&custom).map_err(ApiError::validation)
+    definition.validate(&custom, state.config.webhooks_allow_local).map_err(ApiError::validation)
 }
 
 fn parse_id(id: &str) -> Result<Ulid, ApiError> {
@@ -107,7 +114,10 @@ async fn create_workflow_rule(
     };
     state.store.create_workflow_rule(&stored).await?;
     tracing::info!(rule_id = %stored.id, by = %staff.0.sub, "workflow rule created");
-    Ok((StatusCode::CREATED, Json(stored.into())))
+    let has_webhook =
+        stored.definition.actions.iter().any(|action| matches!(action, WorkflowAction::Webhook { .. }));
+    let secret = has_webhook.then(|| state.keys.webhook_secret(stored.id));
+    Ok((StatusCode::CREATED, Json(WorkflowRuleView { webhook_secret: secret, ..stored.into() })))
 }
 
 #[utoipa::path(get, path = "/admin/workflow-rules/{id}", tag = "workflows", security(("bearer" = [])),

@@ -59,6 +59,7 @@ impl Effect<'_> {
                     self.create_task(&key, *assignee, subject, *due_in_days).await?
                 }
                 ValidAction::FieldUpdate { values } => self.field_update(&key, values).await?,
+                ValidAction::Webhook { url } => self.webhook(&key, url).await?,
             };
             let (status, detail) = match ended {
                 Ended::Done => ("done", None),
@@ -80,18 +81,10 @@ impl Effect<'_> {
         Ok(outcomes)
     }
 
-    /// The record's fields as text for templates: custom contact fields that are masked never
-    /// appear (validation refuses naming them; this keeps them out regardless).
+    /// The record's fields as JSON for templates and webhooks: custom contact fields that are
+    /// masked never appear (validation refuses naming them; this keeps them out regardless).
     fn template_values(&self) -> Map<String, Json> {
-        let module = self.record.module;
-        let custom = if module.name == "contacts" { self.rules.custom.as_slice() } else { &[] };
-        let schema = ModuleSchema::for_staff(module, custom, &[], true);
-        self.record
-            .fields
-            .iter()
-            .filter(|(name, _)| !schema.custom_field(name).is_some_and(|field| field.masked))
-            .filter_map(|(name, value)| Some((name.clone(), field_json(schema.field_type(name)?, value))))
-            .collect()
+        self.visible(&self.record.fields)
     }
 
     fn render(&self, template: &Template) -> String {
@@ -153,6 +146,71 @@ impl Effect<'_> {
         }
         store.mark_effect_done(key, chrono::Utc::now()).await?;
         Ok(Ended::Done)
+    }
+
+    /// POSTs the event, signed, to `url`: once its marker is set. A refusal (4xx) fails the
+    /// action; an unreachable, slow (5 s) or failing (5xx) receiver fails the event, which comes
+    /// again, as a mail would.
+    async fn webhook(&self, key: &str, url: &url::Url) -> Result<Ended, StoreError> {
+        let store = &self.state.store;
+        if store.effect_done(key).await? {
+            return Ok(Ended::AlreadyDone);
+        }
+        let old =
+            self.event.old.filter(|_| self.event.kind == EventKind::Edited).map(|old| self.visible(old));
+        let payload = serde_json::json!({
+            "id": key,
+            "event_id": self.event_id,
+            "event": crate::kind_name(self.event.kind),
+            "rule": {"id": self.rule_id.to_string(), "name": self.rule.definition.name},
+            "module": self.record.module.name,
+            "record": {"id": self.record.id.to_string(), "version": self.record.version, "fields": self.template_values()},
+            "old_fields": old,
+            "at": self.event.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        let body = serde_json::to_vec(&payload).map_err(|_| StoreError::Malformed("webhook payload"))?;
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = portico::auth::Keys::webhook_signature(
+            &self.state.keys.webhook_secret(self.rule_id),
+            timestamp,
+            &body,
+        );
+        let sent = webhook_client()
+            .post(url.clone())
+            .header("content-type", "application/json")
+            .header("webhook-signature", signature)
+            .header("idempotency-key", key)
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => {
+                store.mark_effect_done(key, chrono::Utc::now()).await?;
+                Ok(Ended::Done)
+            }
+            Ok(response) if response.status().is_client_error() => {
+                store.mark_effect_done(key, chrono::Utc::now()).await?;
+                Ok(Ended::Failed(format!("the receiver refused it: {}", response.status())))
+            }
+            Ok(response) => Err(StoreError::Unavailable(
+                format!("webhook receiver answered {}", response.status()).into(),
+            )),
+            Err(error) => {
+                Err(StoreError::Unavailable(format!("webhook not delivered: {}", without_url(&error)).into()))
+            }
+        }
+    }
+
+    /// `fields` as JSON without masked contact fields (what may leave Portico).
+    fn visible(&self, fields: &BTreeMap<String, Value>) -> Map<String, Json> {
+        let module = self.record.module;
+        let custom = if module.name == "contacts" { self.rules.custom.as_slice() } else { &[] };
+        let schema = ModuleSchema::for_staff(module, custom, &[], true);
+        fields
+            .iter()
+            .filter(|(name, _)| !schema.custom_field(name).is_some_and(|field| field.masked))
+            .filter_map(|(name, value)| Some((name.clone(), field_json(schema.field_type(name)?, value))))
+            .collect()
     }
 
     fn caller(&self) -> Caller {
@@ -256,4 +314,30 @@ impl Effect<'_> {
             other => Ok(Ended::Failed(other.to_string())),
         }
     }
+}
+
+/// The client webhooks go out with: a 5 s bound on the whole request, no redirects (a redirect
+/// could lead a signed event anywhere).
+fn webhook_client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+/// A request error without the URL (it may carry a token in its query).
+fn without_url(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "could not connect"
+    } else {
+        "failed"
+    };
+    kind.to_owned()
 }

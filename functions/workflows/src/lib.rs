@@ -43,7 +43,7 @@ impl Rules {
             .filter(|rule| rule.definition.active)
             .filter_map(|rule| {
                 let id = rule.id;
-                match rule.definition.validate(&custom) {
+                match rule.definition.validate(&custom, state.config.webhooks_allow_local) {
                     Ok(valid) => Some((id, valid)),
                     Err(errors) => {
                         tracing::error!(rule_id = %id, ?errors, "a stored workflow rule no longer validates; it does not run");

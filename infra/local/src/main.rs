@@ -55,6 +55,8 @@ impl LocalSettings {
                     "PUBLIC_BASE_URL" => public_url.clone(),
                     // Local only: AWS deployments read theirs from Secrets Manager.
                     "PORTICO_SECRET" => "local-development-secret-not-for-aws-use".to_owned(),
+                    // Local receivers listen on http://127.0.0.1.
+                    "WEBHOOKS_ALLOW_LOCAL" => "true".to_owned(),
                     _ => return None,
                 })
             })

@@ -30,6 +30,8 @@ pub enum HashPurpose {
     OtpRecipient,
     /// The subject of a mailbox's mail counter (`Email::mailbox`).
     Mailbox,
+    /// A workflow rule's webhook signing secret (of its id): derived, never stored.
+    WebhookSecret,
 }
 
 impl HashPurpose {
@@ -47,6 +49,7 @@ impl HashPurpose {
             Self::OtpCode => b"otp-code",
             Self::OtpRecipient => b"otp-recipient",
             Self::Mailbox => b"mailbox",
+            Self::WebhookSecret => b"webhook-secret",
         }
     }
 }
@@ -97,6 +100,20 @@ impl Keys {
             mac.update(part);
         }
         mac.verify_slice(&expected).is_ok()
+    }
+
+    /// The secret workflow rule `rule_id` signs its webhooks with: derived from the master secret,
+    /// so it is stored nowhere; shown to the admin once, when the rule is created.
+    pub fn webhook_secret(&self, rule_id: ulid::Ulid) -> String {
+        format!("whsec_{}", self.keyed_hash(HashPurpose::WebhookSecret, &rule_id.to_string()))
+    }
+
+    /// `Webhook-Signature` of `body` sent at `timestamp` (Unix seconds) with `secret`:
+    /// `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
+    pub fn webhook_signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+        let tag = Self::mac_with(secret.as_bytes(), &[timestamp.to_string().as_bytes(), b".", body]);
+        let hex: String = tag.iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("t={timestamp},v1={hex}")
     }
 
     /// Signs an opaque pagination cursor: `payload.tag`.
@@ -155,7 +172,13 @@ impl Keys {
     }
 
     fn mac(key: &[u8; 32], parts: &[&[u8]]) -> Vec<u8> {
-        let mut mac = Self::keyed(key);
+        Self::mac_with(key, parts)
+    }
+
+    fn mac_with(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        // HMAC accepts keys of any length.
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
         for part in parts {
             mac.update(part);
         }
@@ -224,5 +247,23 @@ mod tests {
         }
         assert_eq!(keys.open_sealed_cursor(&URL_SAFE_NO_PAD.encode(tampered), b"customer-a/products"), None);
         assert_eq!(keys.open_sealed_cursor("short", b"customer-a/products"), None);
+    }
+
+    #[test]
+    fn webhook_signatures_follow_the_documented_recipe() {
+        // RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?").
+        let known = Keys::mac_with(b"Jefe", &[b"what do ya ", b"want for nothing?"]);
+        let hex = |bytes: &[u8]| bytes.iter().map(|byte| format!("{byte:02x}")).collect::<String>();
+        assert_eq!(hex(&known), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        // The signed text is "<timestamp>.<body>".
+        let signature = Keys::webhook_signature("Jefe", 1_795_000_000, b"{}");
+        assert_eq!(
+            signature,
+            format!("t=1795000000,v1={}", hex(&Keys::mac_with(b"Jefe", &[b"1795000000.{}"])))
+        );
+        let keys = Keys::derive(&[7; 32], "portico", "portico-api");
+        let rule = ulid::Ulid::from_parts(1, 2);
+        assert_eq!(keys.webhook_secret(rule), keys.webhook_secret(rule));
+        assert_ne!(keys.webhook_secret(rule), keys.webhook_secret(ulid::Ulid::from_parts(1, 3)));
     }
 }

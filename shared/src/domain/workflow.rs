@@ -82,6 +82,9 @@ pub enum WorkflowAction {
         #[schema(value_type = Object)]
         fields: Map<String, Json>,
     },
+    /// POSTs the event as JSON to `url` (https), signed with the rule's secret
+    /// (`Webhook-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`).
+    Webhook { url: String },
 }
 
 impl WorkflowAction {
@@ -90,6 +93,7 @@ impl WorkflowAction {
             Self::EmailAlert { .. } => "email_alert",
             Self::CreateTask { .. } => "create_task",
             Self::FieldUpdate { .. } => "field_update",
+            Self::Webhook { .. } => "webhook",
         }
     }
 }
@@ -121,6 +125,7 @@ pub enum ValidAction {
     EmailAlert { addresses: Vec<Email>, owner: bool, roles: Vec<String>, subject: Template, body: Template },
     CreateTask { assignee: Assignee, subject: Template, due_in_days: u32 },
     FieldUpdate { values: BTreeMap<String, Value> },
+    Webhook { url: url::Url },
 }
 
 /// Who a created task is for.
@@ -242,7 +247,13 @@ impl WorkflowRuleDefinition {
     /// Checks the rule against its module's fields (for contacts with every custom field of
     /// `custom`; masked ones may not be rendered into mail), collecting every error with its
     /// path.
-    pub fn validate(self, custom: &[ContactField]) -> Result<ValidWorkflowRule, Vec<FieldError>> {
+    ///
+    /// Webhooks go to `https` URLs of public hosts, unless `allow_local` (the local stack).
+    pub fn validate(
+        self,
+        custom: &[ContactField],
+        allow_local: bool,
+    ) -> Result<ValidWorkflowRule, Vec<FieldError>> {
         let mut errors = Vec::new();
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -408,6 +419,10 @@ impl WorkflowRuleDefinition {
                     }
                     actions.push(ValidAction::FieldUpdate { values });
                 }
+                WorkflowAction::Webhook { url } => match webhook_url(url, allow_local) {
+                    Ok(url) => actions.push(ValidAction::Webhook { url }),
+                    Err(message) => errors.push(FieldError::new(path("url"), message)),
+                },
             }
         }
         if !errors.is_empty() {
@@ -417,6 +432,45 @@ impl WorkflowRuleDefinition {
     }
 }
 
+/// Longest webhook URL accepted.
+const MAX_URL_CHARS: usize = 2_000;
+
+/// A webhook's target: `https` (or, locally, `http`), a host, no credentials, and — outside the
+/// local stack — no loopback, private or link-local address written as the host (the metadata
+/// service and the VPC are not for rules to reach). Names resolving to such addresses are not
+/// caught here.
+pub fn webhook_url(text: &str, allow_local: bool) -> Result<url::Url, String> {
+    if text.chars().count() > MAX_URL_CHARS {
+        return Err(format!("must be at most {MAX_URL_CHARS} characters"));
+    }
+    let url = url::Url::parse(text).map_err(|error| format!("is not a URL: {error}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_local => {}
+        _ => return Err("must be an https URL".into()),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials (the signature authenticates Portico)".into());
+    }
+    let local = match url.host() {
+        None => return Err("must name a host".into()),
+        Some(url::Host::Domain(domain)) => domain == "localhost" || domain.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+        }
+    };
+    if local && !allow_local {
+        return Err("must name a public host".into());
+    }
+    Ok(url)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -424,7 +478,10 @@ mod tests {
     use super::*;
 
     fn rule(json: Json) -> ValidWorkflowRule {
-        serde_json::from_value::<WorkflowRuleDefinition>(json).expect("form").validate(&[]).expect("valid")
+        serde_json::from_value::<WorkflowRuleDefinition>(json)
+            .expect("form")
+            .validate(&[], false)
+            .expect("valid")
     }
 
     fn big_deal() -> ValidWorkflowRule {
@@ -505,7 +562,7 @@ mod tests {
             "actions": [{"type": "field_update", "fields": {"amount": "lots"}},
                         {"type": "create_task", "assignee": "someone", "subject": "{{", "due_in_days": 9999}]}))
             .expect("form")
-            .validate(&[])
+            .validate(&[], false)
             .expect_err("invalid");
         let paths: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
         assert_eq!(
@@ -521,5 +578,24 @@ mod tests {
                 "actions[1].due_in_days"
             ]
         );
+    }
+
+    #[test]
+    fn webhooks_go_to_public_https_hosts_outside_the_local_stack() {
+        assert!(webhook_url("https://hooks.example.com/portico?x=1", false).is_ok());
+        for refused in [
+            "http://hooks.example.com/",
+            "https://user:pass@hooks.example.com/",
+            "https://127.0.0.1/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.0.0.8/",
+            "https://[::1]/",
+            "https://localhost:8443/",
+            "ftp://hooks.example.com/",
+            "not a url",
+        ] {
+            assert!(webhook_url(refused, false).is_err(), "{refused}");
+        }
+        assert!(webhook_url("http://127.0.0.1:9000/hook", true).is_ok());
     }
 }
