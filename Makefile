@@ -93,6 +93,7 @@ bench: venv bench-coldstart
 		cargo test -p portico-tests $(TEST_FEATURES) --test e2e -- --ignored --nocapture import_benchmark
 	tests/with-moto.sh cargo test -p portico-tests $(TEST_FEATURES) --test e2e -- --ignored --nocapture list_benchmark
 	tests/with-moto.sh cargo test -p portico-tests $(TEST_FEATURES) --test e2e -- --ignored --nocapture portal_benchmark
+	tests/with-moto.sh cargo test -p portico-tests $(TEST_FEATURES) --test e2e -- --ignored --nocapture workflows_benchmark
 
 # Cold start (issue 12): the functions and the baselines (bench/baselines) in one release build,
 # so with the same profile and features; then the harness (bench/coldstart), built apart so its

@@ -123,5 +123,72 @@ fn json_bodies(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, jwt, argon2, json_bodies);
+/// The stream consumer's CPU work on a batch of 100 changed deals against 50 workflow rules,
+/// without I/O: decoding each stream image and judging every rule of the module (issue 16
+/// item 9). Five rules fire on these records; the others' criteria fail.
+fn workflow_batch(c: &mut Criterion) {
+    use portico::domain::contact_fields::ModuleSchema;
+    use portico::domain::workflow::{EventKind, RecordEvent, WorkflowRuleDefinition};
+    use portico::store::records::{decode_record, record_item};
+    let deals = module("deals").expect("deals");
+    let schema = ModuleSchema::builtin(deals);
+    let items: Vec<_> = (0..100)
+        .map(|i| {
+            let record = CrmRecord {
+                id: Ulid::generate(),
+                module: deals,
+                owner_id: Ulid::generate(),
+                version: 2,
+                fields: BTreeMap::from([
+                    ("name".to_owned(), Value::String(format!("Deal {i}"))),
+                    ("amount".to_owned(), Value::Number((1000 * i).to_string().parse().expect("number"))),
+                    ("probability".to_owned(), Value::Number((i % 100).to_string().parse().expect("number"))),
+                    ("stage".to_owned(), Value::String("Negotiation".into())),
+                ]),
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+                updated_by: Actor::System,
+                origin: Origin::Api,
+            };
+            record_item(&record, &schema).expect("item")
+        })
+        .collect();
+    let rules: Vec<_> = (0..50)
+        .map(|i| {
+            let threshold = if i < 5 { 50_000 } else { 10_000_000 + i };
+            let definition: WorkflowRuleDefinition = serde_json::from_value(json!({
+                "name": format!("Rule {i}"), "module": "deals", "trigger": {"event": "created_or_edited"},
+                "criteria": {"all": [{"field": "amount", "op": "gt", "value": threshold},
+                                     {"field": "probability", "op": "gte", "value": 80},
+                                     {"field": "stage", "op": "in", "value": ["Negotiation", "Qualification"]}]},
+                "actions": [{"type": "field_update", "fields": {"probability": 100}}]
+            }))
+            .expect("rule");
+            (Ulid::generate(), definition.validate(&[], false).expect("valid"))
+        })
+        .collect();
+    let now = Utc::now();
+    let mut group = c.benchmark_group("workflows");
+    group.throughput(Throughput::Elements(100));
+    group.bench_function("decode 100 stream images and judge 50 rules each", |b| {
+        b.iter(|| {
+            let mut fired = 0;
+            for item in &items {
+                let record = decode_record(item.clone(), &schema).expect("record");
+                let event = RecordEvent {
+                    kind: EventKind::Created,
+                    new: Some(&record.fields),
+                    old: None,
+                    origin: &record.origin,
+                    at: now,
+                };
+                fired += rules.iter().filter(|(id, rule)| rule.fires_quickly(*id, &event)).count();
+            }
+            black_box(fired)
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, jwt, argon2, json_bodies, workflow_batch);
 criterion_main!(benches);

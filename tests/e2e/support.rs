@@ -419,7 +419,7 @@ impl TestApp {
     }
 
     /// The same API and table, served again by a copy whose DynamoDB, SES and SNS requests are
-    /// counted (by an interceptor on each SDK client).
+    /// counted (by an interceptor on each SDK client); its `state` counts too.
     pub async fn counting(self) -> (TestApp, Counters) {
         let counters = Counters::default();
         let sdk = portico_local::moto_sdk_config(moto_endpoint(), REGION).await;
@@ -439,8 +439,8 @@ impl TestApp {
         )
         .with_whatsapp(self.state.config.whatsapp.clone());
         let state = self.state.clone().with_store(store).with_notifier(notifier);
-        let base = serve(state, self.outbox.clone()).await;
-        (TestApp { base, ..self }, counters)
+        let base = serve(state.clone(), self.outbox.clone()).await;
+        (TestApp { base, state, ..self }, counters)
     }
 }
 

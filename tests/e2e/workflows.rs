@@ -536,3 +536,45 @@ async fn a_webhook_is_signed_and_carries_no_masked_field() {
     );
     assert_eq!(strict.expect_err("refused")[0].field, "actions[0].url");
 }
+
+/// `make bench`: a batch of 100 new deals against 50 rules, 5 of which fire on 20 of the deals
+/// (an alert to one sales manager and a task each) — DynamoDB and SES requests per record, and
+/// the batch's time against moto. The handler's CPU time without I/O is in `hot_paths`.
+#[tokio::test]
+#[ignore = "benchmark: run with `make bench`"]
+async fn workflows_benchmark() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    sales_manager(&app).await;
+    for i in 0..50 {
+        let mut rule = big_deal_alert();
+        rule["name"] = json!(format!("Rule {i}"));
+        if i >= 5 {
+            rule["criteria"]["all"][0]["value"] = json!(10_000_000 + i);
+        }
+        create_rule(&app, &admin, rule).await;
+    }
+    let mut records = Vec::new();
+    for i in 0..100 {
+        let big = i % 5 == 0;
+        let fields =
+            json!({"name": format!("Deal {i}"), "amount": if big { 60000 } else { 100 }, "probability": 90});
+        let deal = create_deal(&app, &admin, fields).await;
+        records
+            .push(stream_record(&app, "deals", &deal, &format!("event-{i}"), &format!("{}", 1000 + i)).await);
+    }
+    let (app, counters) = app.counting().await;
+    counters.dynamodb.take();
+    counters.ses.take();
+    let started = std::time::Instant::now();
+    let response = portico_workflows::handle_batch(&app.state, batch(records)).await;
+    let elapsed = started.elapsed();
+    assert!(response.batch_item_failures.is_empty());
+    let (dynamodb, ses) = (counters.dynamodb.take(), counters.ses.take());
+    println!(
+        "| 100 new deals, 50 rules, 5 firing on 20 deals (2 actions each) | {dynamodb} | {:.2} | {ses} | {:.2} | {:.0} ms |",
+        dynamodb as f64 / 100.0,
+        ses as f64 / 100.0,
+        elapsed.as_secs_f64() * 1000.0
+    );
+}

@@ -289,7 +289,7 @@ impl Effect<'_> {
                     at: chrono::Utc::now(),
                     ..*self.event
                 };
-                if !self.rule.fires(self.rule_id, &now).fires {
+                if !self.rule.fires_quickly(self.rule_id, &now) {
                     return Ok(Ended::Skipped(format!(
                         "the record changed since the event (now version {}) and the rule no longer holds",
                         current.version

@@ -193,8 +193,7 @@ async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Resul
         at: record.change.approximate_creation_date_time,
     };
     for (rule_id, rule) in rules.rules.iter().filter(|(_, rule)| rule.module.name == current.module.name) {
-        let firing = rule.fires(*rule_id, &event);
-        if !firing.fires {
+        if !rule.fires_quickly(*rule_id, &event) {
             continue;
         }
         tracing::info!(rule_id = %rule_id, event_id = %record.event_id, record_id = %current.id, "workflow rule fired");

@@ -197,8 +197,18 @@ pub fn origin_of_update(rule: Ulid, origin: &Origin) -> Origin {
 }
 
 impl ValidWorkflowRule {
-    /// Whether `event` fires rule `id` (this rule), explained.
+    /// Whether `event` fires rule `id` (this rule), explained (the admin's dry run).
     pub fn fires(&self, id: Ulid, event: &RecordEvent<'_>) -> Firing {
+        self.judge(id, event, true)
+    }
+
+    /// Whether `event` fires rule `id`, without building the explanation (the stream consumer:
+    /// an explanation allocates a tree per rule and record).
+    pub fn fires_quickly(&self, id: Ulid, event: &RecordEvent<'_>) -> bool {
+        self.judge(id, event, false).fires
+    }
+
+    fn judge(&self, id: Ulid, event: &RecordEvent<'_>, explain: bool) -> Firing {
         let skipped = |reason| Firing { fires: false, skipped: Some(reason), explanation: None };
         if !self.definition.active {
             return skipped("inactive");
@@ -237,6 +247,13 @@ impl ValidWorkflowRule {
         let mut context = EvalContext::new(record, event.at);
         if event.old.is_some() {
             context = context.with_old(previous);
+        }
+        if !explain {
+            return Firing {
+                fires: criteria.compiled().evaluate(&context),
+                skipped: None,
+                explanation: None,
+            };
         }
         let explanation = criteria.compiled().explain(&context);
         Firing { fires: explanation.held(), skipped: None, explanation: Some(explanation) }
@@ -516,6 +533,8 @@ mod tests {
         let big = fields(json!({"amount": 52000, "probability": 85}));
         let small = fields(json!({"amount": 52000, "probability": 20}));
         assert!(rule.fires(id, &event(EventKind::Created, Some(&big), None, &Origin::Api)).fires);
+        assert!(rule.fires_quickly(id, &event(EventKind::Created, Some(&big), None, &Origin::Api)));
+        assert!(!rule.fires_quickly(id, &event(EventKind::Edited, Some(&small), Some(&big), &Origin::Api)));
         let not = rule.fires(id, &event(EventKind::Edited, Some(&small), Some(&big), &Origin::Api));
         assert!(!not.fires && not.explanation.is_some_and(|explanation| !explanation.held()));
         assert_eq!(

@@ -286,7 +286,7 @@ impl Store {
 }
 
 /// The item of a new record: its key, every index key it belongs to, its fields.
-fn record_item(record: &CrmRecord, schema: &(dyn FieldSchema + Sync)) -> Result<Item, StoreError> {
+pub fn record_item(record: &CrmRecord, schema: &(dyn FieldSchema + Sync)) -> Result<Item, StoreError> {
     let (pk, sk) = record_key(record.module, record.id);
     let module = record.module.name;
     let sorted = sort_field_key(record.module, record.fields.get(record.module.sort_field), record.id);
