@@ -112,13 +112,13 @@ impl Effect<'_> {
             to.push(account.email);
         }
         if !roles.is_empty() {
-            let staff = store.staff().await?;
+            let staff = self.rules.staff(self.state).await?;
             to.extend(
                 staff
-                    .into_iter()
+                    .iter()
                     .filter(|member| member.status == AccountStatus::Active)
                     .filter(|member| member.roles.iter().any(|role| roles.contains(role)))
-                    .map(|member| member.email),
+                    .map(|member| member.email.clone()),
             );
         }
         to.sort_by(|a, b| a.as_str().cmp(b.as_str()));
@@ -230,7 +230,8 @@ impl Effect<'_> {
     ) -> Result<Ended, StoreError> {
         let tasks = modules::module("tasks").ok_or(StoreError::Malformed("tasks module"))?;
         let caller = self.caller();
-        let view = View::new(&caller, tasks, &[]);
+        let view =
+            View::new(&caller, tasks, &[]).with_otp_rules(self.rules.otp_rules(self.state, tasks).await?);
         let subject: String = self.render(subject).chars().take(modules::MAX_TEXT_CHARS).collect();
         let due = (self.event.at + chrono::Duration::days(i64::from(due_in_days)))
             .date_naive()
@@ -272,7 +273,8 @@ impl Effect<'_> {
         let module = self.record.module;
         let custom = if module.name == "contacts" { self.rules.custom.as_slice() } else { &[] };
         let caller = self.caller();
-        let view = View::new(&caller, module, custom);
+        let view = View::new(&caller, module, custom)
+            .with_otp_rules(self.rules.otp_rules(self.state, module).await?);
         let store = &self.state.store;
         match view.change(store, self.record.id, self.record.version, values, None, self.marker(key)?).await {
             Ok(_) => Ok(Ended::Done),

@@ -33,6 +33,10 @@ use ulid::Ulid;
 pub struct Rules {
     rules: Vec<(Ulid, ValidWorkflowRule)>,
     custom: Vec<ContactField>,
+    /// Read at the batch's first alert to a role, then shared by the batch.
+    staff: tokio::sync::OnceCell<Vec<portico::domain::Account>>,
+    /// The OTP rules guarding writes of each module, read at the batch's first write of it.
+    otp_rules: tokio::sync::Mutex<BTreeMap<&'static str, Vec<(Ulid, portico::domain::otp::ValidOtpRule)>>>,
 }
 
 impl Rules {
@@ -52,7 +56,32 @@ impl Rules {
                 }
             })
             .collect();
-        Ok(Self { rules, custom })
+        Ok(Self {
+            rules,
+            custom,
+            staff: tokio::sync::OnceCell::new(),
+            otp_rules: tokio::sync::Mutex::default(),
+        })
+    }
+
+    /// Every staff account, read once per batch.
+    pub async fn staff(&self, state: &AppState) -> Result<&[portico::domain::Account], StoreError> {
+        Ok(self.staff.get_or_try_init(|| state.store.staff()).await?.as_slice())
+    }
+
+    /// The OTP rules guarding writes of `module`, read once per batch.
+    pub async fn otp_rules(
+        &self,
+        state: &AppState,
+        module: &'static modules::Module,
+    ) -> Result<Vec<(Ulid, portico::domain::otp::ValidOtpRule)>, StoreError> {
+        let mut cached = self.otp_rules.lock().await;
+        if let Some(rules) = cached.get(module.name) {
+            return Ok(rules.clone());
+        }
+        let rules = portico::records::otp_rules(&state.store, module).await?;
+        cached.insert(module.name, rules.clone());
+        Ok(rules)
     }
 }
 

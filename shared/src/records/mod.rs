@@ -358,6 +358,13 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The same view with the module's OTP rules as already read (`otp_rules`): writes of a
+    /// batch share one read (the stream consumer reads them once per batch).
+    pub fn with_otp_rules(mut self, rules: Vec<(Ulid, ValidOtpRule)>) -> Self {
+        self.otp_rules = tokio::sync::OnceCell::new_with(Some(rules));
+        self
+    }
+
     pub fn module(&self) -> &'static Module {
         self.schema.builtin
     }
