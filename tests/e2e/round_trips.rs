@@ -137,8 +137,9 @@ const EXPECTED: &[Row] = &[
     ("portal list (related)", "GET", "/portal/records/{module}", 5, 0, 0, 5, "account, exposures and definitions in parallel; the linked contact; one Query of the contact index with the criteria pushed down"),
     ("portal list (public, key index)", "GET", "/portal/records/{module}", 5, 0, 0, 5, "as related; one Query of the key index (region = the contact's billing country)"),
     ("portal record", "GET", "/portal/records/{module}/{id}", 5, 0, 0, 5, "account, exposures, definitions, the contact, the record"),
-    ("portal preview", "GET", "/admin/portal/preview", 5, 0, 0, 5, "account, exposures and definitions in parallel; the contact; the candidates' Query"),
+    ("portal preview", "GET", "/admin/portal/preview", 6, 0, 0, 6, "the caller's rights read afresh; account, exposures and definitions in parallel; the contact; the candidates' Query"),
     ("link customer", "PUT", "/admin/customers/{id}/contact", 3, 0, 0, 3, "the caller's rights read afresh, the account, transaction (both sides, the old contact released, the new one checked)"),
+    ("unlink customer", "DELETE", "/admin/customers/{id}/contact", 3, 0, 0, 3, "the caller's rights read afresh, the account, transaction (both sides)"),
     ("delete portal module", "DELETE", "/admin/portal/modules/{module}", 2, 0, 0, 2, "the caller's rights read afresh, conditional DeleteItem"),
     // Workflow rules (their runs happen on the stream: see the workflows benchmark).
     ("create workflow rule", "POST", "/admin/workflow-rules", 4, 0, 0, 2, "the caller's rights read afresh, definitions (masked fields), the rules (at most 200; a counter item would do), PutItem"),
@@ -809,6 +810,7 @@ async fn every_endpoint_sends_the_requests_in_the_table() {
     let path = format!("/admin/customers/{pat_id}/contact");
     let body = json!({"contact_id": other});
     m.json("link customer", Method::PUT, &path, Some(body), Some(admin), StatusCode::OK).await;
+    m.json("unlink customer", Method::DELETE, &path, None, Some(admin), StatusCode::NO_CONTENT).await;
     let path = "/admin/portal/modules/products";
     m.json("delete portal module", Method::DELETE, path, None, Some(admin), StatusCode::NO_CONTENT).await;
 

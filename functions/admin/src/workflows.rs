@@ -71,6 +71,10 @@ async fn validated(
     definition.validate(&custom, state.config.webhooks_allow_local).map_err(ApiError::validation)
 }
 
+fn has_webhook(definition: &WorkflowRuleDefinition) -> bool {
+    definition.actions.iter().any(|action| matches!(action, WorkflowAction::Webhook { .. }))
+}
+
 fn parse_id(id: &str) -> Result<Ulid, ApiError> {
     Ulid::from_string(id).map_err(|_| ApiError::not_found("No such workflow rule."))
 }
@@ -114,9 +118,7 @@ async fn create_workflow_rule(
     };
     state.store.create_workflow_rule(&stored).await?;
     tracing::info!(rule_id = %stored.id, by = %staff.0.sub, "workflow rule created");
-    let has_webhook =
-        stored.definition.actions.iter().any(|action| matches!(action, WorkflowAction::Webhook { .. }));
-    let secret = has_webhook.then(|| state.keys.webhook_secret(stored.id));
+    let secret = has_webhook(&stored.definition).then(|| state.keys.webhook_secret(stored.id));
     Ok((StatusCode::CREATED, Json(WorkflowRuleView { webhook_secret: secret, ..stored.into() })))
 }
 
@@ -156,6 +158,7 @@ async fn replace_workflow_rule(
     })?;
     let valid = validated(&state, definition).await?;
     let current = stored_rule(&state, id).await?;
+    let current_definition = current.definition.clone();
     let stored = StoredWorkflowRule {
         version: version.saturating_add(1),
         definition: valid.definition,
@@ -171,7 +174,10 @@ async fn replace_workflow_rule(
         ));
     }
     tracing::info!(rule_id = %id, by = %staff.0.sub, "workflow rule replaced");
-    Ok(Json(stored.into()))
+    // A webhook added now needs its secret: shown in this answer, as on creation.
+    let added_webhook = has_webhook(&stored.definition) && !has_webhook(&current_definition);
+    let secret = added_webhook.then(|| state.keys.webhook_secret(id));
+    Ok(Json(WorkflowRuleView { webhook_secret: secret, ..stored.into() }))
 }
 
 #[utoipa::path(delete, path = "/admin/workflow-rules/{id}", tag = "workflows", security(("bearer" = [])),

@@ -30,7 +30,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(list_portal_modules))
         .routes(routes!(get_portal_module, put_portal_module, delete_portal_module))
         .routes(routes!(preview))
-        .routes(routes!(link_contact))
+        .routes(routes!(link_contact, unlink_contact))
 }
 
 /// A module's exposure as configured, with how customers' lists read it.
@@ -213,7 +213,8 @@ pub struct Preview {
 #[utoipa::path(get, path = "/admin/portal/preview", tag = "portal admin", security(("bearer" = [])),
     params(PreviewQuery),
     responses((status = 200, body = Preview, description = "The candidates, each with whether the customer sees it and the criteria's explanation"),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "Without `settings.manage`, or without read access to all the module's records"),
         (status = 404, body = Problem, description = "No such customer, module in the portal, or record"),
         (status = 409, body = Problem, description = "`not_linked`: the customer has no contact yet")))]
 async fn preview(
@@ -221,7 +222,15 @@ async fn preview(
     staff: Staff,
     ApiQuery(query): ApiQuery<PreviewQuery>,
 ) -> Result<Json<Preview>, ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    staff.require_now(&state, Permission::SettingsManage).await?;
+    // The preview shows records: only to staff who may read all of the module's.
+    let caller = portico::records::Caller::staff(&staff.0, portico::domain::modules::Origin::Api);
+    if caller.access(&query.module).read != portico::domain::Scope::All {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "Previewing a module needs read access to all its records.",
+        ));
+    }
     let user_id = Ulid::from_string(&query.user_id)
         .map_err(|_| ApiError::invalid_field("user_id", "must be an account id"))?;
     let limit = query.limit.unwrap_or(25);
@@ -306,4 +315,31 @@ async fn link_contact(
         user_id: account.id.to_string(),
         contact_id: account.contact_id.map(|id| id.to_string()).unwrap_or_default(),
     }))
+}
+
+#[utoipa::path(delete, path = "/admin/customers/{id}/contact", tag = "portal admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The customer's account id")),
+    responses((status = 204, description = "Unlinked: the contact may be deleted or linked to another customer; an active customer is linked afresh at their next portal request"),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "No such customer, or one not linked")))]
+async fn unlink_contact(
+    State(state): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    staff.require_now(&state, Permission::SettingsManage).await?;
+    let not_linked = || ApiError::not_found("No such customer, or one not linked to a contact.");
+    let id = Ulid::from_string(&id).map_err(|_| not_linked())?;
+    let account = state
+        .store
+        .account(id)
+        .await?
+        .filter(|account| account.kind == portico::domain::AccountKind::Customer)
+        .ok_or_else(not_linked)?;
+    let contact_id = account.contact_id.ok_or_else(not_linked)?;
+    if !state.store.unlink_contact(id, contact_id, portico::time::now()).await? {
+        return Err(not_linked());
+    }
+    tracing::info!(account_id = %id, %contact_id, by = %staff.0.sub, "customer unlinked from its contact");
+    Ok(StatusCode::NO_CONTENT)
 }

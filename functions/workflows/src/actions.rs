@@ -108,7 +108,10 @@ impl Effect<'_> {
             return Ok(Ended::AlreadyDone);
         }
         let mut to: Vec<Email> = addresses.to_vec();
-        if owner && let Some(account) = store.account(self.record.owner_id).await? {
+        if owner
+            && let Some(account) = store.account(self.record.owner_id).await?
+            && account.status == AccountStatus::Active
+        {
             to.push(account.email);
         }
         if !roles.is_empty() {
@@ -148,9 +151,7 @@ impl Effect<'_> {
         Ok(Ended::Done)
     }
 
-    /// POSTs the event, signed, to `url`: once its marker is set. A refusal (4xx) fails the
-    /// action; an unreachable, slow (5 s) or failing (5xx) receiver fails the event, which comes
-    /// again, as a mail would.
+    /// POSTs the event, signed, to `url`, unless its marker says it went out before.
     async fn webhook(&self, key: &str, url: &url::Url) -> Result<Ended, StoreError> {
         let store = &self.state.store;
         if store.effect_done(key).await? {
@@ -175,30 +176,41 @@ impl Effect<'_> {
             timestamp,
             &body,
         );
-        let sent = webhook_client()
-            .post(url.clone())
-            .header("content-type", "application/json")
-            .header("webhook-signature", signature)
-            .header("idempotency-key", key)
-            .body(body)
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status().is_success() => {
-                store.mark_effect_done(key, chrono::Utc::now()).await?;
-                Ok(Ended::Done)
+        let Some(client) = webhook_client(self.state.config.webhooks_allow_local) else {
+            return Ok(Ended::Failed("no HTTP client".into()));
+        };
+        // A receiver that is down, slow or busy gets a second try a second later; then the
+        // action fails in the run history without holding the stream (the marker stays unset,
+        // so a redelivered event tries again).
+        let mut outcome = String::new();
+        for attempt in 0..2 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
-            Ok(response) if response.status().is_client_error() => {
-                store.mark_effect_done(key, chrono::Utc::now()).await?;
-                Ok(Ended::Failed(format!("the receiver refused it: {}", response.status())))
-            }
-            Ok(response) => Err(StoreError::Unavailable(
-                format!("webhook receiver answered {}", response.status()).into(),
-            )),
-            Err(error) => {
-                Err(StoreError::Unavailable(format!("webhook not delivered: {}", without_url(&error)).into()))
+            let sent = client
+                .post(url.clone())
+                .header("content-type", "application/json")
+                .header("webhook-signature", signature.as_str())
+                .header("idempotency-key", key)
+                .body(body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(response) if response.status().is_success() => {
+                    store.mark_effect_done(key, chrono::Utc::now()).await?;
+                    return Ok(Ended::Done);
+                }
+                Ok(response) if retry_worthy(response.status()) => {
+                    outcome = format!("the receiver answered {}", response.status());
+                }
+                Ok(response) => {
+                    store.mark_effect_done(key, chrono::Utc::now()).await?;
+                    return Ok(Ended::Failed(format!("the receiver refused it: {}", response.status())));
+                }
+                Err(error) => outcome = format!("not delivered: {}", without_url(&error)),
             }
         }
+        Ok(Ended::Failed(outcome))
     }
 
     /// `fields` as JSON without masked contact fields (what may leave Portico).
@@ -311,6 +323,10 @@ impl Effect<'_> {
     fn ended(&self, error: RecordError) -> Result<Ended, StoreError> {
         match error {
             RecordError::ItemsFailed(cancellation) if cancellation.failed(MARKER) => Ok(Ended::AlreadyDone),
+            // Another transaction held an item: nothing was written, and trying again will do.
+            RecordError::ItemsFailed(cancellation) if !cancellation.conflicted.is_empty() => {
+                Err(StoreError::Unavailable(format!("the write met a concurrent one: {cancellation}").into()))
+            }
             RecordError::Store(error) => Err(error),
             RecordError::NotFound => Ok(Ended::Skipped("the record is gone".into())),
             other => Ok(Ended::Failed(other.to_string())),
@@ -318,18 +334,50 @@ impl Effect<'_> {
     }
 }
 
-/// The client webhooks go out with: a 5 s bound on the whole request, no redirects (a redirect
-/// could lead a signed event anywhere).
-fn webhook_client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
+/// The client webhooks go out with: 5 s for the whole request, no redirects (a redirect could
+/// lead a signed event anywhere) and, outside the local stack, a resolver that refuses names
+/// resolving to loopback, private or link-local addresses. `None` if it can't be built: webhooks
+/// then fail rather than go out with weaker settings.
+fn webhook_client(allow_local: bool) -> Option<&'static reqwest::Client> {
+    static STRICT: std::sync::OnceLock<Option<reqwest::Client>> = std::sync::OnceLock::new();
+    static LOCAL: std::sync::OnceLock<Option<reqwest::Client>> = std::sync::OnceLock::new();
+    let build = |allow_local: bool| {
+        let builder = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .connect_timeout(std::time::Duration::from_secs(2))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default()
-    })
+            .redirect(reqwest::redirect::Policy::none());
+        let builder = if allow_local { builder } else { builder.dns_resolver(PublicOnly) };
+        builder.build().map_err(|error| tracing::error!(%error, "no webhook client")).ok()
+    };
+    if allow_local {
+        LOCAL.get_or_init(|| build(true)).as_ref()
+    } else {
+        STRICT.get_or_init(|| build(false)).as_ref()
+    }
+}
+
+/// Resolves webhook hosts to public addresses only (a name may point anywhere).
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let public: Vec<std::net::SocketAddr> =
+                resolved.filter(|address| portico::domain::workflow::is_public(address.ip())).collect();
+            if public.is_empty() {
+                return Err("the webhook's host resolves to no public address".into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Statuses worth a second try: the receiver is down, slow or busy, or answers with a redirect
+/// (never followed, but possibly passing).
+fn retry_worthy(status: reqwest::StatusCode) -> bool {
+    status.is_server_error() || status.is_redirection() || matches!(status.as_u16(), 408 | 425 | 429)
 }
 
 /// A request error without the URL (it may carry a token in its query).

@@ -20,10 +20,10 @@ use lambda_runtime::LambdaEvent;
 use portico::AppState;
 use portico::criteria::{FieldSchema, Value};
 use portico::domain::contact_fields::{ContactField, ModuleSchema};
-use portico::domain::modules::{self, CrmRecord, field_json};
+use portico::domain::modules::{self, CrmRecord, Origin, field_json};
 use portico::domain::workflow::{EventKind, RecordEvent, ValidWorkflowRule};
 use portico::store::StoreError;
-use portico::store::audit::{AuditEntry, FieldChange};
+use portico::store::audit::{AuditEntry, FieldChange, within_budget};
 use portico::store::records::decode_record;
 use portico::store::workflows::WorkflowRun;
 use ulid::Ulid;
@@ -85,17 +85,31 @@ impl Rules {
     }
 }
 
+/// Time kept back before the invocation's deadline: a record is not started with less left, so
+/// the batch answers (with its checkpoint) before Lambda times it out.
+const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The Lambda handler: one batch of stream records, in shard order.
 pub async fn handle(
     state: &AppState,
     event: LambdaEvent<Event>,
 ) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
-    Ok(handle_batch(state, event.payload).await)
+    Ok(handle_batch_until(state, event.payload, Some(event.context.deadline())).await)
+}
+
+/// `handle_batch_until` without a deadline (the local poller, tests).
+pub async fn handle_batch(state: &AppState, batch: Event) -> DynamoDbEventResponse {
+    handle_batch_until(state, batch, None).await
 }
 
 /// Processes `batch` and reports the first record that failed (the checkpoint); the records
-/// after it are not touched, so one key's changes are never applied out of order.
-pub async fn handle_batch(state: &AppState, batch: Event) -> DynamoDbEventResponse {
+/// after it are not touched, so one key's changes are never applied out of order. Near the
+/// `deadline`, the next record is reported instead of started.
+pub async fn handle_batch_until(
+    state: &AppState,
+    batch: Event,
+    deadline: Option<std::time::SystemTime>,
+) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     let rules = match Rules::load(state).await {
         Ok(rules) => rules,
@@ -108,6 +122,13 @@ pub async fn handle_batch(state: &AppState, batch: Event) -> DynamoDbEventRespon
         }
     };
     for record in &batch.records {
+        let left = deadline
+            .map(|deadline| deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default());
+        if left.is_some_and(|left| left < DEADLINE_MARGIN) {
+            tracing::warn!(event_id = %record.event_id, "near the deadline: the rest of the batch comes again");
+            response.batch_item_failures.push(failure(record));
+            break;
+        }
         // Boxed: the actions' futures nest deep enough to overflow the compiler's layout limit.
         if let Err(error) = Box::pin(process(state, &rules, record)).await {
             tracing::error!(event_id = %record.event_id, %error, "stream record failed; it and the rest of its shard come again");
@@ -171,12 +192,11 @@ fn audit_entry(
     let changes = fields
         .into_iter()
         .filter(|field| before.get(*field) != after.get(*field))
-        .map(|field| FieldChange {
-            field: field.clone(),
-            old: json(field, before.get(field)),
-            new: json(field, after.get(field)),
+        .map(|field| {
+            FieldChange::new(field.clone(), json(field, before.get(field)), json(field, after.get(field)))
         })
         .collect();
+    let changes = within_budget(changes);
     AuditEntry {
         module: module.name.to_owned(),
         record_id: current.id.to_string(),
@@ -210,15 +230,20 @@ async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Resul
     let new = record_of(image(&record.change.new_image), &rules.custom)?;
     let old = record_of(image(&record.change.old_image), &rules.custom)?;
     let Some(current) = new.as_ref().or(old.as_ref()) else { return Ok(()) };
-    state
-        .store
-        .record_audit_entry(&audit_entry(record, kind, new.as_ref(), old.as_ref(), current, &rules.custom))
-        .await?;
+    let entry = audit_entry(record, kind, new.as_ref(), old.as_ref(), current, &rules.custom);
+    match state.store.record_audit_entry(&entry).await {
+        Ok(()) => {}
+        Err(error @ StoreError::Unavailable(_)) => return Err(error),
+        // Retrying would fail alike and hold the shard: logged, and the rules still run.
+        Err(error) => tracing::error!(event_id = %record.event_id, %error, "the audit entry was not written"),
+    }
+    // A deletion's image names the last writer, not who deleted: no rule or depth is assumed.
+    let deletion = Origin::Other("deletion".into());
     let event = RecordEvent {
         kind,
         new: new.as_ref().map(|record| &record.fields),
         old: old.as_ref().map(|record| &record.fields),
-        origin: &current.origin,
+        origin: if kind == EventKind::Deleted { &deletion } else { &current.origin },
         at: record.change.approximate_creation_date_time,
     };
     for (rule_id, rule) in rules.rules.iter().filter(|(_, rule)| rule.module.name == current.module.name) {

@@ -65,7 +65,8 @@ impl Streams {
     }
 }
 
-/// Polls `table`'s stream every `interval` until the task is dropped, feeding the handler.
+/// Polls `table`'s stream every `interval` until the task is dropped, feeding the handler. A
+/// failed read is logged and tried again at the next poll.
 pub async fn poll(
     state: AppState,
     endpoint: String,
@@ -91,39 +92,14 @@ pub async fn poll(
     let mut pending: Vec<Value> = Vec::new();
     let mut attempts = 0;
     loop {
-        if shards.is_empty() {
-            let description = streams.call("DescribeStream", json!({"StreamArn": stream_arn})).await?;
-            let described =
-                description["StreamDescription"]["Shards"].as_array().cloned().unwrap_or_default();
-            shards = described
-                .iter()
-                .filter_map(|shard| Some((shard["ShardId"].as_str()?.to_owned(), None)))
-                .collect();
-        }
         if pending.is_empty() {
-            for (shard_id, last) in shards.iter_mut() {
-                let position = match last.as_deref() {
-                    Some(sequence) => {
-                        json!({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": sequence})
-                    }
-                    None => json!({"ShardIteratorType": "TRIM_HORIZON"}),
-                };
-                let mut request = json!({"StreamArn": stream_arn, "ShardId": shard_id});
-                if let (Some(request), Some(position)) = (request.as_object_mut(), position.as_object()) {
-                    request.extend(position.clone());
+            match read_new(&streams, &stream_arn, &mut shards).await {
+                Ok(records) => pending.extend(records),
+                Err(error) => {
+                    // moto restarting, a dropped connection: described again at the next poll.
+                    tracing::warn!(%error, "reading the stream failed; trying again");
+                    shards.clear();
                 }
-                let iterator = streams.call("GetShardIterator", request).await?;
-                let Some(iterator) = iterator["ShardIterator"].as_str() else { continue };
-                let page = streams
-                    .call("GetRecords", json!({"ShardIterator": iterator, "Limit": BATCH_SIZE}))
-                    .await?;
-                let records = page["Records"].as_array().cloned().unwrap_or_default();
-                if let Some(sequence) =
-                    records.last().and_then(|record| record["dynamodb"]["SequenceNumber"].as_str())
-                {
-                    *last = Some(sequence.to_owned());
-                }
-                pending.extend(records);
             }
         }
         if pending.is_empty() {
@@ -139,8 +115,14 @@ pub async fn poll(
                 record
             })
             .collect();
-        let event: Event = serde_json::from_value(json!({"Records": batch}))
-            .map_err(|error| StreamError::Answer(format!("not a stream record: {error}")))?;
+        let event: Event = match serde_json::from_value(json!({"Records": batch})) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::error!(%error, "a batch that is no stream event; its first record goes to the dead letters");
+                dead_letters.0.lock().await.push(pending.remove(0));
+                continue;
+            }
+        };
         let response = portico_workflows::handle_batch(&state, event).await;
         let failed = response.batch_item_failures.first().and_then(|failure| failure.item_identifier.clone());
         let done = match failed {
@@ -165,4 +147,44 @@ pub async fn poll(
             tokio::time::sleep(interval).await;
         }
     }
+}
+
+/// The records after the last ones read, from every shard (the stream described first when its
+/// shards are not known yet).
+async fn read_new(
+    streams: &Streams,
+    stream_arn: &str,
+    shards: &mut Vec<(String, Option<String>)>,
+) -> Result<Vec<Value>, StreamError> {
+    if shards.is_empty() {
+        let description = streams.call("DescribeStream", json!({"StreamArn": stream_arn})).await?;
+        let described = description["StreamDescription"]["Shards"].as_array().cloned().unwrap_or_default();
+        *shards = described
+            .iter()
+            .filter_map(|shard| Some((shard["ShardId"].as_str()?.to_owned(), None)))
+            .collect();
+    }
+    let mut records = Vec::new();
+    for (shard_id, last) in shards.iter_mut() {
+        let position = match last.as_deref() {
+            Some(sequence) => {
+                json!({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": sequence})
+            }
+            None => json!({"ShardIteratorType": "TRIM_HORIZON"}),
+        };
+        let mut request = json!({"StreamArn": stream_arn, "ShardId": shard_id});
+        if let (Some(request), Some(position)) = (request.as_object_mut(), position.as_object()) {
+            request.extend(position.clone());
+        }
+        let iterator = streams.call("GetShardIterator", request).await?;
+        let Some(iterator) = iterator["ShardIterator"].as_str() else { continue };
+        let page =
+            streams.call("GetRecords", json!({"ShardIterator": iterator, "Limit": BATCH_SIZE})).await?;
+        let read = page["Records"].as_array().cloned().unwrap_or_default();
+        if let Some(sequence) = read.last().and_then(|record| record["dynamodb"]["SequenceNumber"].as_str()) {
+            *last = Some(sequence.to_owned());
+        }
+        records.extend(read);
+    }
+    Ok(records)
 }

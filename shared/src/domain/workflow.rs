@@ -472,20 +472,43 @@ pub fn webhook_url(text: &str, allow_local: bool) -> Result<url::Url, String> {
     let local = match url.host() {
         None => return Err("must name a host".into()),
         Some(url::Host::Domain(domain)) => domain == "localhost" || domain.ends_with(".localhost"),
-        Some(url::Host::Ipv4(ip)) => {
-            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Some(url::Host::Ipv6(ip)) => {
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || (ip.segments()[0] & 0xfe00) == 0xfc00
-                || (ip.segments()[0] & 0xffc0) == 0xfe80
-        }
+        Some(url::Host::Ipv4(ip)) => !is_public(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => !is_public(std::net::IpAddr::V6(ip)),
     };
     if local && !allow_local {
         return Err("must name a public host".into());
     }
     Ok(url)
+}
+
+/// Whether `ip` is a public unicast address: not loopback, private, shared (100.64/10),
+/// link-local (the metadata service), unspecified, broadcast, multicast or `0/8`;
+/// IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(ip) => {
+            let [first, second, ..] = ip.octets();
+            !(ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.is_multicast()
+                || first == 0
+                || (first == 100 && (64..128).contains(&second)))
+        }
+        std::net::IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+            Some(mapped) => is_public(std::net::IpAddr::V4(mapped)),
+            None => {
+                let first = ip.segments()[0];
+                !(ip.is_loopback()
+                    || ip.is_unspecified()
+                    || ip.is_multicast()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80)
+            }
+        },
+    }
 }
 
 #[cfg(test)]
@@ -609,6 +632,10 @@ mod tests {
             "https://169.254.169.254/latest/meta-data",
             "https://10.0.0.8/",
             "https://[::1]/",
+            "https://[::ffff:169.254.169.254]/",
+            "https://[::ffff:10.0.0.1]/",
+            "https://100.64.0.1/",
+            "https://0.0.0.1/",
             "https://localhost:8443/",
             "ftp://hooks.example.com/",
             "not a url",

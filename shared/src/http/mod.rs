@@ -21,12 +21,12 @@ pub use json::{ApiJson, ApiQuery};
 use crate::AppState;
 use crate::error::{method_not_allowed, route_not_found};
 
-/// The version given as `If-Match: "3"` (or `3`, or `W/"3"`), if any.
+/// The version given as `If-Match: "3"` (or `3`, or `W/"3"`), if any. Versions start at 1.
 pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, crate::ApiError> {
     let Some(value) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
     let text = value.to_str().unwrap_or_default().trim().trim_start_matches("W/").trim_matches('"');
-    text.parse().map(Some).map_err(|_| {
-        crate::ApiError::bad_request("invalid_if_match", "If-Match must be the version you read.")
+    text.parse().ok().filter(|version| *version >= 1).map(Some).ok_or_else(|| {
+        crate::ApiError::bad_request("invalid_if_match", "If-Match must be the version you read (1 or more).")
     })
 }
 

@@ -182,6 +182,8 @@ pub fn render(module: &ValidPortalModule, record: &CrmRecord, custom: &[ContactF
 pub struct PortalList {
     criteria: Option<CompiledCriteria>,
     pub sort: PortalSort,
+    /// A filter no record can match (a choice the field does not have): the page is empty.
+    matches_nothing: bool,
 }
 
 /// One page of a portal list and what reading it took.
@@ -211,6 +213,7 @@ impl PortalList {
         let mut leaves: Vec<Criteria> = module.definition.criteria.iter().cloned().collect();
         let mut sort = module.sort;
         let mut seen = Vec::new();
+        let mut matches_nothing = false;
         for (name, text) in pairs {
             if seen.contains(&name) {
                 errors.push(FieldError::new(name, "is given more than once"));
@@ -227,9 +230,13 @@ impl PortalList {
                     None => {
                         errors.push(FieldError::new(field, "is neither a list parameter nor a field you see"))
                     }
-                    // The type's own message could list a select's options, internal stages among them.
+                    // A choice the field lacks matches nothing, exactly like a choice the exposure
+                    // hides: a 400 would tell internal stages apart from made-up ones.
                     Some(field_type) => match super::list::equality(field, field_type, text) {
                         Ok((leaf, _)) => leaves.push(leaf.into()),
+                        Err(_) if matches!(field_type, crate::criteria::FieldType::Select { .. }) => {
+                            matches_nothing = true;
+                        }
                         Err(_) => errors.push(FieldError::new(field, "is not a value this field can hold")),
                     },
                 },
@@ -255,13 +262,13 @@ impl PortalList {
                         .collect(),
                 )
             })?;
-        Ok(Self { criteria, sort })
+        Ok(Self { criteria, sort, matches_nothing })
     }
 
     /// Everything `module`'s exposure reaches before its criteria, in its default order: the
     /// candidates an admin's preview explains.
     pub fn unfiltered(module: &ValidPortalModule) -> Self {
-        Self { criteria: None, sort: module.sort }
+        Self { criteria: None, sort: module.sort, matches_nothing: false }
     }
 
     /// Reads one page for `customer`: up to `limit` exposed records from `start`, through the
@@ -282,6 +289,9 @@ impl PortalList {
                 criteria.evaluate(&EvalContext::new(&record.fields, now).with_user(user))
             })
         };
+        if self.matches_nothing {
+            return Ok(PortalPage { items: Vec::new(), next: None, queries: 0, scanned: 0 });
+        }
         let index = match &module.read {
             PortalRead::OwnContact => {
                 let items =
@@ -376,7 +386,13 @@ pub async fn link_customer(
                     return linked_meanwhile(store, account.id).await;
                 }
                 // Taken or changed since it was found: the account gets a contact of its own.
-                Err(StoreError::Cancelled(_)) => {}
+                Err(StoreError::Cancelled(cancellation))
+                    if cancellation.failed(LINK_CONTACT) || cancellation.failed(LINK_RECORD) => {}
+                // A concurrent transaction (another first request linking the same account):
+                // never fall back to a new contact for it.
+                Err(StoreError::Cancelled(cancellation)) => {
+                    return Err(RecordError::ItemsFailed(cancellation));
+                }
                 Err(error) => return Err(error.into()),
             }
         }

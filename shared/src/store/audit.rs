@@ -1,6 +1,6 @@
-//! The record audit trail: one entry per record change, written by the stream consumer once per
-//! stream event (a conditional put keyed by the event), beside the record in its partition, so a
-//! record's history is one Query, newest first.
+//! The record audit trail: one entry per record change, written by the stream consumer once (a
+//! conditional put keyed by the version the change made), beside the record in its partition,
+//! so a record's history is one Query, newest first.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,38 @@ pub struct FieldChange {
     pub field: String,
     pub old: JsonValue,
     pub new: JsonValue,
+    /// The values were too large to keep (`old` and `new` are then `null`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// Largest value an entry keeps of one side of a change, and of all its values together: an
+/// item may not pass DynamoDB's 400 KB, and a record's values may add up to more.
+const MAX_VALUE_BYTES: usize = 1024;
+const MAX_VALUES_BYTES: usize = 256 * 1024;
+
+impl FieldChange {
+    /// The change of `field`, its values dropped when too large to keep.
+    pub fn new(field: String, old: JsonValue, new: JsonValue) -> Self {
+        let large = |value: &JsonValue| value.to_string().len() > MAX_VALUE_BYTES;
+        if large(&old) || large(&new) {
+            return Self { field, old: JsonValue::Null, new: JsonValue::Null, truncated: true };
+        }
+        Self { field, old, new, truncated: false }
+    }
+}
+
+/// `changes` within the entry's budget: past it, values are dropped (field names stay).
+pub fn within_budget(mut changes: Vec<FieldChange>) -> Vec<FieldChange> {
+    let mut spent = 0;
+    for change in &mut changes {
+        spent += change.old.to_string().len() + change.new.to_string().len();
+        if spent > MAX_VALUES_BYTES {
+            *change =
+                FieldChange { truncated: true, old: JsonValue::Null, new: JsonValue::Null, ..change.clone() };
+        }
+    }
+    changes
 }
 
 /// A record change as the audit trail keeps it.
@@ -43,7 +75,7 @@ impl Store {
     /// Records `entry` once: a redelivered event finds its entry there and leaves it.
     pub async fn record_audit_entry(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         let id = Ulid::from_string(&entry.record_id).map_err(|_| StoreError::Malformed("record id"))?;
-        let (pk, sk) = keys::audit_entry(&entry.module, id, entry.at, &entry.event_id);
+        let (pk, sk) = keys::audit_entry(&entry.module, id, entry.version, entry.event == "deleted");
         let mut item: Item = serde_dynamo::to_item(entry)?;
         item.insert(PK.into(), s(pk));
         item.insert(SK.into(), s(sk));

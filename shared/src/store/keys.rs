@@ -23,7 +23,7 @@
 //! |   GSI5: `MODULE#<module>` (GSI1PK) / `1<sort field value>\x01<id>`, or `2\x01<id>` without one; | | | |
 //! |   GSI6: `OWNER#<owner>` (GSI3PK) / `<module>#` + the GSI5 key; GSI7: GSI3PK / `<module>#` + the GSI4 key; | | |
 //! |   GSI8, for modules with a key field: `KEY#<module>#<field>#<folded value>` / the GSI5 key) | | | |
-//! | audit entry           | `RECORD#<module>#<id>`   | `AUDIT#<event time>#<event id>` |              |        |
+//! | audit entry           | `RECORD#<module>#<id>`   | `AUDIT#<version, 20 digits>#<0 change, 1 deletion>` |  |  |
 //! | contact's portal link | `RECORD#contacts#<id>`   | `PORTAL_ACCOUNT`      |                        |        |
 //! | portal module         | `PORTAL`                 | `MODULE#<module>`     |                        |        |
 //! | workflow rule         | `WORKFLOW_RULES`         | `RULE#<id>`           |                        |        |
@@ -178,9 +178,11 @@ pub fn key_value_records(module: &str, field: &str, value: &str) -> String {
 
 pub const AUDIT_SK_PREFIX: &str = "AUDIT#";
 
-/// An entry of a record's audit trail, beside the record: newest last in key order.
-pub fn audit_entry(module: &str, id: Ulid, at: chrono::DateTime<chrono::Utc>, event_id: &str) -> Key {
-    (record(module, id).0, format!("{AUDIT_SK_PREFIX}{}#{event_id}", crate::time::format(at)))
+/// An entry of a record's audit trail, beside the record, ordered by the version the change
+/// made (every write raises it; a deletion keeps the last one and sorts after it). Stream times
+/// have whole seconds and would not order two changes of one second.
+pub fn audit_entry(module: &str, id: Ulid, version: u64, deletion: bool) -> Key {
+    (record(module, id).0, format!("{AUDIT_SK_PREFIX}{version:020}#{}", u8::from(deletion)))
 }
 
 /// The item tying a contact to the portal account linked to it (the account holds `contact_id`).

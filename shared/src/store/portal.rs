@@ -175,6 +175,42 @@ impl Store {
         Ok(items)
     }
 
+    /// Unlinks customer `account_id` from contact `contact_id` (both sides, if still linked to
+    /// each other); `false` when they were not.
+    pub async fn unlink_contact(
+        &self,
+        account_id: Ulid,
+        contact_id: Ulid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::account(account_id);
+        let account = Update::builder()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("REMOVE contact_id SET updated_at = :now")
+            .condition_expression("contact_id = :contact")
+            .expression_attribute_values(":contact", s(contact_id.to_string()))
+            .expression_attribute_values(":now", s(crate::time::format(now)))
+            .build()?;
+        let (link_pk, link_sk) = keys::portal_link(contact_id);
+        let link = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(self.table())
+            .key(PK, s(link_pk))
+            .key(SK, s(link_sk))
+            .condition_expression("account_id = :account")
+            .expression_attribute_values(":account", s(account_id.to_string()))
+            .build()?;
+        let items = WriteSet::new()
+            .with(LINK_ACCOUNT, TransactWriteItem::builder().update(account).build())
+            .with(LINK_RELEASED, TransactWriteItem::builder().delete(link).build());
+        match self.commit(items).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Cancelled(cancellation)) if cancellation.conflicted.is_empty() => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     /// A check that contact `contact_id` exists and, when given, still has address `email`.
     pub fn contact_check(
         &self,
