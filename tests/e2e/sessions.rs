@@ -277,20 +277,35 @@ async fn sign_out_and_device_revocation_end_sessions() {
     assert_eq!(laptop_refresh.status, StatusCode::UNAUTHORIZED);
 }
 
-/// Sets the failure record of `email`'s login item (so the test does not race the clock).
+/// The key of `address`'s password attempts (a keyed hash of it, account or not).
+fn attempts_key(app: &TestApp, address: &str) -> (String, String) {
+    let subject = app
+        .state
+        .keys
+        .keyed_hash(portico::auth::keys::HashPurpose::PasswordAttempts, &address.to_lowercase());
+    portico::store::keys::sign_in_attempts(&subject)
+}
+
+/// Sets the attempts of `email` (so the test does not race the clock).
 async fn set_failures(app: &TestApp, email: &str, count: u32, last_at: i64, window_start: i64) {
+    let (pk, sk) = attempts_key(app, email);
     app.dynamodb
-        .update_item()
+        .put_item()
         .table_name(app.state.store.table())
-        .key("PK", AttributeValue::S(format!("EMAIL#{email}")))
-        .key("SK", AttributeValue::S("LOGIN".into()))
-        .update_expression("SET fail_count = :count, fail_last_at = :last, fail_window_start = :start")
-        .expression_attribute_values(":count", AttributeValue::N(count.to_string()))
-        .expression_attribute_values(":last", AttributeValue::N(last_at.to_string()))
-        .expression_attribute_values(":start", AttributeValue::N(window_start.to_string()))
+        .item("PK", AttributeValue::S(pk))
+        .item("SK", AttributeValue::S(sk))
+        .item("attempts", AttributeValue::N(count.to_string()))
+        .item("last_at", AttributeValue::N(last_at.to_string()))
+        .item("window_start", AttributeValue::N(window_start.to_string()))
         .send()
         .await
         .expect("set failures");
+}
+
+async fn attempts_counted(app: &TestApp, email: &str) -> u32 {
+    let subject =
+        app.state.keys.keyed_hash(portico::auth::keys::HashPurpose::PasswordAttempts, &email.to_lowercase());
+    app.state.store.sign_in_attempts(&subject).await.expect("read").count
 }
 
 #[tokio::test]
@@ -298,13 +313,11 @@ async fn failed_passwords_slow_down_further_attempts() {
     let app = spawn_app().await;
     let (admin, _) = app.admin_token().await;
     let email = app.active_customer(&admin, false).await;
-    let address = portico::domain::Email::parse(&email).expect("email");
     for attempt in 0..5 {
         let response = app.sign_in(&email, "wrong password here").await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
     }
-    let login = app.state.store.login(&address).await.expect("read").expect("login");
-    assert_eq!(login.failures.count, 5, "every failure is counted");
+    assert_eq!(attempts_counted(&app, &email).await, 5, "every failure is counted");
 
     // Just after a fifth failure, even the right password waits.
     let now = chrono::Utc::now().timestamp();
@@ -323,12 +336,74 @@ async fn failed_passwords_slow_down_further_attempts() {
     // Once the delay has passed the right password works, and clears the count.
     set_failures(&app, &email, 5, now - 10, now - 60).await;
     assert_eq!(app.sign_in(&email, PASSWORD).await.status, StatusCode::OK);
-    let login = app.state.store.login(&address).await.expect("read").expect("login");
-    assert_eq!(login.failures.count, 0, "a successful sign-in clears the failures");
+    assert_eq!(attempts_counted(&app, &email).await, 0, "a successful sign-in clears the attempts");
 }
 
 #[tokio::test]
-async fn a_sign_in_from_a_trusted_device_costs_two_round_trips() {
+async fn an_unknown_address_is_throttled_exactly_like_a_known_one() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let known = app.active_customer(&admin, false).await;
+    let unknown = crate::support::unique_email("nobody");
+    for address in [&known, &unknown] {
+        for attempt in 0..5 {
+            let response = app.sign_in(address, "wrong password here").await;
+            assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{address} attempt {attempt}");
+        }
+        assert_eq!(attempts_counted(&app, address).await, 5, "{address}");
+        // Just after the fifth failure (pinned, so a slow machine's clock can't pass the delay):
+        let now = chrono::Utc::now().timestamp();
+        set_failures(&app, address, 5, now, now - 60).await;
+        let sixth = app.sign_in(address, "wrong password here").await;
+        assert_eq!(sixth.status, StatusCode::TOO_MANY_REQUESTS, "{address}: {:?}", sixth.body);
+        assert_eq!(sixth.headers["retry-after"], "1");
+    }
+}
+
+#[tokio::test]
+async fn current_password_checks_share_the_sign_in_count() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    let token = app.sign_in(&email, PASSWORD).await.body["access_token"].as_str().expect("token").to_owned();
+    let change =
+        json!({"current_password": "a wrong guess here", "new_password": "an entirely new passphrase"});
+    for attempt in 0..5 {
+        let response = app.request(Method::PUT, "/me/password", Some(change.clone()), Some(&token)).await;
+        assert_eq!(response.body["code"], "invalid_current_password", "attempt {attempt}");
+    }
+    assert_eq!(attempts_counted(&app, &email).await, 5, "the checks counted on the address");
+    let now = chrono::Utc::now().timestamp();
+    set_failures(&app, &email, 5, now, now - 60).await;
+    let held = app.request(Method::PUT, "/me/password", Some(change), Some(&token)).await;
+    assert_eq!(held.status, StatusCode::TOO_MANY_REQUESTS);
+    // A stolen session's guesses slow the owner's sign-in too (and the reverse).
+    assert_eq!(app.sign_in(&email, PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn fifty_parallel_wrong_passwords_check_no_more_than_the_limit() {
+    use portico::domain::signin::FREE_FAILURES;
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let known = app.active_customer(&admin, false).await;
+    let unknown = crate::support::unique_email("nobody");
+    for address in [&known, &unknown] {
+        let started = std::time::Instant::now();
+        let answers = join_all((0..50).map(|_| app.sign_in(address, "wrong password here"))).await;
+        // After the free five, each further check waits 1 s, 2 s, 4 s …: a slow run earns those.
+        let elapsed = started.elapsed().as_secs() + 1;
+        let limit = FREE_FAILURES as usize + elapsed.ilog2() as usize;
+        let checked = answers.iter().filter(|answer| answer.status == StatusCode::UNAUTHORIZED).count();
+        let held = answers.iter().filter(|answer| answer.status == StatusCode::TOO_MANY_REQUESTS).count();
+        assert_eq!(checked + held, 50, "{address}: only 401 and 429");
+        assert!((1..=limit).contains(&checked), "{address}: {checked} passwords checked, at most {limit}");
+        assert_eq!(attempts_counted(&app, address).await as usize, checked, "{address}: each check counted");
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_from_a_trusted_device_costs_three_round_trips() {
     let app = spawn_app().await;
     let (admin, _) = app.admin_token().await;
     let email = app.active_customer(&admin, true).await;
@@ -337,7 +412,11 @@ async fn a_sign_in_from_a_trusted_device_costs_two_round_trips() {
 
     let signed_in = counted.sign_in_from(DEVICE, &email, PASSWORD).await;
     assert_eq!(signed_in.status, StatusCode::OK);
-    assert_eq!(counter.take(), 2, "sign-in: one batch read, one transaction");
+    assert_eq!(
+        counter.take(),
+        3,
+        "sign-in: one batch read, the attempt's reservation before the password is checked, one transaction"
+    );
 
     let refreshed = counted
         .post("/sessions/refresh", json!({"refresh_token": signed_in.body["refresh_token"]}), None)

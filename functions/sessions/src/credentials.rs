@@ -272,9 +272,16 @@ async fn verify_current_password(
     account: &Account,
     candidate: String,
 ) -> Result<(), ApiError> {
+    // The account's password attempts, shared with sign-in: a stolen session can't guess on.
+    let subject = crate::attempts_subject(state, account.email.as_str());
+    let now = chrono::Utc::now();
+    let attempts = state.store.sign_in_attempts(&subject).await?;
+    crate::throttled(attempts.throttle(now.timestamp()))?;
+    crate::reserve(state, &subject, &attempts, None, now).await?;
     let stored = Some(account.password_hash.clone());
     let matches = state.passwords.verify_blocking(candidate, stored).await.map_err(ApiError::internal)?;
     if matches {
+        state.store.clear_password_attempts(&subject, None).await?;
         Ok(())
     } else {
         Err(ApiError::bad_request("invalid_current_password", "The current password is wrong."))

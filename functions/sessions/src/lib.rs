@@ -13,14 +13,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use chrono::Utc;
+use portico::auth::keys::HashPurpose;
 use portico::domain::account::Login;
-use portico::domain::signin::{FAILURE_WINDOW_SECS, MAX_FAILURES_PER_IP_PER_HOUR, Throttle};
+use portico::domain::signin::{FAILURE_WINDOW_SECS, FailureRecord, MAX_FAILURES_PER_IP_PER_HOUR, Throttle};
 use portico::domain::{AccountStatus, Email};
 use portico::error::Problem;
 use portico::http::device::device_label;
 use portico::http::{ApiJson, Authenticated, ClientIp, DeviceId};
 use portico::store::rate_limit::RateLimit;
 use portico::store::sessions::SessionStart;
+use portico::store::sign_in_attempts::{IpWindow, Reservation};
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -29,7 +31,8 @@ use utoipa_axum::routes;
 
 pub use tokens::Tokens;
 
-/// Failed sign-ins counted per source IP (read before each attempt).
+/// Failed sign-ins counted per source IP (reserved before each attempt, given back after the
+/// right password).
 pub(crate) const FAILURES_PER_IP: RateLimit = RateLimit {
     scope: "sign-in-failures-ip",
     max: MAX_FAILURES_PER_IP_PER_HOUR,
@@ -77,7 +80,7 @@ fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid_credentials", "The e-mail address or password is wrong.")
 }
 
-fn throttled(throttle: Throttle) -> Result<(), ApiError> {
+pub(crate) fn throttled(throttle: Throttle) -> Result<(), ApiError> {
     match throttle {
         Throttle::Allowed => Ok(()),
         Throttle::Wait { retry_after_secs } => {
@@ -103,33 +106,37 @@ async fn sign_in(
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<Response, ApiError> {
     let now = Utc::now();
-    // A malformed address has no account: it is answered like any unknown one.
+    // A malformed address has no account: it is answered like any unknown one, its attempts
+    // counted under its own text.
     let email = Email::parse(&request.email).ok();
-    let (login, ip_failures) = match &email {
-        Some(email) => state.store.sign_in_facts(email, FAILURES_PER_IP, &ip, now).await?,
-        None => (None, 0),
-    };
+    let subject = attempts_subject(&state, email.as_ref().map_or(request.email.as_str(), Email::as_str));
+    let (login, attempts, ip_failures) =
+        state.store.sign_in_facts(email.as_ref(), &subject, FAILURES_PER_IP, &ip, now).await?;
     if ip_failures >= FAILURES_PER_IP.max {
         let window = u64::try_from(FAILURES_PER_IP.window_secs).unwrap_or(3600);
         return Err(ApiError::too_many_requests("failed sign-ins from your network", window));
     }
-    if let Some(login) = &login {
-        throttled(login.failures.throttle(now.timestamp()))?;
-    }
+    // The same for every address, with or without an account: a 429 tells nothing.
+    throttled(attempts.throttle(now.timestamp()))?;
+    let ip_window = reserve(&state, &subject, &attempts, Some(&ip), now).await?;
 
     let stored_hash = login.as_ref().map(|login| login.password_hash.clone());
     let password_matches =
         state.passwords.verify_blocking(request.password, stored_hash).await.map_err(ApiError::internal)?;
-    let (Some(email), Some(login)) = (email.as_ref(), login.as_ref().filter(|_| password_matches)) else {
-        record_failure(&state, email.as_ref().zip(login.as_ref()), &ip, now).await?;
+    let (Some(_), Some(login)) = (email.as_ref(), login.as_ref().filter(|_| password_matches)) else {
+        // Counted already, by the reservation.
+        tracing::info!("sign-in refused: invalid credentials");
         return Err(invalid_credentials());
     };
+    let cleared = state.store.password_attempts_cleared(&subject, ip_window.as_ref())?;
     if let Some(refusal) = login.status.sign_in_refusal() {
+        state.store.clear_password_attempts(&subject, ip_window.as_ref()).await?;
         tracing::info!(account_id = %login.account_id, code = refusal.code(), "sign-in refused");
         return Err(ApiError::forbidden(refusal.code(), refusal.message()));
     }
     // Told only after the right password, like the refusals above: nothing leaks to a guesser.
     if login.password_reset_required {
+        state.store.clear_password_attempts(&subject, ip_window.as_ref()).await?;
         tracing::info!(account_id = %login.account_id, "sign-in refused: the owner reported a sign-in that was not theirs");
         return Err(ApiError::forbidden(
             "password_reset_required",
@@ -138,31 +145,42 @@ async fn sign_in(
     }
 
     let (session, tokens) = tokens::new_session(&state, login, &device, now).await?;
-    let clear_failures = login.failures.count > 0;
-    match state.store.start_session_on_trusted_device(&session, email, clear_failures, now).await? {
+    match state.store.start_session_on_trusted_device(&session, cleared, now).await? {
         SessionStart::Started => {
             tracing::info!(account_id = %login.account_id, session_id = %session.session_id, "signed in");
             Ok(Json(tokens).into_response())
         }
         SessionStart::UntrustedDevice => {
+            state.store.clear_password_attempts(&subject, ip_window.as_ref()).await?;
             new_device(&state, login, &device, device_label(&headers), &ip).await
         }
     }
 }
 
-/// Counts a failed sign-in against the account (if the address has one) and the source IP.
-async fn record_failure(
+/// The subject an address's password attempts are counted under: a keyed hash of the
+/// normalized address (or of the text given, when it is no address), account or not.
+pub(crate) fn attempts_subject(state: &AppState, address: &str) -> String {
+    state.keys.keyed_hash(HashPurpose::PasswordAttempts, &address.trim().to_lowercase())
+}
+
+/// Reserves one password attempt for `subject` (and `ip`) before the password is checked:
+/// parallel guesses are counted one by one, and the one that loses the race waits.
+pub(crate) async fn reserve(
     state: &AppState,
-    account: Option<(&Email, &Login)>,
-    ip: &str,
+    subject: &str,
+    attempts: &FailureRecord,
+    ip: Option<&str>,
     now: chrono::DateTime<Utc>,
-) -> Result<(), ApiError> {
-    tracing::info!("sign-in refused: invalid credentials");
-    if let Some((email, login)) = account {
-        state.store.record_sign_in_failure(email, &login.failures, now).await?;
+) -> Result<Option<IpWindow>, ApiError> {
+    let ip = ip.map(|ip| (FAILURES_PER_IP, ip));
+    match state.store.reserve_password_attempt(subject, attempts, ip, now).await? {
+        (Reservation::Granted, window) => Ok(window),
+        (Reservation::Busy, _) => Err(ApiError::too_many_requests("parallel sign-ins", 1)),
+        (Reservation::IpLimited, _) => {
+            let window = u64::try_from(FAILURES_PER_IP.window_secs).unwrap_or(3600);
+            Err(ApiError::too_many_requests("failed sign-ins from your network", window))
+        }
     }
-    state.store.count_event(FAILURES_PER_IP, ip, now).await?;
-    Ok(())
 }
 
 /// A correct password from a device the account does not trust yet: ask for confirmation when

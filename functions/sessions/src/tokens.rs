@@ -117,7 +117,6 @@ pub(crate) fn login_of(account: &Account) -> Login {
         roles: account.roles.clone(),
         projects: account.projects.clone(),
         trust_version: account.trust_version,
-        failures: Default::default(),
         // Kept on the login item, which only sign-in reads; these paths follow a sign-in.
         password_reset_required: false,
     }

@@ -32,6 +32,8 @@ pub enum HashPurpose {
     Mailbox,
     /// A workflow rule's webhook signing secret (of its id): derived, never stored.
     WebhookSecret,
+    /// The subject of an address's password attempts (whether or not an account has it).
+    PasswordAttempts,
 }
 
 impl HashPurpose {
@@ -50,6 +52,7 @@ impl HashPurpose {
             Self::OtpRecipient => b"otp-recipient",
             Self::Mailbox => b"mailbox",
             Self::WebhookSecret => b"webhook-secret",
+            Self::PasswordAttempts => b"password-attempts",
         }
     }
 }

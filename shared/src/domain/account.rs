@@ -194,7 +194,6 @@ pub struct Login {
     pub roles: Vec<String>,
     pub projects: Vec<Ulid>,
     pub trust_version: u64,
-    pub failures: super::signin::FailureRecord,
     /// "Not me" was reported: the password is refused until a reset sets a new one.
     pub password_reset_required: bool,
 }

@@ -14,13 +14,12 @@ use super::challenges::{Bare, ChallengeAt, SPEND, decode_challenge};
 use super::keys::{self, GSI1, GSI1PK, GSI1SK, PK, SK};
 use super::roles::{ROLE_ITEM, custom_role_ids, role_item_name};
 use super::sessions::TrustedDevice;
-use super::{Item, Page, PageKey, Store, StoreError, WriteSet, n, page_key_from_item, page_key_to_item, s};
+use super::{Item, Page, PageKey, Store, StoreError, WriteSet, page_key_from_item, page_key_to_item, s};
 use crate::domain::account::Login;
 use crate::domain::account::PasswordHash;
 use crate::domain::administrators::{self, Recount, StaffState};
 use crate::domain::challenge::{Answered, Challenge};
 use crate::domain::permission::Role;
-use crate::domain::signin::FailureRecord;
 use crate::domain::{Account, AccountKind, AccountStatus, AccountType, Email, Locale, Phone};
 
 #[derive(Serialize, Deserialize)]
@@ -163,12 +162,6 @@ pub(super) struct LoginItem {
     projects: Vec<Ulid>,
     #[serde(default)]
     trust_version: u64,
-    #[serde(default)]
-    fail_window_start: i64,
-    #[serde(default)]
-    fail_count: u32,
-    #[serde(default)]
-    fail_last_at: i64,
     /// Set by "not me": the password is no longer trusted until a reset sets a new one.
     #[serde(default)]
     password_reset_required: bool,
@@ -188,9 +181,6 @@ impl From<&Account> for LoginItem {
             roles: account.roles.clone(),
             projects: account.projects.clone(),
             trust_version: account.trust_version,
-            fail_window_start: 0,
-            fail_count: 0,
-            fail_last_at: 0,
             password_reset_required: false,
         }
     }
@@ -206,11 +196,6 @@ pub(super) fn decode_login(item: Item) -> Result<Login, StoreError> {
         roles: item.roles,
         projects: item.projects,
         trust_version: item.trust_version,
-        failures: FailureRecord {
-            window_start: item.fail_window_start,
-            count: item.fail_count,
-            last_at: item.fail_last_at,
-        },
         password_reset_required: item.password_reset_required,
     })
 }
@@ -550,39 +535,6 @@ impl Store {
             .expression_attribute_values(":status", s(status.as_str()))
             .build()?;
         Ok(TransactWriteItem::builder().update(update).build())
-    }
-
-    /// Records a failed sign-in on the login item. `before` is the record as read; a concurrent
-    /// failure that moved the window first wins, and this one is then not counted (the
-    /// throttle is a brake, not an exact count).
-    #[tracing::instrument(skip_all)]
-    pub async fn record_sign_in_failure(
-        &self,
-        email: &Email,
-        before: &FailureRecord,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let after = before.after_failure(now.timestamp());
-        let (pk, sk) = keys::login(email);
-        let request = self.update_at((pk, sk)).expression_attribute_values(":last", n(after.last_at));
-        let request = if after.window_start == before.window_start {
-            request
-                .update_expression("ADD fail_count :one SET fail_last_at = :last")
-                .condition_expression("attribute_exists(PK) AND fail_window_start = :start")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":start", n(after.window_start))
-        } else {
-            request
-                .update_expression("SET fail_count = :one, fail_window_start = :start, fail_last_at = :last")
-                .condition_expression("attribute_exists(PK) AND (attribute_not_exists(fail_window_start) OR fail_window_start = :previous)")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":start", n(after.window_start))
-                .expression_attribute_values(":previous", n(before.window_start))
-        };
-        match request.send().await.map_err(StoreError::from) {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(error) => Err(error),
-        }
     }
 
     /// Customers in `status`, oldest first (ULIDs sort by time).

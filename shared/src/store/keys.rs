@@ -33,6 +33,7 @@
 //! | OTP rule              | `OTP_RULES`              | `RULE#<id>`           |                        |        |
 //! | administrator count   | `COUNTS`                 | `ADMINISTRATORS`      |                        |        |
 //! | rate-limit window     | `RATE#<scope>#<subject>` | `WINDOW#<start>`      |                        |        |
+//! | password attempts     | `SIGN_IN#<keyed hash of address>` | `ATTEMPTS`   |                        |        |
 //! | cooldown              | `COOLDOWN#<scope>#<subject>` | `COOLDOWN`        |                        |        |
 
 use ulid::Ulid;
@@ -279,6 +280,11 @@ pub fn label(id: Ulid) -> Key {
 
 pub fn label_name_guard(name: &str) -> Key {
     (format!("LABEL_NAME#{}", name.to_lowercase()), "LABEL_NAME".into())
+}
+
+/// Password attempts of an address (`subject`: its keyed hash), whether or not an account has it.
+pub fn sign_in_attempts(subject: &str) -> Key {
+    (format!("SIGN_IN#{subject}"), "ATTEMPTS".into())
 }
 
 pub fn cooldown(scope: &str, subject: &str) -> Key {

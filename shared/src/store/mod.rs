@@ -21,6 +21,7 @@ pub mod request_count;
 pub mod roles;
 pub mod sessions;
 pub mod settings;
+pub mod sign_in_attempts;
 pub mod workflows;
 
 use std::collections::{BTreeMap, HashMap};

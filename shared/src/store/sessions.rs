@@ -11,6 +11,7 @@ use super::keys::{self, DEVICE_SK_PREFIX, PK, SESSION_SK_PREFIX, SK};
 use super::rate_limit::{RateLimit, window_key};
 use super::{Item, Store, StoreError, Stored, WriteSet, condition_held, n, s, stored_value};
 use crate::domain::account::Login;
+use crate::domain::signin::FailureRecord;
 use crate::domain::{Account, Email};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,14 +91,13 @@ impl Store {
     }
 
     /// Starts `session` if its device is trusted at the account's current trust version, in one
-    /// transaction that also marks the device seen and clears the sign-in failure count: the
+    /// transaction that also marks the device seen and clears the password attempts: the
     /// whole write side of a sign-in from a known device is this one round trip.
     #[tracing::instrument(skip_all, fields(account_id = %session.account_id, session_id = %session.session_id))]
     pub async fn start_session_on_trusted_device(
         &self,
         session: &Session,
-        email: &Email,
-        clear_failures: bool,
+        attempts_cleared: WriteSet,
         now: DateTime<Utc>,
     ) -> Result<SessionStart, StoreError> {
         let (pk, sk) = keys::device(session.account_id, &session.device_hash);
@@ -113,17 +113,7 @@ impl Store {
         let mut items = WriteSet::new()
             .with("device", TransactWriteItem::builder().update(seen).build())
             .with("session", self.session_put(session)?);
-        if clear_failures {
-            let (pk, sk) = keys::login(email);
-            let clear = Update::builder()
-                .table_name(self.table())
-                .key(PK, s(pk))
-                .key(SK, s(sk))
-                .update_expression("SET fail_count = :zero")
-                .expression_attribute_values(":zero", n(0))
-                .build()?;
-            items.add("login", TransactWriteItem::builder().update(clear).build());
-        }
+        items.append(attempts_cleared);
         match self.commit(items).await {
             Ok(()) => Ok(SessionStart::Started),
             Err(error) if error.failed("device") => Ok(SessionStart::UntrustedDevice),
@@ -147,32 +137,43 @@ impl Store {
     }
 
     /// What a sign-in attempt needs before checking the password, in one round trip: the login
-    /// of `email` and the failed sign-ins of `ip` counted by `ip_limit` in its current window.
+    /// of `email` (none for an address that can't have one), the attempts on the address
+    /// (`subject`: its keyed hash) and the failed sign-ins of `ip` counted by `ip_limit` in its
+    /// current window.
     #[tracing::instrument(skip_all)]
     pub async fn sign_in_facts(
         &self,
-        email: &Email,
+        email: Option<&Email>,
+        subject: &str,
         ip_limit: RateLimit,
         ip: &str,
         now: DateTime<Utc>,
-    ) -> Result<(Option<Login>, u32), StoreError> {
-        let (login_pk, login_sk) = keys::login(email);
+    ) -> Result<(Option<Login>, FailureRecord, u32), StoreError> {
         let (window_pk, window_sk, _) = window_key(ip_limit, ip, now);
-        let keys = KeysAndAttributes::builder()
-            .keys(Item::from([(PK.into(), s(login_pk.clone())), (SK.into(), s(login_sk))]))
+        let (attempts_pk, attempts_sk) = keys::sign_in_attempts(subject);
+        let mut wanted = KeysAndAttributes::builder()
             .keys(Item::from([(PK.into(), s(window_pk)), (SK.into(), s(window_sk))]))
-            .consistent_read(true)
-            .build()?;
+            .keys(Item::from([(PK.into(), s(attempts_pk.clone())), (SK.into(), s(attempts_sk))]))
+            .consistent_read(true);
+        let login_pk = email.map(|email| {
+            let (pk, sk) = keys::login(email);
+            wanted = wanted.clone().keys(Item::from([(PK.into(), s(pk.clone())), (SK.into(), s(sk))]));
+            pk
+        });
         let mut login = None;
+        let mut attempts = FailureRecord::default();
         let mut ip_failures = 0;
-        for item in self.batch_get(keys).await? {
-            if item.get(PK) == Some(&AttributeValue::S(login_pk.clone())) {
+        for item in self.batch_get(wanted.build()?).await? {
+            let pk = item.get(PK).and_then(|pk| pk.as_s().ok()).cloned();
+            if pk.is_some() && pk == login_pk {
                 login = Some(decode_login(item)?);
+            } else if pk.as_deref() == Some(attempts_pk.as_str()) {
+                attempts = super::sign_in_attempts::decode_attempts(&item);
             } else if let Some(AttributeValue::N(hits)) = item.get("hits") {
                 ip_failures = hits.parse().map_err(|_| StoreError::Malformed("rate window hits"))?;
             }
         }
-        Ok((login, ip_failures))
+        Ok((login, attempts, ip_failures))
     }
 
     /// A session and its account, read together (one round trip).
