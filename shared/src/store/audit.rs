@@ -80,18 +80,7 @@ impl Store {
         item.insert(PK.into(), s(pk));
         item.insert(SK.into(), s(sk));
         item.insert("entity".into(), s("audit"));
-        let put = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        match put.map_err(StoreError::from) {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(error) => Err(error),
-        }
+        self.put_once(item).await
     }
 
     /// A page of record `id`'s audit trail, newest first.
@@ -103,25 +92,12 @@ impl Store {
         start: Option<PageKey>,
     ) -> Result<Page<AuditEntry>, StoreError> {
         let (partition, _) = keys::record(module, id);
-        super::check_start(start.as_ref(), (PK, &partition), SK, Some(keys::AUDIT_SK_PREFIX))?;
-        let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :audit)")
-            .expression_attribute_values(":pk", s(partition))
-            .expression_attribute_values(":audit", s(keys::AUDIT_SK_PREFIX))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start.map(super::page_key_to_item))
-            .send()
-            .await?;
-        let items = output
+        let page = self.newest_in_partition(partition, keys::AUDIT_SK_PREFIX, limit, start).await?;
+        let items = page
             .items
-            .unwrap_or_default()
             .into_iter()
             .map(|item| serde_dynamo::from_item(item).map_err(StoreError::from))
             .collect::<Result<_, _>>()?;
-        Ok(Page { items, next: super::page_key_from_item(output.last_evaluated_key)? })
+        Ok(Page { items, next: page.next })
     }
 }

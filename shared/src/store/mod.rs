@@ -407,6 +407,51 @@ impl Store {
         condition_held(request.send().await)
     }
 
+    /// Writes `item` unless one with its key is there (a redelivered event's entry stays as
+    /// first written).
+    async fn put_once(&self, item: Item) -> Result<(), StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A page of the items of `partition` whose sort key begins with `prefix`, newest (last in
+    /// key order) first, from `start`.
+    async fn newest_in_partition(
+        &self,
+        partition: String,
+        prefix: &str,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<Item>, StoreError> {
+        check_start(start.as_ref(), (keys::PK, &partition), keys::SK, Some(prefix))?;
+        let output = self
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":prefix", s(prefix))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start.map(page_key_to_item))
+            .send()
+            .await?;
+        Ok(Page {
+            items: output.items.unwrap_or_default(),
+            next: page_key_from_item(output.last_evaluated_key)?,
+        })
+    }
+
     /// Deletes the item at `key`; `false` when there was none.
     async fn delete_existing(&self, key: keys::Key) -> Result<bool, StoreError> {
         condition_held(self.delete_at(key).condition_expression("attribute_exists(PK)").send().await)

@@ -124,19 +124,7 @@ impl Store {
         item.insert(SK.into(), s(sk));
         item.insert("entity".into(), s("workflow_run"));
         item.insert(TTL.into(), n((run.at + chrono::Duration::days(RUN_DAYS)).timestamp()));
-        match self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(StoreError::from)
-        {
-            Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
-            Err(error) => Err(error),
-        }
+        self.put_once(item).await
     }
 
     /// A page of rule `rule_id`'s runs, newest first; expired ones (TTL deletes late) left out.
@@ -146,24 +134,12 @@ impl Store {
         limit: i32,
         start: Option<PageKey>,
     ) -> Result<Page<WorkflowRun>, StoreError> {
-        let partition = keys::workflow_runs_of(rule_id);
-        super::check_start(start.as_ref(), (PK, &partition), SK, Some(keys::WORKFLOW_RUN_SK_PREFIX))?;
-        let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("PK = :pk AND begins_with(SK, :runs)")
-            .expression_attribute_values(":pk", s(partition))
-            .expression_attribute_values(":runs", s(keys::WORKFLOW_RUN_SK_PREFIX))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start.map(super::page_key_to_item))
-            .send()
+        let page = self
+            .newest_in_partition(keys::workflow_runs_of(rule_id), keys::WORKFLOW_RUN_SK_PREFIX, limit, start)
             .await?;
         let now = Utc::now().timestamp();
-        let items = output
+        let items = page
             .items
-            .unwrap_or_default()
             .into_iter()
             .filter(|item| {
                 item.get(TTL)
@@ -173,6 +149,6 @@ impl Store {
             })
             .map(|item| serde_dynamo::from_item(item).map_err(StoreError::from))
             .collect::<Result<_, _>>()?;
-        Ok(Page { items, next: super::page_key_from_item(output.last_evaluated_key)? })
+        Ok(Page { items, next: page.next })
     }
 }
