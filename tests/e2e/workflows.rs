@@ -578,3 +578,120 @@ async fn workflows_benchmark() {
         elapsed.as_secs_f64() * 1000.0
     );
 }
+
+/// A staff member who may approve registrations, mailed in `locale`.
+async fn approver(app: &TestApp, admin: &str, locale: &str) -> String {
+    let email = unique_email("approver");
+    let body = json!({"email": email, "name": "Approver", "password": crate::support::PASSWORD,
+        "roles": ["administrator"], "locale": locale});
+    let created = app.post("/admin/users", body, Some(admin)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    email
+}
+
+fn approval_mails(mails: &[portico_local::moto::OutboxMessage]) -> usize {
+    let subjects = ["A registration waits for approval", "Eine Registrierung wartet auf Freigabe"];
+    mails
+        .iter()
+        .filter(|mail| mail.subject.as_deref().is_some_and(|subject| subjects.contains(&subject)))
+        .count()
+}
+
+#[tokio::test]
+async fn approvers_are_mailed_from_the_stream_in_their_language() {
+    let (app, _) = spawn_app_with_workflows().await;
+    let (admin, _) = app.admin_token().await;
+    let german = approver(&app, &admin, "de").await;
+    app.set_policy(
+        &admin,
+        json!({"notify_on_registration": false, "admin_approval": "companies",
+        "device_confirmation": false, "email_verification": "none"}),
+    )
+    .await;
+    // A person needs no approval under `companies`: nobody is asked.
+    let person = unique_email("person");
+    assert_eq!(app.register(&person, "person").await.status, StatusCode::ACCEPTED);
+    let company = unique_email("company");
+    assert_eq!(app.register(&company, "company").await.status, StatusCode::ACCEPTED);
+    let mail = eventually("the approver's mail", async || {
+        app.mails_to(&german).await.into_iter().find(|mail| mail.body.contains(&company))
+    })
+    .await;
+    assert_eq!(mail.subject.as_deref(), Some("Eine Registrierung wartet auf Freigabe"));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let mails = app.mails_to(&german).await;
+    assert!(!mails.iter().any(|mail| mail.body.contains(&person)), "a person is not waiting");
+    assert_eq!(approval_mails(&mails), 1);
+}
+
+#[tokio::test]
+async fn an_approver_mail_goes_out_once_under_a_replayed_batch() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let english = approver(&app, &admin, "en").await;
+    app.set_policy(
+        &admin,
+        json!({"notify_on_registration": false, "admin_approval": "all",
+        "device_confirmation": false, "email_verification": "none"}),
+    )
+    .await;
+    let waiting = unique_email("waiting");
+    assert_eq!(app.register(&waiting, "person").await.status, StatusCode::ACCEPTED);
+    assert_eq!(approval_mails(&app.mails_to(&english).await), 0, "not from the request");
+    let id = app.account_id(&waiting).await;
+    let item = app
+        .dynamodb
+        .get_item()
+        .table_name(app.state.store.table())
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("ACCOUNT#{id}")))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("ACCOUNT".into()))
+        .send()
+        .await
+        .expect("read")
+        .item
+        .expect("the account");
+    let image = serde_json::to_value(serde_dynamo::Item::from(item)).expect("image");
+    let record = json!({"eventID": "account-1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1", "dynamodb": {"ApproximateCreationDateTime": 1_795_000_000.0, "Keys": {}, "NewImage": image,
+        "SequenceNumber": "100", "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"}});
+    for _ in 0..2 {
+        let response = portico_workflows::handle_batch(&app.state, batch(vec![record.clone()])).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    assert_eq!(approval_mails(&app.mails_to(&english).await), 1);
+}
+
+#[tokio::test]
+async fn a_registration_costs_the_same_with_one_approver_and_with_fifty() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    app.set_policy(
+        &admin,
+        json!({"notify_on_registration": false, "admin_approval": "all",
+        "device_confirmation": false, "email_verification": "none"}),
+    )
+    .await;
+    let (app, counters) = app.counting().await;
+    let mut measured = Vec::new();
+    for approvers in [1, 50] {
+        // The administrator who set the policy approves too.
+        let have = app.state.store.staff().await.expect("staff").len();
+        for _ in have..approvers {
+            portico_local::create_staff(
+                &app.state,
+                &unique_email("approver"),
+                "Approver",
+                crate::support::PASSWORD,
+                &[BuiltinRole::Administrator],
+            )
+            .await
+            .expect("staff");
+        }
+        counters.dynamodb.take();
+        counters.ses.take();
+        assert_eq!(app.register(&unique_email("waiting"), "person").await.status, StatusCode::ACCEPTED);
+        measured.push((counters.dynamodb.take(), counters.ses.take()));
+    }
+    assert_eq!(measured[0], measured[1], "requests with 1 and with 50 approvers");
+    assert_eq!(measured[0].1, 0, "no mail from the request");
+}

@@ -111,6 +111,9 @@ pub struct NewUser {
     /// Project ids: the user sees those projects' contact fields.
     #[serde(default)]
     pub projects: Vec<String>,
+    /// The language of the mails Portico sends the user (approval requests …); default `en`.
+    #[serde(default)]
+    pub locale: Option<portico::domain::Locale>,
 }
 
 #[utoipa::path(post, path = "/admin/users", tag = "users", security(("bearer" = [])), request_body = NewUser,
@@ -151,7 +154,10 @@ async fn create_user(
     granter.ensure_projects(&projects)?;
     let plain = request.password;
     let hash = state.passwords.hash_blocking(plain).await.map_err(ApiError::internal)?;
-    let account = Account::new_staff(email, name, hash, request.roles, projects, Utc::now());
+    let account = Account {
+        locale: request.locale.unwrap_or_default(),
+        ..Account::new_staff(email, name, hash, request.roles, projects, Utc::now())
+    };
     match state.store.create_staff(&account, Some(&granter.account), &granted).await? {
         StaffWrite::Done => {
             tracing::info!(account_id = %account.id, by = %staff.0.sub, "staff user created");

@@ -11,11 +11,10 @@ use portico::auth::challenge::{ChallengeKind, Issued};
 use portico::auth::keys::HashPurpose;
 use portico::domain::challenge::{self, Answered, Challenge, ChallengeState};
 use portico::domain::password::check_new_password;
-use portico::domain::permission::grants_of;
 use portico::domain::policy::{RegistrationStep, status_after_verification};
 use portico::domain::{
-    Account, AccountKind, AccountStatus, AccountType, ApprovalMode, Email, Locale, Permission, Phone,
-    RegistrationPolicy, VerificationMode,
+    Account, AccountKind, AccountStatus, AccountType, ApprovalMode, Email, Locale, Phone, RegistrationPolicy,
+    VerificationMode,
 };
 use portico::error::{FieldError, Problem};
 use portico::http::device::device_label;
@@ -349,9 +348,8 @@ async fn announce_registration(
         };
         state.notifier.send_mail_logged(&account.email, &mail.render(account.locale)).await;
     }
-    if account.status == AccountStatus::PendingApproval {
-        notify_approvers(state, policy, account).await?;
-    }
+    // Approvers are mailed from the table's stream (`functions/workflows`) once the account
+    // waits: the answer's time does not grow with their number, and a retry mails no one twice.
     Ok(())
 }
 
@@ -378,36 +376,6 @@ async fn may_mail_account(state: &AppState, account_id: Ulid) -> Result<bool, Ap
         tracing::info!(account_id = %account_id, "unasked mail suppressed by rate limit");
     }
     Ok(allowed)
-}
-
-/// Mails every staff member who may approve, each in their own language (policy `notify_admins`).
-async fn notify_approvers(
-    state: &AppState,
-    policy: &RegistrationPolicy,
-    account: &Account,
-) -> Result<(), ApiError> {
-    if !policy.notify_admins {
-        return Ok(());
-    }
-    let queue_link = state.link("/admin/#registrations");
-    let customer = match &account.company_name {
-        Some(company) => format!("{} ({company})", account.name),
-        None => account.name.clone(),
-    };
-    let template = MailTemplate::ApprovalRequested {
-        customer: &customer,
-        email: account.email.as_str(),
-        queue_link: &queue_link,
-    };
-    let custom_roles: Vec<_> = state.store.roles().await?.into_iter().map(|stored| stored.role).collect();
-    for staff in state.store.staff().await? {
-        let may_approve =
-            grants_of(&staff.roles, &custom_roles).permissions.contains(&Permission::RegistrationsApprove);
-        if may_approve && staff.status == AccountStatus::Active {
-            state.notifier.send_mail_logged(&staff.email, &template.render(staff.locale)).await;
-        }
-    }
-    Ok(())
 }
 
 /// `{email, code}` as typed by the customer, or `{token}` from the mailed link.
@@ -506,10 +474,6 @@ async fn complete_verification(
     if next == AccountStatus::Active && account.status != next {
         let active = Account { status: next, email_verified: true, ..account.clone() };
         portico::records::portal::link_logged(&state.store, &active, None).await;
-    }
-    if next == AccountStatus::PendingApproval && account.status != next {
-        let policy = state.registration_policy().await?;
-        notify_approvers(state, &policy, &Account { status: next, ..account }).await?;
     }
     Ok(Verified { status: next, email_verified: true })
 }

@@ -11,6 +11,7 @@
 //! history and does not hold the shard.
 
 mod actions;
+mod approvals;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -19,6 +20,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use lambda_runtime::LambdaEvent;
 use portico::AppState;
 use portico::criteria::{FieldSchema, Value};
+use portico::domain::AccountStatus;
 use portico::domain::contact_fields::{ContactField, ModuleSchema};
 use portico::domain::modules::{self, CrmRecord, Origin, field_json};
 use portico::domain::workflow::{EventKind, RecordEvent, ValidWorkflowRule};
@@ -35,6 +37,8 @@ pub struct Rules {
     custom: Vec<ContactField>,
     /// Read at the batch's first alert to a role, then shared by the batch.
     staff: tokio::sync::OnceCell<Vec<portico::domain::Account>>,
+    /// The custom roles, read at the batch's first approver mail.
+    custom_roles: tokio::sync::OnceCell<Vec<portico::domain::Role>>,
     /// The OTP rules guarding writes of each module, read at the batch's first write of it.
     otp_rules: tokio::sync::Mutex<BTreeMap<&'static str, Vec<(Ulid, portico::domain::otp::ValidOtpRule)>>>,
 }
@@ -60,6 +64,7 @@ impl Rules {
             rules,
             custom,
             staff: tokio::sync::OnceCell::new(),
+            custom_roles: tokio::sync::OnceCell::new(),
             otp_rules: tokio::sync::Mutex::default(),
         })
     }
@@ -67,6 +72,19 @@ impl Rules {
     /// Every staff account, read once per batch.
     pub async fn staff(&self, state: &AppState) -> Result<&[portico::domain::Account], StoreError> {
         Ok(self.staff.get_or_try_init(|| state.store.staff()).await?.as_slice())
+    }
+
+    /// The custom roles, read once per batch.
+    pub async fn custom_roles(&self, state: &AppState) -> Result<&[portico::domain::Role], StoreError> {
+        let roles = self
+            .custom_roles
+            .get_or_try_init(|| async {
+                Ok::<_, StoreError>(
+                    state.store.roles().await?.into_iter().map(|stored| stored.role).collect(),
+                )
+            })
+            .await?;
+        Ok(roles.as_slice())
     }
 
     /// The OTP rules guarding writes of `module`, read once per batch.
@@ -150,6 +168,14 @@ fn image(item: &serde_dynamo::Item) -> HashMap<String, aws_sdk_dynamodb::types::
     item.clone().into()
 }
 
+/// The `entity` an image names (`None` for no image).
+fn entity(image: &serde_dynamo::Item) -> Option<&str> {
+    match image.get("entity") {
+        Some(serde_dynamo::AttributeValue::S(entity)) => Some(entity.as_str()),
+        _ => None,
+    }
+}
+
 /// The CRM record of an image, with every field (masking is decided where values leave).
 fn record_of(
     image: HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
@@ -227,6 +253,21 @@ async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Resul
         "REMOVE" => EventKind::Deleted,
         _ => return Ok(()),
     };
+    if kind != EventKind::Deleted && entity(&record.change.new_image) == Some("account") {
+        let now = portico::store::accounts::decode_account(image(&record.change.new_image))?;
+        let before = match entity(&record.change.old_image) {
+            Some(_) => {
+                Some(portico::store::accounts::decode_account(image(&record.change.old_image))?.status)
+            }
+            None => None,
+        };
+        let started_waiting =
+            now.status == AccountStatus::PendingApproval && before != Some(AccountStatus::PendingApproval);
+        if started_waiting && now.kind == portico::domain::AccountKind::Customer {
+            approvals::notify_approvers(state, rules, &now).await?;
+        }
+        return Ok(());
+    }
     let new = record_of(image(&record.change.new_image), &rules.custom)?;
     let old = record_of(image(&record.change.old_image), &rules.custom)?;
     let Some(current) = new.as_ref().or(old.as_ref()) else { return Ok(()) };

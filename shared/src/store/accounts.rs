@@ -140,7 +140,8 @@ fn staff_state(account: &Account) -> StaffState<'_> {
     StaffState { status: account.status, roles: &account.roles }
 }
 
-pub(super) fn decode_account(item: Item) -> Result<Account, StoreError> {
+/// The account stored in `item` — from a read or a DynamoDB stream image.
+pub fn decode_account(item: Item) -> Result<Account, StoreError> {
     Ok(serde_dynamo::from_item::<_, AccountItem>(item)?.into())
 }
 
