@@ -54,6 +54,7 @@ const EXPECTED: &[Row] = &[
     ("refresh (staff with a custom role)", "POST", "/sessions/refresh", 3, 0, 0, 3, "+1 BatchGetItem of the custom roles"),
     ("sign out", "DELETE", "/sessions/current", 1, 0, 0, 1, ""),
     ("me", "GET", "/me", 1, 0, 0, 1, ""),
+    ("change locale", "PATCH", "/me", 2, 0, 0, 1, "conditional UpdateItem, then the profile read back (ReturnValues ALL_NEW would do)"),
     ("devices", "GET", "/me/devices", 2, 0, 0, 1, "account (trust version) GetItem and devices Query; one Query of the account's partition could return both"),
     ("revoke device", "DELETE", "/me/devices/{id}", 3, 0, 0, 3, "device delete, sessions Query, +1 delete per session of that device (one here)"),
     // Credentials.
@@ -397,6 +398,8 @@ async fn every_endpoint_sends_the_requests_in_the_table() {
     m.json("refresh", Method::POST, "/sessions/refresh", Some(body), None, StatusCode::OK).await;
     let access = text(&on_laptop["access_token"]);
     m.json("me", Method::GET, "/me", None, Some(&access), StatusCode::OK).await;
+    let locale = Some(json!({"locale": "en"}));
+    m.json("change locale", Method::PATCH, "/me", locale, Some(&access), StatusCode::OK).await;
     let devices = m.json("devices", Method::GET, "/me/devices", None, Some(&access), StatusCode::OK).await;
     let listed: Vec<Value> = devices.body.as_array().expect("devices").clone();
     assert_eq!(listed.len(), 3, "registration device, laptop, phone: {listed:?}");

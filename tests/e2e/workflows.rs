@@ -618,6 +618,13 @@ async fn approvers_are_mailed_from_the_stream_in_their_language() {
     })
     .await;
     assert_eq!(mail.subject.as_deref(), Some("Eine Registrierung wartet auf Freigabe"));
+    // Staff choose their own language too: the administrator switches to Czech.
+    let changed =
+        app.request(reqwest::Method::PATCH, "/me", Some(json!({"locale": "cs"})), Some(&admin)).await;
+    assert_eq!((changed.status, changed.body["locale"].as_str()), (StatusCode::OK, Some("cs")));
+    let refused =
+        app.request(reqwest::Method::PATCH, "/me", Some(json!({"locale": "xx"})), Some(&admin)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let mails = app.mails_to(&german).await;
     assert!(!mails.iter().any(|mail| mail.body.contains(&person)), "a person is not waiting");

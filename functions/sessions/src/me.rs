@@ -14,7 +14,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(profile)).routes(routes!(devices)).routes(routes!(revoke_device))
+    OpenApiRouter::new()
+        .routes(routes!(profile, change_profile))
+        .routes(routes!(devices))
+        .routes(routes!(revoke_device))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -58,6 +61,28 @@ async fn profile(
         email_verified: account.email_verified,
         created_at: account.created_at,
     }))
+}
+
+/// What an account may change of itself here.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChange {
+    /// The language of the mails Portico sends this account (`en`, `de`, `cs`, `tr`).
+    pub locale: Locale,
+}
+
+#[utoipa::path(patch, path = "/me", tag = "me", security(("bearer" = [])), request_body = ProfileChange,
+    responses((status = 200, body = Profile), (status = 400, body = Problem), (status = 401, body = Problem)))]
+async fn change_profile(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+    portico::http::ApiJson(change): portico::http::ApiJson<ProfileChange>,
+) -> Result<Json<Profile>, ApiError> {
+    if !state.store.set_locale(claims.sub, change.locale, Utc::now()).await? {
+        return Err(ApiError::unauthorized("invalid_token", "The account no longer exists."));
+    }
+    tracing::info!(account_id = %claims.sub, locale = ?change.locale, "locale changed");
+    profile(State(state), Authenticated(claims)).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

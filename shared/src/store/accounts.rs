@@ -538,6 +538,19 @@ impl Store {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    /// Sets the language of account `id`'s mails; `false` when there is no such account.
+    pub async fn set_locale(&self, id: Ulid, locale: Locale, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let result = self
+            .update_at(keys::account(id))
+            .update_expression("SET locale = :locale, updated_at = :now")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":locale", serde_dynamo::to_attribute_value(locale)?)
+            .expression_attribute_values(":now", s(crate::time::format(now)))
+            .send()
+            .await;
+        super::condition_held(result)
+    }
+
     /// Customers in `status`, oldest first (ULIDs sort by time).
     #[tracing::instrument(skip(self, start))]
     pub async fn customers_by_status(
