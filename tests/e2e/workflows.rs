@@ -165,24 +165,22 @@ async fn a_chain_of_field_updates_stops_and_a_rule_never_retriggers_itself() {
     assert_eq!(runs(&app, &admin, &d).await.len(), 1);
 }
 
-/// The stream record of `module` record `id` as Lambda would deliver it (built from the item).
-async fn stream_record(app: &TestApp, module: &str, id: &str, event_id: &str, sequence: &str) -> Value {
-    let item = app
-        .dynamodb
-        .get_item()
-        .table_name(app.state.store.table())
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("RECORD#{module}#{id}")))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("RECORD".into()))
-        .send()
-        .await
-        .expect("read")
-        .item
-        .expect("the record");
+/// The INSERT stream record of the item at (`pk`, `sk`) as Lambda would deliver it.
+async fn insert_record(app: &TestApp, (pk, sk): (String, &str), event_id: &str, sequence: &str) -> Value {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let read = app.dynamodb.get_item().table_name(app.state.store.table()).key("PK", AttributeValue::S(pk));
+    let item =
+        read.key("SK", AttributeValue::S(sk.to_owned())).send().await.expect("read").item.expect("the item");
     let image = serde_json::to_value(serde_dynamo::Item::from(item)).expect("image");
     json!({"eventID": event_id, "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
            "awsRegion": "us-east-1", "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
            "dynamodb": {"ApproximateCreationDateTime": 1_795_000_000.0, "Keys": {}, "NewImage": image,
                         "SequenceNumber": sequence, "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"}})
+}
+
+/// The stream record of `module` record `id` as Lambda would deliver it (built from the item).
+async fn stream_record(app: &TestApp, module: &str, id: &str, event_id: &str, sequence: &str) -> Value {
+    insert_record(app, (format!("RECORD#{module}#{id}"), "RECORD"), event_id, sequence).await
 }
 
 fn batch(records: Vec<Value>) -> aws_lambda_events::event::dynamodb::Event {
@@ -646,21 +644,7 @@ async fn an_approver_mail_goes_out_once_under_a_replayed_batch() {
     assert_eq!(app.register(&waiting, "person").await.status, StatusCode::ACCEPTED);
     assert_eq!(approval_mails(&app.mails_to(&english).await), 0, "not from the request");
     let id = app.account_id(&waiting).await;
-    let item = app
-        .dynamodb
-        .get_item()
-        .table_name(app.state.store.table())
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("ACCOUNT#{id}")))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("ACCOUNT".into()))
-        .send()
-        .await
-        .expect("read")
-        .item
-        .expect("the account");
-    let image = serde_json::to_value(serde_dynamo::Item::from(item)).expect("image");
-    let record = json!({"eventID": "account-1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1", "dynamodb": {"ApproximateCreationDateTime": 1_795_000_000.0, "Keys": {}, "NewImage": image,
-        "SequenceNumber": "100", "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"}});
+    let record = insert_record(&app, (format!("ACCOUNT#{id}"), "ACCOUNT"), "account-1", "100").await;
     for _ in 0..2 {
         let response = portico_workflows::handle_batch(&app.state, batch(vec![record.clone()])).await;
         assert!(response.batch_item_failures.is_empty());
