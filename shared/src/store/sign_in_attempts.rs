@@ -29,6 +29,8 @@ pub enum Reservation {
 #[derive(Debug, Clone)]
 pub struct IpWindow {
     key: keys::Key,
+    /// When the window's counter expires.
+    ends: i64,
 }
 
 pub(super) fn decode_attempts(item: &Item) -> FailureRecord {
@@ -99,7 +101,7 @@ impl Store {
                 .expression_attribute_values(":entity", s("rate_window"))
                 .build()?;
             items.add(IP, TransactWriteItem::builder().update(count).build());
-            window = Some(IpWindow { key: (pk, sk) });
+            window = Some(IpWindow { key: (pk, sk), ends: window_end });
         }
         match self.commit(items).await {
             Ok(()) => Ok((Reservation::Granted, window)),
@@ -121,15 +123,16 @@ impl Store {
         let (pk, sk) = keys::sign_in_attempts(subject);
         let delete = Delete::builder().table_name(self.table()).key(PK, s(pk)).key(SK, s(sk)).build()?;
         let mut items = WriteSet::new().with(ATTEMPTS, TransactWriteItem::builder().delete(delete).build());
-        if let Some(IpWindow { key: (pk, sk) }) = ip {
+        if let Some(IpWindow { key: (pk, sk), ends }) = ip {
+            // Unconditional: a session must never fail on this (the window's item may be gone).
             let refund = Update::builder()
                 .table_name(self.table())
                 .key(PK, s(pk.clone()))
                 .key(SK, s(sk.clone()))
-                .update_expression("ADD hits :minus_one")
-                .condition_expression("hits > :zero")
+                .update_expression("ADD hits :minus_one SET #ttl = :ttl")
+                .expression_attribute_names("#ttl", TTL)
                 .expression_attribute_values(":minus_one", n(-1))
-                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":ttl", n(*ends))
                 .build()?;
             items.add(IP, TransactWriteItem::builder().update(refund).build());
         }
@@ -142,12 +145,6 @@ impl Store {
         subject: &str,
         ip: Option<&IpWindow>,
     ) -> Result<(), StoreError> {
-        match self.commit(self.password_attempts_cleared(subject, ip)?).await {
-            // The window rolled over meanwhile: nothing to give back.
-            Err(StoreError::Cancelled(cancellation)) if cancellation.failed(IP) => {
-                self.commit(self.password_attempts_cleared(subject, None)?).await
-            }
-            other => other,
-        }
+        self.commit(self.password_attempts_cleared(subject, ip)?).await
     }
 }
