@@ -623,6 +623,20 @@ async fn approvers_are_mailed_from_the_stream_in_their_language() {
     let refused =
         app.request(reqwest::Method::PATCH, "/me", Some(json!({"locale": "xx"})), Some(&admin)).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    // And an administrator sets another staff member's.
+    let email = portico::domain::Email::parse(&german).expect("email");
+    let id = app.state.store.account_id_by_email(&email).await.expect("read").expect("account");
+    let path = format!("/admin/users/{id}");
+    let changed =
+        app.request(reqwest::Method::PATCH, &path, Some(json!({"locale": "tr"})), Some(&admin)).await;
+    assert_eq!(
+        (changed.status, changed.body["locale"].as_str()),
+        (StatusCode::OK, Some("tr")),
+        "{:?}",
+        changed.body
+    );
+    let stored = app.state.store.account(id).await.expect("read").expect("account");
+    assert_eq!(stored.locale, portico::domain::Locale::Tr);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let mails = app.mails_to(&german).await;
     assert!(!mails.iter().any(|mail| mail.body.contains(&person)), "a person is not waiting");

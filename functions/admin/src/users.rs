@@ -35,6 +35,8 @@ pub struct UserView {
     pub roles: Vec<String>,
     pub projects: Vec<String>,
     pub status: AccountStatus,
+    /// The language of the mails Portico sends the user.
+    pub locale: portico::domain::Locale,
     pub created_at: DateTime<Utc>,
 }
 
@@ -47,6 +49,7 @@ impl From<Account> for UserView {
             roles: account.roles,
             projects: account.projects.iter().map(Ulid::to_string).collect(),
             status: account.status,
+            locale: account.locale,
             created_at: account.created_at,
         }
     }
@@ -182,6 +185,8 @@ async fn create_user(
 pub struct UserChange {
     pub roles: Option<Vec<String>>,
     pub projects: Option<Vec<String>>,
+    /// The language of the user's mails.
+    pub locale: Option<portico::domain::Locale>,
 }
 
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "users", security(("bearer" = [])),
@@ -254,7 +259,15 @@ async fn change_user(
         }
     }
     tracing::info!(account_id = %id, by = %staff.0.sub, ?roles, "staff access changed");
-    Ok(Json(Account { roles, projects, ..account }.into()))
+    // The language is no right: set on its own, after the access change held.
+    let locale = match change.locale {
+        Some(locale) if locale != account.locale => {
+            state.store.set_locale(id, locale, now).await?;
+            locale
+        }
+        _ => account.locale,
+    };
+    Ok(Json(Account { roles, projects, locale, ..account }.into()))
 }
 
 /// Moves staff user `id` from `from` to `to`, if the caller holds every right the user has;
