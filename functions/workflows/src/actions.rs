@@ -162,7 +162,7 @@ impl Effect<'_> {
         let payload = serde_json::json!({
             "id": key,
             "event_id": self.event_id,
-            "event": crate::kind_name(self.event.kind),
+            "event": self.event.kind.as_str(),
             "rule": {"id": self.rule_id.to_string(), "name": self.rule.definition.name},
             "module": self.record.module.name,
             "record": {"id": self.record.id.to_string(), "version": self.record.version, "fields": self.template_values()},

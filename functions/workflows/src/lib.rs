@@ -226,21 +226,13 @@ fn audit_entry(
     AuditEntry {
         module: module.name.to_owned(),
         record_id: current.id.to_string(),
-        event: kind_name(kind).to_owned(),
+        event: kind.as_str().to_owned(),
         event_id: record.event_id.clone(),
         by: current.updated_by.to_string(),
         origin: current.origin.to_string(),
         at: record.change.approximate_creation_date_time,
         version: current.version,
         changes,
-    }
-}
-
-fn kind_name(kind: EventKind) -> &'static str {
-    match kind {
-        EventKind::Created => "created",
-        EventKind::Edited => "edited",
-        EventKind::Deleted => "deleted",
     }
 }
 
@@ -309,7 +301,7 @@ async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Resul
                 event_id: record.event_id.clone(),
                 module: current.module.name.to_owned(),
                 record_id: current.id.to_string(),
-                event: kind_name(kind).to_owned(),
+                event: kind.as_str().to_owned(),
                 at: event.at,
                 actions: outcomes,
             })

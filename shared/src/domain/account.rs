@@ -95,6 +95,16 @@ pub enum AccountKind {
     Staff,
 }
 
+impl AccountKind {
+    /// As stored (the serde name), for conditions on the `kind` attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Staff => "staff",
+        }
+    }
+}
+
 /// An argon2id PHC string. Its `Debug` never shows the hash.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -284,6 +284,11 @@ pub fn module(name: &str) -> Option<&'static Module> {
     modules().iter().find(|module| module.name == name)
 }
 
+/// The `contacts` module: the customer's record, the one custom fields belong to.
+pub fn contacts() -> &'static Module {
+    module("contacts").unwrap_or_else(|| unreachable!("contacts is a built-in module"))
+}
+
 /// Longest text a field accepts.
 pub const MAX_TEXT_CHARS: usize = 2000;
 pub const MAX_LIST_ITEMS: usize = 100;

@@ -182,7 +182,7 @@ impl PortalModuleDefinition {
             return Err(vec![FieldError::new("module", "is not a module")]);
         };
         let schema = portal_schema(module, custom);
-        let user_schema = portal_schema(contacts(), custom);
+        let user_schema = portal_schema(modules::contacts(), custom);
         let mut errors = Vec::new();
         match (self.exposure == Exposure::Primary, module.name == "contacts") {
             (true, false) => {
@@ -295,10 +295,6 @@ impl PortalModuleDefinition {
         };
         Ok(ValidPortalModule { module, definition: self, criteria, read, sort })
     }
-}
-
-fn contacts() -> &'static Module {
-    modules::module("contacts").unwrap_or_else(|| unreachable!("contacts is a built-in module"))
 }
 
 /// The fields of a contact that a new customer's registration fills: first and last name from

@@ -165,6 +165,17 @@ pub enum EventKind {
     Deleted,
 }
 
+impl EventKind {
+    /// As the API and stored runs and audit entries name it (the serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Edited => "edited",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
 /// Whether an event fires a rule, and why not when it does not.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Firing {
@@ -620,6 +631,16 @@ mod tests {
                 "actions[1].due_in_days"
             ]
         );
+    }
+
+    #[test]
+    fn stored_names_are_the_serde_names() {
+        for kind in [EventKind::Created, EventKind::Edited, EventKind::Deleted] {
+            assert_eq!(serde_json::to_value(kind).ok(), Some(json!(kind.as_str())));
+        }
+        for kind in [crate::domain::AccountKind::Customer, crate::domain::AccountKind::Staff] {
+            assert_eq!(serde_json::to_value(kind).ok(), Some(json!(kind.as_str())));
+        }
     }
 
     #[test]

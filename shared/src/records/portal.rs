@@ -69,13 +69,9 @@ impl PortalConfig {
 
     /// The customer's contact as the portal may know it (no masked field).
     pub async fn contact(&self, store: &Store, contact_id: Ulid) -> Result<Option<CrmRecord>, StoreError> {
-        let contacts = contacts_module();
+        let contacts = modules::contacts();
         store.record(contacts, contact_id, &portal_schema(contacts, &self.custom)).await
     }
-}
-
-fn contacts_module() -> &'static modules::Module {
-    modules::module("contacts").unwrap_or_else(|| unreachable!("contacts is a built-in module"))
 }
 
 /// A signed-in customer as the portal sees them: their account and linked contact.
@@ -250,7 +246,7 @@ impl PortalList {
             1 => leaves.pop(),
             _ => Some(Criteria::All(leaves)),
         };
-        let user_schema = portal_schema(contacts_module(), custom);
+        let user_schema = portal_schema(modules::contacts(), custom);
         let criteria = criteria
             .map(|criteria| criteria::compile(&criteria, &schema, &ValidationContext::portal(&user_schema)))
             .transpose()
@@ -403,7 +399,7 @@ pub async fn link_customer(
     };
     let caller = Caller::system(Origin::Portal(account.id));
     let custom = store.contact_fields().await?;
-    let contacts = View::new(&caller, contacts_module(), &custom);
+    let contacts = View::new(&caller, modules::contacts(), &custom);
     let mut items = WriteSet::new();
     let (first_name, last_name) = split_name(&account.name);
     let mut values = BTreeMap::from([

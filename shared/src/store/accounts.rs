@@ -354,7 +354,7 @@ impl Store {
             .expression_attribute_values(":read_projects", project_list(&account.projects))
             .expression_attribute_values(":status", s(account.status.as_str()))
             .expression_attribute_values(":projects", projects.clone())
-            .expression_attribute_values(":staff", s("staff"))
+            .expression_attribute_values(":staff", s(AccountKind::Staff.as_str()))
             .expression_attribute_values(":now", s(crate::time::format(now)))
             .build()?;
         let login_update = self
@@ -455,7 +455,7 @@ impl Store {
             )
             .expression_attribute_names("#roles", "roles")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":staff", s("staff"))
+            .expression_attribute_values(":staff", s(AccountKind::Staff.as_str()))
             .expression_attribute_values(":active", s(AccountStatus::Active.as_str()))
             .expression_attribute_values(":held", role_list(&granter.roles))
             .expression_attribute_values(":projects", project_list(&granter.projects))
@@ -488,7 +488,7 @@ impl Store {
             .expression_attribute_values(":read_projects", project_list(&account.projects))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#roles", "roles")
-            .expression_attribute_values(":staff", s("staff"))
+            .expression_attribute_values(":staff", s(AccountKind::Staff.as_str()))
             .expression_attribute_values(":from", s(account.status.as_str()))
             .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":read", role_list(&account.roles))

@@ -183,7 +183,7 @@ impl Store {
             .condition_expression("kind = :staff AND #status = :status AND #roles = :roles")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#roles", "roles")
-            .expression_attribute_values(":staff", s("staff"))
+            .expression_attribute_values(":staff", s(AccountKind::Staff.as_str()))
             .expression_attribute_values(":status", s(holder.status.as_str()))
             .expression_attribute_values(":roles", role_list(&holder.roles))
             .build()?;

@@ -213,7 +213,7 @@ impl Store {
                 .condition_expression(
                     "attribute_exists(PK) AND kind = :customer AND NOT contains(labels, :label)",
                 )
-                .expression_attribute_values(":customer", s("customer"))
+                .expression_attribute_values(":customer", s(crate::domain::AccountKind::Customer.as_str()))
         } else {
             Update::builder()
                 .update_expression("DELETE labels :set")

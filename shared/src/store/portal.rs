@@ -140,7 +140,7 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":contact", s(contact_id.to_string()))
             .expression_attribute_values(":now", s(crate::time::format(now)))
-            .expression_attribute_values(":customer", s(kind_text(AccountKind::Customer)))
+            .expression_attribute_values(":customer", s(AccountKind::Customer.as_str()))
             .expression_attribute_values(":active", s(AccountStatus::Active.as_str()));
         let active = "kind = :customer AND #status = :active";
         account = match previous {
@@ -241,12 +241,5 @@ impl Store {
             .condition_expression("attribute_not_exists(PK)")
             .build()?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
-    }
-}
-
-fn kind_text(kind: AccountKind) -> &'static str {
-    match kind {
-        AccountKind::Customer => "customer",
-        AccountKind::Staff => "staff",
     }
 }

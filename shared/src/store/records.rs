@@ -20,8 +20,8 @@ use super::{
 use crate::criteria::{
     AttributeValue, DateEncoding, FieldSchema, FieldType, FilterExpression, Number, Value,
 };
-use crate::domain::AccountStatus;
 use crate::domain::modules::{self, Actor, CrmRecord, Module, Origin};
+use crate::domain::{AccountKind, AccountStatus};
 
 /// How dates are stored, and so how filters on them are pushed down.
 pub const DATES: DateEncoding = DateEncoding::Iso8601;
@@ -228,7 +228,7 @@ impl Store {
             .key(SK, s(sk))
             .condition_expression("kind = :staff AND #status = :active")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":staff", s("staff"))
+            .expression_attribute_values(":staff", s(AccountKind::Staff.as_str()))
             .expression_attribute_values(":active", s(AccountStatus::Active.as_str()))
             .build()?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
