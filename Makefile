@@ -21,7 +21,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 TEST_FEATURES := --features portico/testing
 # The cold-start bench's crates are built in release by `make bench` only: `make test` leaves them out.
 NOT_TESTED := --exclude portico-baselines --exclude portico-coldstart
-COLDSTART_FUNCTIONS := -p portico-registration -p portico-sessions -p portico-admin -p portico-openapi -p portico-records -p portico-otp -p portico-portal -p portico-workflows
+COLDSTART_FUNCTIONS := -p portico-registration -p portico-sessions -p portico-admin -p portico-openapi -p portico-records -p portico-otp -p portico-portal -p portico-workflows -p portico-housekeeping
 COLDSTART_RUNS ?= 20
 # e.g. COLDSTART_ARGS='--extra "registration:registration, opt-level z=/path/to/registration"'
 COLDSTART_ARGS ?=

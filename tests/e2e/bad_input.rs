@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, spawn_app, unique_email};
+use crate::support::{PASSWORD, error_fields, spawn_app, unique_email};
 
 #[tokio::test]
 async fn bad_registrations_are_refused_and_write_nothing() {
@@ -34,12 +34,7 @@ async fn bad_registrations_are_refused_and_write_nothing() {
         assert_eq!(response.status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(response.headers["content-type"], "application/problem+json");
         assert_eq!(response.body["code"], code, "{body}");
-        let fields: Vec<&str> = response.body["errors"]
-            .as_array()
-            .expect("errors")
-            .iter()
-            .filter_map(|e| e["field"].as_str())
-            .collect();
+        let fields: Vec<&str> = error_fields(&response.body);
         assert!(fields.contains(&field), "{body}: expected {field} in {fields:?}");
     }
 

@@ -65,11 +65,11 @@ fn the_stream_consumer_checkpoints_retries_and_dead_letters() {
             serde_json::from_str(filter["Pattern"].as_str().expect("pattern")).expect("a JSON pattern");
         let image = pattern["dynamodb"].as_object().and_then(|images| images.values().next()).cloned();
         let entity = image.as_ref().map(|image| image["entity"]["S"].clone());
-        let waiting = image.as_ref().map(|image| image["status"]["S"].clone());
+        let kind = image.as_ref().map(|image| image["kind"]["S"].clone());
         assert!(
             entity == Some(serde_json::json!(["record"]))
                 || (entity == Some(serde_json::json!(["account"]))
-                    && waiting == Some(serde_json::json!(["pending_approval"]))),
+                    && kind == Some(serde_json::json!(["customer"]))),
             "{pattern}"
         );
     }
@@ -83,7 +83,9 @@ fn template_routes_and_openapi_operations_match() {
     let mut routes = BTreeSet::new();
     for function in functions(&template) {
         let events = function["Properties"]["Events"].as_hash().expect("Events");
-        for event in events.values().filter(|event| event["Type"].as_str() != Some("DynamoDB")) {
+        for event in
+            events.values().filter(|event| !matches!(event["Type"].as_str(), Some("DynamoDB" | "Schedule")))
+        {
             assert_eq!(event["Type"].as_str(), Some("HttpApi"));
             let method = event["Properties"]["Method"].as_str().expect("Method").to_lowercase();
             routes.insert((method, event["Properties"]["Path"].as_str().expect("Path").to_owned()));

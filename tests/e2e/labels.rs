@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{spawn_app, unique_email};
+use crate::support::{error_fields, spawn_app, unique_email};
 
 #[tokio::test]
 async fn label_lifecycle() {
@@ -28,8 +28,7 @@ async fn label_lifecycle() {
         (StatusCode::CONFLICT, Some("label_name_taken"))
     );
     let bad = app.post("/admin/labels", json!({"name": "", "colour": "orange"}), token).await;
-    let fields: Vec<&str> =
-        bad.body["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> = error_fields(&bad.body);
     assert_eq!((bad.status, fields), (StatusCode::BAD_REQUEST, vec!["name", "colour"]));
 
     let other = app.post("/admin/labels", json!({"name": "Wholesale", "colour": "#00ff00"}), token).await;

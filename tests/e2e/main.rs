@@ -11,6 +11,7 @@ mod cost;
 mod criteria_pushdown;
 mod import;
 mod labels;
+mod lifecycle;
 mod links;
 mod otp_challenges;
 mod otp_rules;

@@ -4,7 +4,7 @@ use portico::domain::BuiltinRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::spawn_app;
+use crate::support::{error_fields, spawn_app};
 
 /// Seed 000's example: "Delivery confirmation OTP".
 pub fn seed_rule() -> Value {
@@ -79,12 +79,7 @@ async fn a_bad_rule_is_refused_with_every_error_named_and_nothing_stored() {
     });
     let refused = app.post("/admin/otp-rules", bad, Some(&admin)).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    let fields: Vec<&str> = refused.body["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .filter_map(|e| e["field"].as_str())
-        .collect();
+    let fields: Vec<&str> = error_fields(&refused.body);
     for expected in [
         "otp.length",
         "otp.validity_seconds",

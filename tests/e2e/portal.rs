@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::otp_challenges::patch_current;
-use crate::support::{PASSWORD, Response, TestApp, spawn_app, unique_email};
+use crate::support::{PASSWORD, Response, TestApp, error_fields, spawn_app, unique_email};
 
 async fn create(app: &TestApp, admin: &str, module: &str, fields: Value) -> String {
     let created = app.post(&format!("/records/{module}"), json!({"fields": fields}), Some(admin)).await;
@@ -510,8 +510,7 @@ async fn exposure_is_validated_and_versioned_on_save() {
     let invalid = configure(&app, &admin, "quotes", json!({"exposure": "related", "lookup": "subject",
         "fields": ["subject", "colour"], "criteria": {"all": [{"field": "stage", "op": "eq", "value": "Approved?"}]}})).await;
     assert_eq!(invalid.status, StatusCode::BAD_REQUEST, "{:?}", invalid.body);
-    let fields: Vec<&str> =
-        invalid.body["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> = error_fields(&invalid.body);
     assert_eq!(fields, ["lookup", "fields[1]", "criteria.all[0].value"]);
     let unknown =
         configure(&app, &admin, "unicorns", json!({"exposure": "public", "fields": ["name"]})).await;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use ulid::Ulid;
 
 use crate::contact_fields::{Setup, setup};
-use crate::support::{TestApp, spawn_app};
+use crate::support::{TestApp, error_fields, spawn_app};
 
 async fn create(app: &TestApp, token: &str, module: &str, body: Value) -> String {
     let response = app.post(&format!("/records/{module}"), body, Some(token)).await;
@@ -36,13 +36,6 @@ async fn all_ids(app: &TestApp, token: &str, path: &str) -> Vec<String> {
             None => return ids,
         }
     }
-}
-
-fn error_fields(body: &Value) -> Vec<&str> {
-    body["errors"]
-        .as_array()
-        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test]

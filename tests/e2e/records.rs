@@ -6,7 +6,7 @@ use portico::domain::{BuiltinRole, Scope};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{PASSWORD, TestApp, spawn_app, urlencode};
+use crate::support::{PASSWORD, TestApp, error_fields, spawn_app, urlencode};
 
 async fn create(app: &TestApp, token: &str, module: &str, fields: serde_json::Value) -> serde_json::Value {
     let response = app.post(&format!("/records/{module}"), json!({"fields": fields}), Some(token)).await;
@@ -89,8 +89,7 @@ async fn bad_fields_are_refused_by_type_and_write_nothing() {
     let app = spawn_app().await;
     let token = app.staff_token(BuiltinRole::Administrator).await;
     let bad = app.post("/records/deals", json!({"fields": {"amount": "lots", "stage": "Won?", "colour": "red", "close_date": "15.12.2026"}}), Some(&token)).await;
-    let fields: Vec<&str> =
-        bad.body["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> = error_fields(&bad.body);
     assert_eq!(
         (bad.status, fields),
         (

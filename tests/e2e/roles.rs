@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use ulid::Ulid;
 
-use crate::support::{PASSWORD, Response, TestApp, spawn_app, unique_email};
+use crate::support::{PASSWORD, Response, TestApp, error_fields, spawn_app, unique_email};
 
 /// Roles are shared by every test on the table: each test makes its own.
 fn unique_role_id(name: &str) -> String {
@@ -58,8 +58,7 @@ async fn custom_roles_are_made_assigned_changed_and_deleted() {
             Some(&admin),
         )
         .await;
-    let fields: Vec<&str> =
-        bad.body["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> = error_fields(&bad.body);
     assert_eq!((bad.status, fields), (StatusCode::BAD_REQUEST, vec!["id", "name", "modules.spaceships"]));
     let letters = app
         .post("/admin/roles", json!({"id": id, "name": "N", "modules": {"cases": "rx"}}), Some(&admin))
@@ -344,13 +343,6 @@ async fn a_user_manager_gives_access_only_to_their_own_projects() {
     // Their own project's user is theirs to disable.
     let disabled = app.post(&format!("/admin/users/{id}/disable"), json!({}), Some(&hr)).await;
     assert_eq!(disabled.status, StatusCode::OK, "{:?}", disabled.body);
-}
-
-fn error_fields(body: &Value) -> Vec<&str> {
-    body["errors"]
-        .as_array()
-        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
-        .unwrap_or_default()
 }
 
 async fn put_role(app: &TestApp, token: &str, id: &str, permissions: Value) -> Response {

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::{get, post};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
@@ -44,6 +44,9 @@ const STREAM_CASES: [(&str, &str, &[&str]); 4] = [
     // A record of no module fails; the one before it is done, so it is the checkpoint.
     ("workflows", "poison-record.json", &["111100000000000000005"]),
 ];
+
+/// (scheduled function, fixture): answers what its run did.
+const SCHEDULED_CASES: [(&str, &str); 1] = [("housekeeping", "scheduled.json")];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -235,12 +238,32 @@ async fn the_stream_consumer_answers_its_fixtures_with_batch_item_failures() {
 }
 
 #[tokio::test]
+async fn the_scheduled_function_runs_the_time_rules_on_its_tick() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let rule = json!({
+        "name": "Quiet prospects become leads", "module": "contacts",
+        "trigger": {"event": "inactive", "days": 90, "stages": ["Prospect"]},
+        "actions": [{"type": "lifecycle", "stage": "Lead"}]
+    });
+    let created = app.post("/admin/workflow-rules", rule, Some(&admin)).await;
+    assert_eq!(created.status, reqwest::StatusCode::CREATED, "{:?}", created.body);
+    for (function, fixture) in SCHEDULED_CASES {
+        let (kind, body) = invoke_fixture(function, fixture, app.state.store.table()).await;
+        assert_eq!(kind, "response", "{function}/{fixture}: {body}");
+        let summary: Value = serde_json::from_str(&body).expect("a run summary");
+        assert_eq!(summary, json!({"rules": 1, "customers": 0, "fired": 0, "stopped_early": false}));
+    }
+}
+
+#[tokio::test]
 async fn every_function_has_fixtures() {
     for entry in std::fs::read_dir(workspace().join("functions")).expect("functions/") {
         let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
         assert!(
             CASES.iter().any(|(function, ..)| *function == name)
-                || STREAM_CASES.iter().any(|(function, ..)| *function == name),
+                || STREAM_CASES.iter().any(|(function, ..)| *function == name)
+                || SCHEDULED_CASES.iter().any(|(function, _)| *function == name),
             "no runtime fixture runs for functions/{name}"
         );
     }

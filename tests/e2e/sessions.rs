@@ -374,7 +374,9 @@ async fn current_password_checks_share_the_sign_in_count() {
     }
     assert_eq!(attempts_counted(&app, &email).await, 5, "the checks counted on the address");
     let now = chrono::Utc::now().timestamp();
-    set_failures(&app, &email, 5, now, now - 60).await;
+    // Eight failures: the next attempt waits 8 s, long enough for both checks below on a busy
+    // machine (five would leave 1 s).
+    set_failures(&app, &email, 8, now, now - 60).await;
     let held = app.request(Method::PUT, "/me/password", Some(change), Some(&token)).await;
     assert_eq!(held.status, StatusCode::TOO_MANY_REQUESTS);
     // A stolen session's guesses slow the owner's sign-in too (and the reverse).

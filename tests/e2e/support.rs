@@ -450,3 +450,29 @@ pub fn urlencode(text: &str) -> String {
         .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
 }
+
+/// The `field` of each of a problem's `errors` (empty when it has none).
+pub fn error_fields(body: &Value) -> Vec<&str> {
+    body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|error| error["field"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// Waits (up to 20 s, checking every 100 ms) until `check` holds; the stream is asynchronous.
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within 20 s");
+}
+
+/// Saves workflow rule `rule` as `admin`; its id.
+pub async fn create_workflow_rule(app: &TestApp, admin: &str, rule: Value) -> String {
+    let created = app.post("/admin/workflow-rules", rule, Some(admin)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    created.body["id"].as_str().expect("id").to_owned()
+}

@@ -8,24 +8,10 @@ use portico::domain::BuiltinRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Response, TestApp, spawn_app, spawn_app_with_workflows, unique_email};
-
-/// Waits (up to 20 s, checking every 100 ms) until `check` holds; the stream is asynchronous.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..200 {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen within 20 s");
-}
-
-async fn create_rule(app: &TestApp, admin: &str, rule: Value) -> String {
-    let created = app.post("/admin/workflow-rules", rule, Some(admin)).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
-    created.body["id"].as_str().expect("id").to_owned()
-}
+use crate::support::{
+    Response, TestApp, create_workflow_rule, error_fields, eventually, spawn_app, spawn_app_with_workflows,
+    unique_email,
+};
 
 /// Seed 003's example: a deal over 50 000 with a probability of at least 80 alerts the sales
 /// managers and gives its owner a follow-up task.
@@ -73,7 +59,7 @@ async fn runs(app: &TestApp, admin: &str, rule: &str) -> Vec<Value> {
 async fn the_big_deal_alert_mails_every_sales_manager_and_gives_the_owner_a_task() {
     let (app, _) = spawn_app_with_workflows().await;
     let (admin, _) = app.admin_token().await;
-    let rule = create_rule(&app, &admin, big_deal_alert()).await;
+    let rule = create_workflow_rule(&app, &admin, big_deal_alert()).await;
     let managers = [sales_manager(&app).await, sales_manager(&app).await];
     let small = create_deal(&app, &admin, json!({"name": "Small", "amount": 1000, "probability": 90})).await;
     let big =
@@ -125,11 +111,22 @@ async fn a_chain_of_field_updates_stops_and_a_rule_never_retriggers_itself() {
     };
     // A fires on creation; B on the stage A sets, C on the amount B sets, B again on C's stage:
     // only the depth limit ends it. D fires on every edit, its own included: it must not loop.
-    create_rule(&app, &admin, update("A", "created", vec![], json!({"stage": "Qualification"}))).await;
-    let b = create_rule(&app, &admin, update("B", "edited", vec!["stage"], json!({"amount": 1}))).await;
-    create_rule(&app, &admin, update("C", "edited", vec!["amount"], json!({"stage": "Negotiation"}))).await;
-    let d = create_rule(&app, &admin, update("D", "edited", vec!["probability"], json!({"probability": 1})))
+    create_workflow_rule(&app, &admin, update("A", "created", vec![], json!({"stage": "Qualification"})))
         .await;
+    let b =
+        create_workflow_rule(&app, &admin, update("B", "edited", vec!["stage"], json!({"amount": 1}))).await;
+    create_workflow_rule(
+        &app,
+        &admin,
+        update("C", "edited", vec!["amount"], json!({"stage": "Negotiation"})),
+    )
+    .await;
+    let d = create_workflow_rule(
+        &app,
+        &admin,
+        update("D", "edited", vec!["probability"], json!({"probability": 1})),
+    )
+    .await;
     let deal = create_deal(&app, &admin, json!({"name": "Loop", "amount": 5})).await;
     // A (depth 1) sets the stage, B (depth 2) the amount, C (depth 3) the stage again; B does
     // not answer C's change: the chain is 3 deep.
@@ -192,7 +189,7 @@ async fn a_batch_delivered_twice_has_its_effects_once() {
     let app = spawn_app().await;
     let (admin, _) = app.admin_token().await;
     let manager = sales_manager(&app).await;
-    let rule = create_rule(&app, &admin, big_deal_alert()).await;
+    let rule = create_workflow_rule(&app, &admin, big_deal_alert()).await;
     let deal = create_deal(&app, &admin, json!({"name": "Twice", "amount": 90000, "probability": 95})).await;
     let record = stream_record(&app, "deals", &deal, "event-1", "100").await;
     for _ in 0..2 {
@@ -215,7 +212,7 @@ async fn a_batch_delivered_twice_has_its_effects_once() {
 async fn a_poison_record_is_reported_alone_and_the_poller_moves_past_it() {
     let app = spawn_app().await;
     let (admin, _) = app.admin_token().await;
-    create_rule(&app, &admin, big_deal_alert()).await;
+    create_workflow_rule(&app, &admin, big_deal_alert()).await;
     let good = create_deal(&app, &admin, json!({"name": "Fine", "amount": 1})).await;
     let first = stream_record(&app, "deals", &good, "event-1", "100").await;
     let mut poison = first.clone();
@@ -233,7 +230,7 @@ async fn a_poison_record_is_reported_alone_and_the_poller_moves_past_it() {
     // Through the stream: the poison goes to the dead letters, the next record still runs.
     let (app, dead_letters) = spawn_app_with_workflows().await;
     let (admin, _) = app.admin_token().await;
-    create_rule(&app, &admin, big_deal_alert()).await;
+    create_workflow_rule(&app, &admin, big_deal_alert()).await;
     let manager = sales_manager(&app).await;
     app.dynamodb
         .put_item()
@@ -277,8 +274,7 @@ async fn rules_are_validated_on_save_and_tried_without_running() {
     wrong["actions"][0]["body"] = json!("{{colour}}");
     wrong["actions"][1]["assignee"] = json!("nobody");
     let refused = app.post("/admin/workflow-rules", wrong, Some(&admin)).await;
-    let fields: Vec<&str> =
-        refused.body["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
+    let fields: Vec<&str> = error_fields(&refused.body);
     assert_eq!(
         fields,
         ["criteria.all[0].value", "actions[0].body", "actions[0].to.addresses[0]", "actions[1].assignee"]
@@ -294,7 +290,7 @@ async fn rules_are_validated_on_save_and_tried_without_running() {
         (StatusCode::BAD_REQUEST, Some("actions[0].body"))
     );
 
-    let rule = create_rule(&app, &admin, big_deal_alert()).await;
+    let rule = create_workflow_rule(&app, &admin, big_deal_alert()).await;
     let test = |record: Value, old: Option<Value>| {
         let mut body = json!({"record": record});
         if let Some(old) = old {
@@ -347,7 +343,7 @@ async fn the_audit_trail_shows_each_change_through_the_caller_s_view() {
     let (app, _) = spawn_app_with_workflows().await;
     let (admin, _) = app.admin_token().await;
     // A rule that reacts to the stage, so the trail holds a change by Portico too.
-    create_rule(
+    create_workflow_rule(
         &app,
         &admin,
         json!({"name": "Won", "module": "deals", "trigger": {"event": "edited", "fields": ["stage"]},
@@ -550,7 +546,7 @@ async fn workflows_benchmark() {
         if i >= 5 {
             rule["criteria"]["all"][0]["value"] = json!(10_000_000 + i);
         }
-        create_rule(&app, &admin, rule).await;
+        create_workflow_rule(&app, &admin, rule).await;
     }
     let mut records = Vec::new();
     for i in 0..100 {

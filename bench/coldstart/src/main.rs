@@ -49,7 +49,7 @@ const SYSTEM_CERT_DIR: &str = "/etc/ssl/certs";
 
 /// Each function's cold-start fixture: one DynamoDB call (`openapi` makes none), and the status
 /// it must answer.
-const FIXTURES: [(&str, &str, u16); 8] = [
+const FIXTURES: [(&str, &str, u16); 9] = [
     ("registration", "get-policy.json", 200),
     ("sessions", "refresh-unknown.json", 401),
     ("admin", "get-registration-settings.json", 200),
@@ -60,6 +60,9 @@ const FIXTURES: [(&str, &str, u16); 8] = [
     // The stream consumer: a deal inserted, the rules read (two Queries in parallel); its "200" is
     // an empty `batchItemFailures`.
     ("workflows", "insert-deal.json", 200),
+    // The scheduled function: the rules read (two Queries in parallel), none of them a time
+    // rule; its "200" is a run summary.
+    ("housekeeping", "scheduled.json", 200),
 ];
 
 /// What the bench starts: a binary, its arguments and environment, the event it gets.
@@ -431,7 +434,10 @@ impl Subject {
 fn check(subject: &Subject, kind: &str, body: &str) -> Result<(), BoxError> {
     let response: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     let status = response["statusCode"].as_u64().or_else(|| {
-        response["batchItemFailures"].as_array().filter(|failures| failures.is_empty()).map(|_| 200)
+        let stream_done =
+            response["batchItemFailures"].as_array().is_some_and(|failures| failures.is_empty());
+        let run_done = response["stopped_early"] == serde_json::Value::Bool(false);
+        (stream_done || run_done).then_some(200)
     });
     if kind != "response" || status != subject.expect.map(u64::from) {
         return Err(format!("expected {:?}, got {kind}: {body}", subject.expect).into());

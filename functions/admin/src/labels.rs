@@ -4,10 +4,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use portico::domain::label::{MAX_LABEL_DESCRIPTION_CHARS, parse_label_name};
+use portico::domain::lifecycle::{MoveFrom, Stage};
 use portico::domain::{Colour, Label, Permission};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff};
+use portico::store::WriteSet;
 use portico::store::labels::{LabelDeletion, LabelLink, LabelWrite};
+use portico::store::lifecycle::LifecycleMove;
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -31,6 +34,10 @@ pub struct LabelView {
     pub colour: String,
     /// Customers carrying the label.
     pub usage: u64,
+    /// Set on the three built-in lifecycle labels: moved by rules and staff (one per customer),
+    /// never deleted or renamed; their colour and description may change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle_stage: Option<Stage>,
 }
 
 impl From<Label> for LabelView {
@@ -41,6 +48,7 @@ impl From<Label> for LabelView {
             description: label.description,
             colour: label.colour.into(),
             usage: label.usage,
+            lifecycle_stage: label.stage,
         }
     }
 }
@@ -105,6 +113,8 @@ async fn list_labels(
 ) -> Result<Json<PagedResponse<LabelView>>, ApiError> {
     staff.require(Permission::SettingsManage)?;
     let (limit, start) = query.resolve(&state.keys)?;
+    // The built-in lifecycle labels exist from the first look at the list on.
+    state.store.lifecycle_labels().await?;
     let page = state.store.labels(limit, start).await?;
     Ok(Json(PagedResponse::from_page(&state.keys, page, LabelView::from)))
 }
@@ -118,7 +128,7 @@ async fn create_label(
 ) -> Result<(StatusCode, Json<LabelView>), ApiError> {
     staff.require_now(&state, Permission::SettingsManage).await?;
     let (name, description, colour) = label_fields(&request.name, &request.description, &request.colour)?;
-    let label = Label { id: Ulid::generate(), name, description, colour, usage: 0 };
+    let label = Label { id: Ulid::generate(), name, description, colour, usage: 0, stage: None };
     match state.store.create_label(&label).await? {
         LabelWrite::Done => Ok((StatusCode::CREATED, Json(label.into()))),
         LabelWrite::NameTaken => Err(name_taken()),
@@ -155,6 +165,12 @@ async fn update_label(
         changes.description.as_deref().unwrap_or(&current.description),
         changes.colour.as_deref().unwrap_or(&current_colour),
     )?;
+    if current.stage.is_some() && name != current.name {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "name",
+            "is a lifecycle stage's built-in label: its name stays (its colour and description may change)",
+        )]));
+    }
     let updated = Label { name, description, colour, ..current.clone() };
     match state.store.update_label(&current, &updated).await? {
         LabelWrite::Done => Ok(Json(updated.into())),
@@ -165,7 +181,7 @@ async fn update_label(
 
 #[utoipa::path(delete, path = "/admin/labels/{id}", tag = "labels", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem, description = "`label_in_use`")))]
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem, description = "`label_in_use`, `label_builtin`")))]
 async fn delete_label(
     State(state): State<AppState>,
     staff: Staff,
@@ -175,6 +191,10 @@ async fn delete_label(
     match state.store.delete_label(parse_label_id(&id)?).await? {
         LabelDeletion::Deleted => Ok(StatusCode::NO_CONTENT),
         LabelDeletion::NotFound => Err(label_not_found()),
+        LabelDeletion::BuiltIn => Err(ApiError::conflict(
+            "label_builtin",
+            "This is a lifecycle stage's built-in label: it can't be deleted.",
+        )),
         LabelDeletion::InUse => {
             Err(ApiError::conflict("label_in_use", "Customers carry this label; detach it from them first."))
         }
@@ -190,7 +210,20 @@ async fn link(
 ) -> Result<StatusCode, ApiError> {
     staff.require_now(state, Permission::SettingsManage).await?;
     let customer = Ulid::from_string(customer).map_err(|_| ApiError::not_found("No such customer."))?;
-    match state.store.link_label(customer, parse_label_id(label)?, attach).await? {
+    let label = parse_label_id(label)?;
+    if let Some(stage) = state.store.lifecycle_labels().await?.stage_of(label) {
+        // One stage at a time: attaching moves the customer there, detaching leaves no stage.
+        let (to, from) = if attach {
+            (Some(stage), MoveFrom::anywhere())
+        } else {
+            (None, MoveFrom { none: false, stages: vec![stage] })
+        };
+        return match state.store.move_lifecycle(customer, to, &from, || Ok(WriteSet::new())).await? {
+            LifecycleMove::NoSuchCustomer => Err(ApiError::not_found("No such customer.")),
+            _ => Ok(StatusCode::NO_CONTENT),
+        };
+    }
+    match state.store.link_label(customer, label, attach).await? {
         LabelLink::Changed | LabelLink::Unchanged => Ok(StatusCode::NO_CONTENT),
         LabelLink::NoSuchCustomer => Err(ApiError::not_found("No such customer.")),
         LabelLink::NoSuchLabel => Err(label_not_found()),

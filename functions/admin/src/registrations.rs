@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
+use portico::domain::lifecycle::Stage;
 use portico::domain::{Account, AccountKind, AccountStatus, AccountType, Locale, Permission};
 use portico::error::Problem;
 use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff};
@@ -42,8 +43,11 @@ pub struct CustomerView {
     pub email_verified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejection_reason: Option<String>,
-    /// Ids of attached labels.
+    /// Ids of attached labels (the lifecycle stage's built-in label among them).
     pub labels: Vec<String>,
+    /// The lifecycle stage (Lead, Prospect, Customer), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Stage>,
     /// The contact the customer is linked to (what the portal shows them), once active.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_id: Option<String>,
@@ -65,6 +69,7 @@ impl From<Account> for CustomerView {
             contact_id: account.contact_id.map(|id| id.to_string()),
             rejection_reason: account.rejection_reason,
             labels: account.labels.iter().map(Ulid::to_string).collect(),
+            lifecycle: account.lifecycle,
             created_at: account.created_at,
         }
     }

@@ -288,6 +288,8 @@ async fn store_registration(
         labels: Vec::new(),
         trust_version: 0,
         contact_id: None,
+        lifecycle: None,
+        last_activity_at: None,
         created_at: now,
         updated_at: now,
     };

@@ -17,6 +17,7 @@ use portico::http::page::{
 };
 use portico::http::{ApiJson, ApiQuery, DeviceId};
 use portico::notify::MailTemplate;
+use portico::store::WriteSet;
 use portico::store::challenges::ChallengeAt;
 use portico::store::confirmations::DeviceConfirmation;
 use portico::store::rate_limit::{Cooldown, RateDecision, RateLimit};
@@ -29,7 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::tokens::{self, Tokens, login_of};
-use crate::{ConfirmationRequired, ensure_active};
+use crate::{ConfirmationRequired, ensure_active, sign_in_activity};
 
 /// At most one new-device mail a minute per account…
 const DEVICE_MAIL_COOLDOWN: Cooldown = Cooldown { scope: "device-mail", secs: 60 };
@@ -143,7 +144,14 @@ pub(crate) async fn trust_and_sign_in(
 ) -> Result<Tokens, ApiError> {
     let (session, tokens) = tokens::new_session(state, login, device, now).await?;
     let trusted = trusted(session.device_hash.clone(), label, login.trust_version, now);
-    state.store.trust_device_and_start_session(&trusted, &session).await?;
+    state
+        .store
+        .trust_device_and_start_session(
+            &trusted,
+            &session,
+            sign_in_activity(state, login.kind, login.account_id, now)?,
+        )
+        .await?;
     if let Some(account) = state.store.account(login.account_id).await? {
         notify_new_device(state, &account, &trusted, now).await?;
     }
@@ -229,7 +237,18 @@ async fn confirm_by_code(
         confirmation.trust_version,
         now,
     );
-    if !state.store.confirm_device(&confirmation, Answered::Code, &device, Some(&session), now).await? {
+    if !state
+        .store
+        .confirm_device(
+            &confirmation,
+            Answered::Code,
+            &device,
+            Some(&session),
+            sign_in_activity(&state, account.kind, account.id, now)?,
+            now,
+        )
+        .await?
+    {
         return Err(wrong_code());
     }
     notify_new_device(&state, &account, &device, now).await?;
@@ -269,7 +288,8 @@ async fn confirm_link(state: &AppState, token: &str) -> Result<DeviceTrusted, Ap
         confirmation.trust_version,
         now,
     );
-    if !state.store.confirm_device(&confirmation, Answered::Link, &device, None, now).await? {
+    if !state.store.confirm_device(&confirmation, Answered::Link, &device, None, WriteSet::new(), now).await?
+    {
         return Err(invalid());
     }
     notify_new_device(state, &account, &device, now).await?;

@@ -12,19 +12,21 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use portico::auth::keys::HashPurpose;
 use portico::domain::account::Login;
 use portico::domain::signin::{FAILURE_WINDOW_SECS, FailureRecord, MAX_FAILURES_PER_IP_PER_HOUR, Throttle};
-use portico::domain::{AccountStatus, Email};
+use portico::domain::{AccountKind, AccountStatus, Email};
 use portico::error::Problem;
 use portico::http::device::device_label;
 use portico::http::{ApiJson, Authenticated, ClientIp, DeviceId};
+use portico::store::WriteSet;
 use portico::store::rate_limit::RateLimit;
 use portico::store::sessions::SessionStart;
 use portico::store::sign_in_attempts::{IpWindow, Reservation};
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
+use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -145,7 +147,9 @@ async fn sign_in(
     }
 
     let (session, tokens) = tokens::new_session(&state, login, &device, now).await?;
-    match state.store.start_session_on_trusted_device(&session, cleared, now).await? {
+    let mut writes = cleared;
+    writes.append(sign_in_activity(&state, login.kind, login.account_id, now)?);
+    match state.store.start_session_on_trusted_device(&session, writes, now).await? {
         SessionStart::Started => {
             tracing::info!(account_id = %login.account_id, session_id = %session.session_id, "signed in");
             Ok(Json(tokens).into_response())
@@ -155,6 +159,21 @@ async fn sign_in(
             new_device(&state, login, &device, device_label(&headers), &ip).await
         }
     }
+}
+
+/// A customer's sign-in is activity for the lifecycle time rules: the write joins the
+/// session's transaction (no round trip of its own). Staff have no lifecycle.
+pub(crate) fn sign_in_activity(
+    state: &AppState,
+    kind: AccountKind,
+    account_id: Ulid,
+    now: DateTime<Utc>,
+) -> Result<WriteSet, ApiError> {
+    let mut writes = WriteSet::new();
+    if kind == AccountKind::Customer {
+        writes.add("activity", state.store.sign_in_activity(account_id, now)?);
+    }
+    Ok(writes)
 }
 
 /// The subject an address's password attempts are counted under: a keyed hash of the

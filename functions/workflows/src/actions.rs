@@ -7,6 +7,7 @@ use std::time::Instant;
 use portico::AppState;
 use portico::criteria::{FieldSchema, Value};
 use portico::domain::contact_fields::ModuleSchema;
+use portico::domain::lifecycle::{MoveFrom, Stage};
 use portico::domain::modules::{self, CrmRecord, field_json};
 use portico::domain::workflow::{
     Assignee, EventKind, RecordEvent, ValidAction, ValidWorkflowRule, origin_of_update,
@@ -15,6 +16,7 @@ use portico::domain::{AccountStatus, Email};
 use portico::notify::Mail;
 use portico::records::template::Template;
 use portico::records::{Caller, RecordError, View};
+use portico::store::lifecycle::LifecycleMove;
 use portico::store::workflows::{ActionOutcome, MARKER};
 use portico::store::{StoreError, WriteSet};
 use serde_json::{Map, Value as Json};
@@ -32,6 +34,9 @@ pub struct Effect<'a> {
     pub event: &'a RecordEvent<'a>,
     /// The record as the event left it (as it was, for a deletion).
     pub record: &'a CrmRecord,
+    /// When the markers' lives start: now for a stream event; the end of an inactivity period
+    /// for a time rule, so its markers outlive the period it fires once in.
+    pub marked_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// How an action ended, before it is timed.
@@ -60,6 +65,7 @@ impl Effect<'_> {
                 }
                 ValidAction::FieldUpdate { values } => self.field_update(&key, values).await?,
                 ValidAction::Webhook { url } => self.webhook(&key, url).await?,
+                ValidAction::Lifecycle { stage, from } => self.lifecycle(&key, *stage, from).await?,
             };
             let (status, detail) = match ended {
                 Ended::Done => ("done", None),
@@ -127,7 +133,7 @@ impl Effect<'_> {
         to.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         to.dedup();
         if to.is_empty() {
-            store.mark_effect_done(key, chrono::Utc::now()).await?;
+            store.mark_effect_done(key, self.marked_at).await?;
             return Ok(Ended::Skipped("no recipient".into()));
         }
         let mail = Mail {
@@ -147,7 +153,7 @@ impl Effect<'_> {
                 .await
                 .map_err(|error| StoreError::Unavailable(format!("alert mail not sent: {error}").into()))?;
         }
-        store.mark_effect_done(key, chrono::Utc::now()).await?;
+        store.mark_effect_done(key, self.marked_at).await?;
         Ok(Ended::Done)
     }
 
@@ -197,14 +203,14 @@ impl Effect<'_> {
                 .await;
             match sent {
                 Ok(response) if response.status().is_success() => {
-                    store.mark_effect_done(key, chrono::Utc::now()).await?;
+                    store.mark_effect_done(key, self.marked_at).await?;
                     return Ok(Ended::Done);
                 }
                 Ok(response) if retry_worthy(response.status()) => {
                     outcome = format!("the receiver answered {}", response.status());
                 }
                 Ok(response) => {
-                    store.mark_effect_done(key, chrono::Utc::now()).await?;
+                    store.mark_effect_done(key, self.marked_at).await?;
                     return Ok(Ended::Failed(format!("the receiver refused it: {}", response.status())));
                 }
                 Err(error) => outcome = format!("not delivered: {}", without_url(&error)),
@@ -230,7 +236,7 @@ impl Effect<'_> {
     }
 
     fn marker(&self, key: &str) -> Result<WriteSet, StoreError> {
-        Ok(WriteSet::new().with(MARKER, self.state.store.effect_marker(key, chrono::Utc::now())?))
+        Ok(WriteSet::new().with(MARKER, self.state.store.effect_marker(key, self.marked_at)?))
     }
 
     async fn create_task(
@@ -315,6 +321,27 @@ impl Effect<'_> {
                 }
             }
             Err(error) => self.ended(error),
+        }
+    }
+
+    /// Moves the customer of the record's contact to `stage`, with the action's marker.
+    async fn lifecycle(&self, key: &str, stage: Stage, from: &MoveFrom) -> Result<Ended, StoreError> {
+        let Some(customer) = crate::lifecycle::customer_of(self.state, self.record).await? else {
+            return Ok(Ended::Skipped("the record's contact has no customer account".into()));
+        };
+        let moved = self.state.store.move_lifecycle(customer, Some(stage), from, || self.marker(key)).await;
+        match moved {
+            Ok(LifecycleMove::Moved { .. }) => Ok(Ended::Done),
+            Ok(LifecycleMove::Unchanged) => {
+                Ok(Ended::Skipped(format!("the customer is a {} already", stage.as_str())))
+            }
+            Ok(LifecycleMove::NotAllowed { current }) => Ok(Ended::Skipped(format!(
+                "the customer is at {}, which this rule does not move from",
+                current.map_or("no stage", Stage::as_str)
+            ))),
+            Ok(LifecycleMove::NoSuchCustomer) => Ok(Ended::Skipped("the customer account is gone".into())),
+            Err(error) if error.failed(MARKER) => Ok(Ended::AlreadyDone),
+            Err(error) => Err(error),
         }
     }
 

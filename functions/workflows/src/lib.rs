@@ -12,6 +12,8 @@
 
 mod actions;
 mod approvals;
+pub mod housekeeping;
+mod lifecycle;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -39,6 +41,8 @@ pub struct Rules {
     staff: tokio::sync::OnceCell<Vec<portico::domain::Account>>,
     /// The custom roles, read at the batch's first approver mail.
     custom_roles: tokio::sync::OnceCell<Vec<portico::domain::Role>>,
+    /// The registration policy, read at the batch's first new customer.
+    policy: tokio::sync::OnceCell<portico::domain::RegistrationPolicy>,
     /// The OTP rules guarding writes of each module, read at the batch's first write of it.
     otp_rules: tokio::sync::Mutex<BTreeMap<&'static str, Vec<(Ulid, portico::domain::otp::ValidOtpRule)>>>,
 }
@@ -65,6 +69,7 @@ impl Rules {
             custom,
             staff: tokio::sync::OnceCell::new(),
             custom_roles: tokio::sync::OnceCell::new(),
+            policy: tokio::sync::OnceCell::new(),
             otp_rules: tokio::sync::Mutex::default(),
         })
     }
@@ -72,6 +77,11 @@ impl Rules {
     /// Every staff account, read once per batch.
     pub async fn staff(&self, state: &AppState) -> Result<&[portico::domain::Account], StoreError> {
         Ok(self.staff.get_or_try_init(|| state.store.staff()).await?.as_slice())
+    }
+
+    /// The registration policy, read once per batch.
+    pub async fn policy(&self, state: &AppState) -> Result<&portico::domain::RegistrationPolicy, StoreError> {
+        self.policy.get_or_try_init(|| state.store.registration_policy()).await
     }
 
     /// The custom roles, read once per batch.
@@ -248,17 +258,15 @@ async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Resul
     if kind != EventKind::Deleted && entity(&record.change.new_image) == Some("account") {
         let now = portico::store::accounts::decode_account(image(&record.change.new_image))?;
         let before = match entity(&record.change.old_image) {
-            Some(_) => {
-                Some(portico::store::accounts::decode_account(image(&record.change.old_image))?.status)
-            }
+            Some(_) => Some(portico::store::accounts::decode_account(image(&record.change.old_image))?),
             None => None,
         };
-        let started_waiting =
-            now.status == AccountStatus::PendingApproval && before != Some(AccountStatus::PendingApproval);
+        let started_waiting = now.status == AccountStatus::PendingApproval
+            && before.as_ref().is_none_or(|before| before.status != AccountStatus::PendingApproval);
         if started_waiting && now.kind == portico::domain::AccountKind::Customer {
             approvals::notify_approvers(state, rules, &now).await?;
         }
-        return Ok(());
+        return lifecycle::on_account(state, rules, &now, before.as_ref()).await;
     }
     let new = record_of(image(&record.change.new_image), &rules.custom)?;
     let old = record_of(image(&record.change.old_image), &rules.custom)?;
@@ -270,6 +278,14 @@ async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Resul
         // Retrying would fail alike and hold the shard: logged, and the rules still run.
         Err(error) => tracing::error!(event_id = %record.event_id, %error, "the audit entry was not written"),
     }
+    lifecycle::on_record(
+        state,
+        &record.event_id,
+        new.as_ref(),
+        old.as_ref(),
+        record.change.approximate_creation_date_time,
+    )
+    .await?;
     // A deletion's image names the last writer, not who deleted: no rule or depth is assumed.
     let deletion = Origin::Other("deletion".into());
     let event = RecordEvent {
@@ -292,6 +308,7 @@ async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Resul
             event_id: &record.event_id,
             event: &event,
             record: current,
+            marked_at: chrono::Utc::now(),
         };
         let outcomes = effect.run().await?;
         state

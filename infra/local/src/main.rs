@@ -144,6 +144,11 @@ async fn run(settings: LocalSettings) -> Result<(), Error> {
         }
     });
     println!("polling the table's stream: workflow rules run on record changes");
+    tokio::spawn(portico_housekeeping::tick_locally(state.clone(), portico_housekeeping::LOCAL_TICK));
+    println!(
+        "housekeeping every {} s: time rules (inactive customers) run",
+        portico_housekeeping::LOCAL_TICK.as_secs()
+    );
     let outbox = moto::Outbox::new(endpoint);
     tokio::spawn(print_outbox(outbox.clone()));
     let address = SocketAddr::from(([127, 0, 0, 1], settings.port));

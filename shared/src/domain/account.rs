@@ -153,6 +153,10 @@ pub struct Account {
     pub trust_version: u64,
     /// The `contacts` record a customer is linked to once active (what the portal shows them).
     pub contact_id: Option<Ulid>,
+    /// The customer's lifecycle stage (its built-in label is among `labels`).
+    pub lifecycle: Option<super::lifecycle::Stage>,
+    /// The last sign-in, or change by a person to the customer's contact or its records.
+    pub last_activity_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -186,6 +190,8 @@ impl Account {
             labels: Vec::new(),
             trust_version: 0,
             contact_id: None,
+            lifecycle: None,
+            last_activity_at: None,
             created_at: now,
             updated_at: now,
         }

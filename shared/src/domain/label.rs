@@ -50,6 +50,8 @@ pub struct Label {
     pub colour: Colour,
     /// How many customers carry the label; a label in use can't be deleted.
     pub usage: u64,
+    /// The lifecycle stage whose built-in label this is: kept by rules, never deleted or renamed.
+    pub stage: Option<super::lifecycle::Stage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -8,6 +8,7 @@ pub mod contact;
 pub mod contact_fields;
 pub mod display_text;
 pub mod label;
+pub mod lifecycle;
 pub mod locale;
 pub mod modules;
 pub mod otp;

@@ -223,6 +223,8 @@ pub enum Origin {
     Workflow(String),
     /// The contact (and company) made for a new portal account.
     Portal(ulid::Ulid),
+    /// A contact's `lifecycle` field following its customer's stage (the account's id).
+    Lifecycle(ulid::Ulid),
     /// An origin this version does not know (written by a newer one): kept, not refused.
     Other(String),
 }
@@ -236,6 +238,7 @@ impl std::fmt::Display for Origin {
             Self::Form(id) => write!(f, "form:{id}"),
             Self::Workflow(rule) => write!(f, "workflow:{rule}"),
             Self::Portal(account) => write!(f, "portal:{account}"),
+            Self::Lifecycle(account) => write!(f, "lifecycle:{account}"),
             Self::Other(text) => f.write_str(text),
         }
     }
@@ -251,10 +254,20 @@ impl std::str::FromStr for Origin {
             Some(("otp", challenge)) => id(challenge).map(Self::Otp),
             Some(("form", form)) => id(form).map(Self::Form),
             Some(("portal", account)) => id(account).map(Self::Portal),
+            Some(("lifecycle", account)) => id(account).map(Self::Lifecycle),
             Some(("workflow", rule)) if !rule.is_empty() => Ok(Self::Workflow(rule.to_owned())),
             Some(("workflow", _)) | None => Err(()),
             Some(_) => Ok(Self::Other(text.to_owned())),
         }
+    }
+}
+
+impl Origin {
+    /// Whether a person made the change (staff through the API, an import or a form, a
+    /// customer through the portal or an OTP) rather than automation: only those count as a
+    /// customer's activity.
+    pub fn is_by_person(&self) -> bool {
+        matches!(self, Self::Api | Self::Import | Self::Otp(_) | Self::Form(_) | Self::Portal(_))
     }
 }
 
@@ -421,6 +434,7 @@ mod tests {
             Origin::Form(id),
             Origin::Workflow("r1".into()),
             Origin::Portal(id),
+            Origin::Lifecycle(id),
         ] {
             assert_eq!(origin.to_string().parse::<Origin>(), Ok(origin));
         }

@@ -17,6 +17,7 @@ use crate::criteria::{
 use crate::domain::BuiltinRole;
 use crate::domain::contact::Email;
 use crate::domain::contact_fields::{ContactField, ModuleSchema};
+use crate::domain::lifecycle::{MoveFrom, Stage};
 use crate::domain::modules::{self, Module, Origin, parse_field};
 use crate::domain::permission::check_role_id;
 use crate::error::FieldError;
@@ -39,6 +40,10 @@ pub enum TriggerEvent {
     Edited,
     CreatedOrEdited,
     Deleted,
+    /// Time passed: a customer at one of `stages` with no activity for `days` (contacts rules
+    /// only; the scheduled `housekeeping` judges them). Fires once for every full `days`
+    /// without activity.
+    Inactive,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -48,6 +53,13 @@ pub struct WorkflowTrigger {
     /// For edits: fire only when one of these fields changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<String>,
+    /// For `inactive`: days without activity (a record event on the customer's contact or its
+    /// related records by a person, or a sign-in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+    /// For `inactive`: the lifecycle stages of the customers it looks at.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
 }
 
 /// Who an e-mail alert goes to: any of fixed addresses, the record's owner, every active staff
@@ -85,6 +97,13 @@ pub enum WorkflowAction {
     /// POSTs the event as JSON to `url` (https), signed with the rule's secret
     /// (`Webhook-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`).
     Webhook { url: String },
+    /// Moves the customer linked to the record's contact to `stage`: from the stages in
+    /// `from`, or — without — forward only (in an `inactive` rule: from the trigger's stages).
+    Lifecycle {
+        stage: Stage,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        from: Vec<Stage>,
+    },
 }
 
 impl WorkflowAction {
@@ -94,6 +113,7 @@ impl WorkflowAction {
             Self::CreateTask { .. } => "create_task",
             Self::FieldUpdate { .. } => "field_update",
             Self::Webhook { .. } => "webhook",
+            Self::Lifecycle { .. } => "lifecycle",
         }
     }
 }
@@ -126,6 +146,7 @@ pub enum ValidAction {
     CreateTask { assignee: Assignee, subject: Template, due_in_days: u32 },
     FieldUpdate { values: BTreeMap<String, Value> },
     Webhook { url: url::Url },
+    Lifecycle { stage: Stage, from: MoveFrom },
 }
 
 /// Who a created task is for.
@@ -163,6 +184,8 @@ pub enum EventKind {
     Created,
     Edited,
     Deleted,
+    /// A customer's inactivity (time rules).
+    Inactive,
 }
 
 impl EventKind {
@@ -172,6 +195,7 @@ impl EventKind {
             Self::Created => "created",
             Self::Edited => "edited",
             Self::Deleted => "deleted",
+            Self::Inactive => "inactive",
         }
     }
 }
@@ -230,6 +254,7 @@ impl ValidWorkflowRule {
             (TriggerEvent::Created | TriggerEvent::CreatedOrEdited, EventKind::Created)
                 | (TriggerEvent::Edited | TriggerEvent::CreatedOrEdited, EventKind::Edited)
                 | (TriggerEvent::Deleted, EventKind::Deleted)
+                | (TriggerEvent::Inactive, EventKind::Inactive)
         );
         if !answers {
             return skipped("other_event");
@@ -307,6 +332,28 @@ impl WorkflowRuleDefinition {
             && self.trigger.event != TriggerEvent::CreatedOrEdited
         {
             errors.push(FieldError::new("trigger.fields", "applies to edits only"));
+        }
+        let inactive = self.trigger.event == TriggerEvent::Inactive;
+        if inactive {
+            if module.name != "contacts" {
+                errors.push(FieldError::new(
+                    "module",
+                    "must be contacts for an inactive trigger: it looks at customers' contacts",
+                ));
+            }
+            if !self.trigger.days.is_some_and(|days| (1..=MAX_DUE_DAYS).contains(&days)) {
+                errors.push(FieldError::new("trigger.days", format!("must be 1 to {MAX_DUE_DAYS}")));
+            }
+            if self.trigger.stages.is_empty() {
+                errors.push(FieldError::new("trigger.stages", "must name at least one lifecycle stage"));
+            }
+        } else {
+            if self.trigger.days.is_some() {
+                errors.push(FieldError::new("trigger.days", "applies to the inactive trigger only"));
+            }
+            if !self.trigger.stages.is_empty() {
+                errors.push(FieldError::new("trigger.stages", "applies to the inactive trigger only"));
+            }
         }
         let criteria = self.criteria.as_ref().and_then(|criteria| {
             criteria::validate(criteria, &schema, &ValidationContext::trigger())
@@ -451,6 +498,20 @@ impl WorkflowRuleDefinition {
                     Ok(url) => actions.push(ValidAction::Webhook { url }),
                     Err(message) => errors.push(FieldError::new(path("url"), message)),
                 },
+                WorkflowAction::Lifecycle { stage, from } => {
+                    if module.name != "contacts" && !module.has_contact() {
+                        errors.push(FieldError::new(
+                            path("type"),
+                            format!("{} records have no contact, so no customer to move", module.name),
+                        ));
+                    }
+                    let from = if from.is_empty() && inactive { &self.trigger.stages } else { from };
+                    if from.iter().all(|from| from == stage) && !from.is_empty() {
+                        errors.push(FieldError::new(path("from"), "must name a stage other than the target"));
+                    }
+                    actions
+                        .push(ValidAction::Lifecycle { stage: *stage, from: MoveFrom::rule(*stage, from) });
+                }
             }
         }
         if !errors.is_empty() {

@@ -19,6 +19,7 @@ use crate::domain::account::Login;
 use crate::domain::account::PasswordHash;
 use crate::domain::administrators::{self, Recount, StaffState};
 use crate::domain::challenge::{Answered, Challenge};
+use crate::domain::lifecycle::Stage;
 use crate::domain::permission::Role;
 use crate::domain::{Account, AccountKind, AccountStatus, AccountType, Email, Locale, Phone};
 
@@ -61,6 +62,14 @@ struct AccountItem {
     /// Set only by the link's own transaction (`portal.rs`); never written by a put.
     #[serde(default, skip_serializing)]
     contact_id: Option<Ulid>,
+    /// The lifecycle stage and its built-in label, set only by `lifecycle.rs`; never by a put.
+    #[serde(default, skip_serializing)]
+    lifecycle: Option<Stage>,
+    #[serde(default, skip_serializing)]
+    lifecycle_label: Option<Ulid>,
+    /// The last sign-in or change by a person to the customer's contact or its records.
+    #[serde(default, skip_serializing, with = "crate::time::rfc3339_option")]
+    last_activity_at: Option<DateTime<Utc>>,
     #[serde(with = "crate::time::rfc3339")]
     created_at: DateTime<Utc>,
     #[serde(with = "crate::time::rfc3339")]
@@ -102,6 +111,9 @@ impl From<&Account> for AccountItem {
             labels: Vec::new(),
             trust_version: account.trust_version,
             contact_id: None,
+            lifecycle: None,
+            lifecycle_label: None,
+            last_activity_at: None,
             created_at: account.created_at,
             updated_at: account.updated_at,
         }
@@ -126,9 +138,13 @@ impl From<AccountItem> for Account {
             rejection_reason: item.rejection_reason,
             roles: item.roles,
             projects: item.projects,
-            labels: item.labels,
+            // The lifecycle label is one of the customer's labels, kept apart so that exactly
+            // one is attached at a time.
+            labels: item.labels.into_iter().chain(item.lifecycle_label).collect(),
             trust_version: item.trust_version,
             contact_id: item.contact_id,
+            lifecycle: item.lifecycle,
+            last_activity_at: item.last_activity_at,
             created_at: item.created_at,
             updated_at: item.updated_at,
         }

@@ -71,6 +71,7 @@ impl Store {
         answered: Answered,
         device: &TrustedDevice,
         session: Option<&Session>,
+        also: WriteSet,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let at = ChallengeAt::DeviceConfirmation(confirmation.id);
@@ -80,6 +81,7 @@ impl Store {
         if let Some(session) = session {
             items.add("session", self.session_put(session)?);
         }
+        items.append(also);
         match self.commit(items).await {
             Ok(()) => Ok(true),
             Err(error) if error.failed(SPEND) => Ok(false),

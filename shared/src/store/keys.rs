@@ -3,6 +3,7 @@
 //! | item                  | PK                       | SK                    | GSI1PK                 | GSI1SK |
 //! |-----------------------|--------------------------|-----------------------|------------------------|--------|
 //! | account               | `ACCOUNT#<id>`           | `ACCOUNT`             | `CUSTOMERS#<status>` or `STAFF` | `<id>` |
+//! |  (a customer at a lifecycle stage, GSI2: `LIFECYCLE#<stage>` / `<last activity>`)           | | | | |
 //! | login (e-mail guard)  | `EMAIL#<email>`          | `LOGIN`               |                        |        |
 //! | e-mail verification   | `ACCOUNT#<id>`           | `VERIFICATION#EMAIL`  |                        |        |
 //! | password reset        | `ACCOUNT#<id>`           | `PASSWORD_RESET`      |                        |        |
@@ -14,6 +15,7 @@
 //! | registration policy   | `SETTINGS`               | `REGISTRATION_POLICY` |                        |        |
 //! | label                 | `LABELS`                 | `LABEL#<id>`          |                        |        |
 //! | label-name guard      | `LABEL_NAME#<lower name>`| `LABEL_NAME`          |                        |        |
+//! | lifecycle labels' ids | `LABELS`                 | `LIFECYCLE`           |                        |        |
 //! | project               | `PROJECTS`               | `PROJECT#<id>`        |                        |        |
 //! | custom contact field  | `CONTACT_FIELDS`         | `FIELD#<name>`        |                        |        |
 //! | unique-value guard    | `UNIQUE#contacts#<sha256(field, value)>` | `UNIQUE` |                 |        |
@@ -276,6 +278,16 @@ pub const LABEL_SK_PREFIX: &str = "LABEL#";
 
 pub fn label(id: Ulid) -> Key {
     (LABELS_PK.into(), format!("{LABEL_SK_PREFIX}{id}"))
+}
+
+/// Which labels are the lifecycle stages' built-in ones.
+pub fn lifecycle_labels() -> Key {
+    (LABELS_PK.into(), "LIFECYCLE".into())
+}
+
+/// GSI2 partition of the customers at a lifecycle stage (sorted by last activity, `GSI2SK`).
+pub fn customers_at(stage: crate::domain::lifecycle::Stage) -> String {
+    format!("LIFECYCLE#{}", stage.as_str())
 }
 
 pub fn label_name_guard(name: &str) -> Key {

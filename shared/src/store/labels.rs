@@ -9,6 +9,7 @@ use ulid::Ulid;
 
 use super::keys::{self, LABEL_SK_PREFIX, LABELS_PK, PK, SK};
 use super::{Item, Page, PageKey, Store, StoreError, WriteSet, n, page_key_from_item, page_key_to_item, s};
+use crate::domain::lifecycle::Stage;
 use crate::domain::{Colour, Label};
 
 #[derive(Serialize, Deserialize)]
@@ -25,6 +26,8 @@ struct LabelItem {
     colour: Colour,
     #[serde(default)]
     usage: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stage: Option<Stage>,
 }
 
 impl From<LabelItem> for Label {
@@ -35,6 +38,7 @@ impl From<LabelItem> for Label {
             description: item.description,
             colour: item.colour,
             usage: item.usage,
+            stage: item.stage,
         }
     }
 }
@@ -56,6 +60,8 @@ pub enum LabelDeletion {
     Deleted,
     NotFound,
     InUse,
+    /// A lifecycle stage's label.
+    BuiltIn,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +109,7 @@ impl Store {
             description: label.description.clone(),
             colour: label.colour.clone(),
             usage: 0,
+            stage: label.stage,
         };
         let items = WriteSet::new()
             .with("name_guard", self.name_guard(label)?)
@@ -170,6 +177,9 @@ impl Store {
     #[tracing::instrument(skip(self), fields(label_id = %id))]
     pub async fn delete_label(&self, id: Ulid) -> Result<LabelDeletion, StoreError> {
         let Some(label) = self.label(id).await? else { return Ok(LabelDeletion::NotFound) };
+        if label.stage.is_some() {
+            return Ok(LabelDeletion::BuiltIn);
+        }
         if label.usage > 0 {
             return Ok(LabelDeletion::InUse);
         }
@@ -178,7 +188,9 @@ impl Store {
             .table_name(self.table())
             .key(PK, s(pk))
             .key(SK, s(sk))
-            .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#usage) OR #usage = :zero)")
+            .condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(stage) AND (attribute_not_exists(#usage) OR #usage = :zero)",
+            )
             .expression_attribute_names("#usage", "usage")
             .expression_attribute_values(":zero", n(0))
             .build()?;
@@ -189,6 +201,7 @@ impl Store {
             Ok(()) => Ok(LabelDeletion::Deleted),
             // Attached (or deleted) between the read and the write: report what is true now.
             Err(StoreError::Cancelled(_)) => match self.label(id).await? {
+                Some(label) if label.stage.is_some() => Ok(LabelDeletion::BuiltIn),
                 Some(_) => Ok(LabelDeletion::InUse),
                 None => Ok(LabelDeletion::NotFound),
             },
@@ -235,11 +248,14 @@ impl Store {
             .expression_attribute_names("#usage", "usage");
         usage_update = if attach {
             usage_update
-                .condition_expression("attribute_exists(PK)")
+                // A lifecycle label moves through `move_lifecycle` (one stage at a time).
+                .condition_expression("attribute_exists(PK) AND attribute_not_exists(stage)")
                 .expression_attribute_values(":delta", n(1))
         } else {
             usage_update
-                .condition_expression("attribute_exists(PK) AND #usage > :zero")
+                .condition_expression(
+                    "attribute_exists(PK) AND attribute_not_exists(stage) AND #usage > :zero",
+                )
                 .expression_attribute_values(":delta", n(-1))
                 .expression_attribute_values(":zero", n(0))
         };

@@ -12,6 +12,7 @@ pub mod contact_fields;
 pub mod credentials;
 pub mod keys;
 pub mod labels;
+pub mod lifecycle;
 pub mod otp_challenges;
 pub mod otp_rules;
 pub mod portal;
@@ -305,11 +306,13 @@ fn page_key_to_item(key: PageKey) -> Item {
 pub struct Store {
     client: Client,
     table: Arc<str>,
+    /// The built-in lifecycle labels' ids, read (or made) once per process.
+    lifecycle_labels: Arc<tokio::sync::OnceCell<lifecycle::LifecycleLabels>>,
 }
 
 impl Store {
     pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), lifecycle_labels: Arc::default() }
     }
 
     pub fn client(&self) -> &Client {

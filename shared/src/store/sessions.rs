@@ -91,13 +91,14 @@ impl Store {
     }
 
     /// Starts `session` if its device is trusted at the account's current trust version, in one
-    /// transaction that also marks the device seen and clears the password attempts: the
-    /// whole write side of a sign-in from a known device is this one round trip.
+    /// transaction that also marks the device seen and writes `also` (the cleared password
+    /// attempts, a customer's activity): the whole write side of a sign-in from a known device
+    /// is this one round trip.
     #[tracing::instrument(skip_all, fields(account_id = %session.account_id, session_id = %session.session_id))]
     pub async fn start_session_on_trusted_device(
         &self,
         session: &Session,
-        attempts_cleared: WriteSet,
+        also: WriteSet,
         now: DateTime<Utc>,
     ) -> Result<SessionStart, StoreError> {
         let (pk, sk) = keys::device(session.account_id, &session.device_hash);
@@ -113,7 +114,7 @@ impl Store {
         let mut items = WriteSet::new()
             .with("device", TransactWriteItem::builder().update(seen).build())
             .with("session", self.session_put(session)?);
-        items.append(attempts_cleared);
+        items.append(also);
         match self.commit(items).await {
             Ok(()) => Ok(SessionStart::Started),
             Err(error) if error.failed("device") => Ok(SessionStart::UntrustedDevice),
@@ -121,19 +122,19 @@ impl Store {
         }
     }
 
-    /// Trusts `device` and starts `session` on it, together.
+    /// Trusts `device` and starts `session` on it, together with `also` (a customer's activity).
     #[tracing::instrument(skip_all, fields(account_id = %session.account_id))]
     pub async fn trust_device_and_start_session(
         &self,
         device: &TrustedDevice,
         session: &Session,
+        also: WriteSet,
     ) -> Result<(), StoreError> {
-        self.commit(
-            WriteSet::new()
-                .with("device", self.device_put(session.account_id, device)?)
-                .with("session", self.session_put(session)?),
-        )
-        .await
+        let mut items = WriteSet::new()
+            .with("device", self.device_put(session.account_id, device)?)
+            .with("session", self.session_put(session)?);
+        items.append(also);
+        self.commit(items).await
     }
 
     /// What a sign-in attempt needs before checking the password, in one round trip: the login
