@@ -164,7 +164,7 @@ fn workflow_batch(c: &mut Criterion) {
                 "actions": [{"type": "field_update", "fields": {"probability": 100}}]
             }))
             .expect("rule");
-            (Ulid::generate(), definition.validate(&[], false).expect("valid"))
+            (Ulid::generate(), definition.validate(&[], portico::domain::workflow::ActionTargets::default()).expect("valid"))
         })
         .collect();
     let now = Utc::now();

@@ -25,6 +25,8 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     /// Password hashing at the configured cost.
     pub passwords: Arc<Passwords>,
+    /// The AWS settings every client is built from (functions build the clients only they use).
+    pub sdk: SdkConfig,
     policy_cache: Arc<Mutex<Option<(Instant, RegistrationPolicy)>>>,
 }
 
@@ -95,6 +97,7 @@ impl AppState {
                 .with_whatsapp(config.whatsapp.clone()),
             keys: Arc::new(keys),
             passwords: Arc::new(Passwords::new(config.password_cost)),
+            sdk: sdk.clone(),
             config: Arc::new(config),
             policy_cache: Arc::default(),
         }

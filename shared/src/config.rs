@@ -116,9 +116,23 @@ pub struct Config {
     /// Whether workflow webhooks may go to plain `http` and to loopback or private addresses
     /// (`WEBHOOKS_ALLOW_LOCAL=true`: the local stack and tests); never in AWS.
     pub webhooks_allow_local: bool,
+    /// The Lambda functions workflow rules may invoke (`FUNCTION_ACTION_ARNS`, comma-separated:
+    /// the stack parameter the functions' role is granted `lambda:InvokeFunction` on).
+    pub function_action_arns: Vec<String>,
+    /// Where Lambda `Invoke` calls go instead of AWS (`LAMBDA_ENDPOINT_URL`: the local stack's
+    /// and the tests' loopback target; moto runs no functions).
+    pub lambda_endpoint_url: Option<String>,
 }
 
 impl Config {
+    /// Where workflow actions may send events.
+    pub fn action_targets(&self) -> crate::domain::workflow::ActionTargets<'_> {
+        crate::domain::workflow::ActionTargets {
+            allow_local: self.webhooks_allow_local,
+            lambda_arns: &self.function_action_arns,
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -207,6 +221,12 @@ impl Config {
             registrations_per_ip: number("REGISTRATIONS_PER_IP_PER_HOUR", 20)?,
             registrations_per_network: number("REGISTRATIONS_PER_NETWORK_PER_HOUR", 100)?,
             webhooks_allow_local: optional("WEBHOOKS_ALLOW_LOCAL").is_some_and(|flag| flag.trim() == "true"),
+            function_action_arns: optional("FUNCTION_ACTION_ARNS")
+                .map(|arns| {
+                    arns.split(',').map(str::trim).filter(|arn| !arn.is_empty()).map(str::to_owned).collect()
+                })
+                .unwrap_or_default(),
+            lambda_endpoint_url: optional("LAMBDA_ENDPOINT_URL").filter(|url| !url.is_empty()),
             password_cost,
         })
     }

@@ -176,11 +176,17 @@ async fn insert_record(app: &TestApp, (pk, sk): (String, &str), event_id: &str, 
 }
 
 /// The stream record of `module` record `id` as Lambda would deliver it (built from the item).
-async fn stream_record(app: &TestApp, module: &str, id: &str, event_id: &str, sequence: &str) -> Value {
+pub(crate) async fn stream_record(
+    app: &TestApp,
+    module: &str,
+    id: &str,
+    event_id: &str,
+    sequence: &str,
+) -> Value {
     insert_record(app, (format!("RECORD#{module}#{id}"), "RECORD"), event_id, sequence).await
 }
 
-fn batch(records: Vec<Value>) -> aws_lambda_events::event::dynamodb::Event {
+pub(crate) fn batch(records: Vec<Value>) -> aws_lambda_events::event::dynamodb::Event {
     serde_json::from_value(json!({"Records": records})).expect("event")
 }
 
@@ -526,7 +532,7 @@ async fn a_webhook_is_signed_and_carries_no_masked_field() {
             "actions": [{"type": "webhook", "url": url}]}))
         .expect("form"),
         &[],
-        config.webhooks_allow_local,
+        config.action_targets(),
     );
     assert_eq!(strict.expect_err("refused")[0].field, "actions[0].url");
 }

@@ -10,7 +10,7 @@ use portico::domain::Permission;
 use portico::domain::contact_fields::ModuleSchema;
 use portico::domain::modules::{Origin, parse_fields};
 use portico::domain::workflow::{
-    EventKind, Firing, RecordEvent, ValidWorkflowRule, WorkflowAction, WorkflowRuleDefinition,
+    EventKind, Firing, FunctionTarget, RecordEvent, ValidWorkflowRule, WorkflowAction, WorkflowRuleDefinition,
 };
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff, if_match};
@@ -68,11 +68,17 @@ async fn validated(
     definition: WorkflowRuleDefinition,
 ) -> Result<ValidWorkflowRule, ApiError> {
     let custom = state.store.contact_fields().await?;
-    definition.validate(&custom, state.config.webhooks_allow_local).map_err(ApiError::validation)
+    definition.validate(&custom, state.config.action_targets()).map_err(ApiError::validation)
 }
 
+/// Whether a rule signs what it sends (webhooks, functions at a URL): it then has a secret.
 fn has_webhook(definition: &WorkflowRuleDefinition) -> bool {
-    definition.actions.iter().any(|action| matches!(action, WorkflowAction::Webhook { .. }))
+    definition.actions.iter().any(|action| {
+        matches!(
+            action,
+            WorkflowAction::Webhook { .. } | WorkflowAction::Function { target: FunctionTarget::Url(_), .. }
+        )
+    })
 }
 
 fn parse_id(id: &str) -> Result<Ulid, ApiError> {

@@ -10,7 +10,8 @@ use portico::domain::contact_fields::ModuleSchema;
 use portico::domain::lifecycle::{MoveFrom, Stage};
 use portico::domain::modules::{self, CrmRecord, field_json};
 use portico::domain::workflow::{
-    Assignee, EventKind, RecordEvent, ValidAction, ValidWorkflowRule, origin_of_update,
+    Assignee, EventKind, RecordEvent, ValidAction, ValidTarget, ValidWorkflowRule, origin_of_update,
+    parse_update,
 };
 use portico::domain::{AccountStatus, Email};
 use portico::notify::Mail;
@@ -65,6 +66,9 @@ impl Effect<'_> {
                 }
                 ValidAction::FieldUpdate { values } => self.field_update(&key, values).await?,
                 ValidAction::Webhook { url } => self.webhook(&key, url).await?,
+                ValidAction::Function { target, timeout, update } => {
+                    self.function(&key, target, *timeout, *update).await?
+                }
                 ValidAction::Lifecycle { stage, from } => self.lifecycle(&key, *stage, from).await?,
             };
             let (status, detail) = match ended {
@@ -157,12 +161,9 @@ impl Effect<'_> {
         Ok(Ended::Done)
     }
 
-    /// POSTs the event, signed, to `url`, unless its marker says it went out before.
-    async fn webhook(&self, key: &str, url: &url::Url) -> Result<Ended, StoreError> {
-        let store = &self.state.store;
-        if store.effect_done(key).await? {
-            return Ok(Ended::AlreadyDone);
-        }
+    /// The event as it leaves Portico (webhooks, functions): the record's new and old fields
+    /// through the masking view, and the idempotency key `key`.
+    fn event_body(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         let old =
             self.event.old.filter(|_| self.event.kind == EventKind::Edited).map(|old| self.visible(old));
         let payload = serde_json::json!({
@@ -175,16 +176,43 @@ impl Effect<'_> {
             "old_fields": old,
             "at": self.event.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         });
-        let body = serde_json::to_vec(&payload).map_err(|_| StoreError::Malformed("webhook payload"))?;
-        let timestamp = chrono::Utc::now().timestamp();
+        serde_json::to_vec(&payload).map_err(|_| StoreError::Malformed("event payload"))
+    }
+
+    /// One signed POST of `body` to `url` (`Webhook-Signature` over the time and the body,
+    /// `Idempotency-Key: key`), waiting at most `timeout` (the client's 5 s without one).
+    async fn post_signed(
+        &self,
+        url: &url::Url,
+        key: &str,
+        body: &[u8],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<reqwest::Response, String> {
         let signature = portico::auth::Keys::webhook_signature(
             &self.state.keys.webhook_secret(self.rule_id),
-            timestamp,
-            &body,
+            chrono::Utc::now().timestamp(),
+            body,
         );
-        let Some(client) = webhook_client(self.state.config.webhooks_allow_local) else {
-            return Ok(Ended::Failed("no HTTP client".into()));
-        };
+        let client = webhook_client(self.state.config.webhooks_allow_local).ok_or("no HTTP client")?;
+        let mut request = client
+            .post(url.clone())
+            .header("content-type", "application/json")
+            .header("webhook-signature", signature.as_str())
+            .header("idempotency-key", key)
+            .body(body.to_vec());
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        request.send().await.map_err(|error| format!("not delivered: {}", without_url(&error)))
+    }
+
+    /// POSTs the event, signed, to `url`, unless its marker says it went out before.
+    async fn webhook(&self, key: &str, url: &url::Url) -> Result<Ended, StoreError> {
+        let store = &self.state.store;
+        if store.effect_done(key).await? {
+            return Ok(Ended::AlreadyDone);
+        }
+        let body = self.event_body(key)?;
         // A receiver that is down, slow or busy gets a second try a second later; then the
         // action fails in the run history without holding the stream (the marker stays unset,
         // so a redelivered event tries again).
@@ -193,15 +221,7 @@ impl Effect<'_> {
             if attempt > 0 {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
-            let sent = client
-                .post(url.clone())
-                .header("content-type", "application/json")
-                .header("webhook-signature", signature.as_str())
-                .header("idempotency-key", key)
-                .body(body.clone())
-                .send()
-                .await;
-            match sent {
+            match self.post_signed(url, key, &body, None).await {
                 Ok(response) if response.status().is_success() => {
                     store.mark_effect_done(key, self.marked_at).await?;
                     return Ok(Ended::Done);
@@ -213,10 +233,112 @@ impl Effect<'_> {
                     store.mark_effect_done(key, self.marked_at).await?;
                     return Ok(Ended::Failed(format!("the receiver refused it: {}", response.status())));
                 }
-                Err(error) => outcome = format!("not delivered: {}", without_url(&error)),
+                Err(why) => outcome = why,
             }
         }
         Ok(Ended::Failed(outcome))
+    }
+
+    /// Sends the event to a function (a Lambda or an HTTPS endpoint) and, with `update`,
+    /// applies the field changes its answer asks for, exactly once (the update commits with
+    /// the marker). A function that fails, is slow or answers nonsense fails this action only;
+    /// its marker stays unset, so a redelivered event asks again.
+    async fn function(
+        &self,
+        key: &str,
+        target: &ValidTarget,
+        timeout: std::time::Duration,
+        update: bool,
+    ) -> Result<Ended, StoreError> {
+        let store = &self.state.store;
+        if store.effect_done(key).await? {
+            return Ok(Ended::AlreadyDone);
+        }
+        let body = self.event_body(key)?;
+        let answer = match target {
+            ValidTarget::Lambda(arn) => self.invoke_lambda(arn, body, timeout).await,
+            ValidTarget::Url(url) => match self.post_signed(url, key, &body, Some(timeout)).await {
+                Ok(response) if response.status().is_success() => read_answer(response).await,
+                Ok(response) => Err(format!("the endpoint answered {}", response.status())),
+                Err(why) => Err(why),
+            },
+        };
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(why) => return Ok(Ended::Failed(why)),
+        };
+        if !update {
+            store.mark_effect_done(key, self.marked_at).await?;
+            return Ok(Ended::Done);
+        }
+        let values = match self.requested_update(&answer) {
+            Ok(values) => values,
+            Err(why) => return Ok(Ended::Failed(format!("the answer's update was refused: {why}"))),
+        };
+        if values.is_empty() {
+            store.mark_effect_done(key, self.marked_at).await?;
+            return Ok(Ended::Skipped("the function asked for no change".into()));
+        }
+        self.field_update(key, &values).await
+    }
+
+    /// Invokes Lambda function `arn` (request/response) with `body`, waiting at most `timeout`.
+    async fn invoke_lambda(
+        &self,
+        arn: &str,
+        body: Vec<u8>,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<u8>, String> {
+        let call = self
+            .rules
+            .lambda(self.state)
+            .invoke()
+            .function_name(arn)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::RequestResponse)
+            .payload(aws_sdk_lambda::primitives::Blob::new(body))
+            .send();
+        let output = match tokio::time::timeout(timeout, call).await {
+            Err(_) => return Err(format!("no answer within {} ms", timeout.as_millis())),
+            Ok(Err(error)) => {
+                use aws_sdk_lambda::error::ProvideErrorMetadata;
+                return Err(format!(
+                    "the invocation failed: {}",
+                    error.code().unwrap_or("Lambda unreachable")
+                ));
+            }
+            Ok(Ok(output)) => output,
+        };
+        if let Some(error) = output.function_error() {
+            return Err(format!("the function failed ({error})"));
+        }
+        let answer = output.payload.map(aws_sdk_lambda::primitives::Blob::into_inner).unwrap_or_default();
+        if answer.len() > MAX_ANSWER_BYTES {
+            return Err(format!("the answer is over {MAX_ANSWER_BYTES} bytes"));
+        }
+        Ok(answer)
+    }
+
+    /// The field values a function's answer asks for (`{"update": {field: value}}`; no
+    /// `update`: none), each checked against the module's fields. Masked fields never left
+    /// Portico, so an answer may not set them.
+    fn requested_update(&self, answer: &[u8]) -> Result<BTreeMap<String, Value>, String> {
+        let answer: Json = serde_json::from_slice(answer).map_err(|_| "the answer is not JSON".to_owned())?;
+        let fields = match answer.get("update") {
+            None | Some(Json::Null) => return Ok(BTreeMap::new()),
+            Some(Json::Object(fields)) => fields,
+            Some(_) => return Err("`update` must be an object of fields".into()),
+        };
+        let module = self.record.module;
+        let custom = if module.name == "contacts" { self.rules.custom.as_slice() } else { &[] };
+        let schema = ModuleSchema::for_staff(module, custom, &[], true);
+        let masked = |name: &str| schema.custom_field(name).is_some_and(|field| field.masked);
+        parse_update(module, &schema, fields, masked).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|(field, message)| format!("{field} {message}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 
     /// `fields` as JSON without masked contact fields (what may leave Portico).
@@ -399,6 +521,22 @@ impl reqwest::dns::Resolve for PublicOnly {
             Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
         })
     }
+}
+
+/// Longest answer a function may give.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// An endpoint's answer, refused past `MAX_ANSWER_BYTES`.
+async fn read_answer(response: reqwest::Response) -> Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|length| length > MAX_ANSWER_BYTES as u64) {
+        return Err(format!("the answer is over {MAX_ANSWER_BYTES} bytes"));
+    }
+    let body =
+        response.bytes().await.map_err(|error| format!("the answer was cut off: {}", without_url(&error)))?;
+    if body.len() > MAX_ANSWER_BYTES {
+        return Err(format!("the answer is over {MAX_ANSWER_BYTES} bytes"));
+    }
+    Ok(body.to_vec())
 }
 
 /// Statuses worth a second try: the receiver is down, slow or busy, or answers with a redirect

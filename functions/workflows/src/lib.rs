@@ -25,7 +25,7 @@ use portico::criteria::{FieldSchema, Value};
 use portico::domain::AccountStatus;
 use portico::domain::contact_fields::{ContactField, ModuleSchema};
 use portico::domain::modules::{self, CrmRecord, Origin, field_json};
-use portico::domain::workflow::{EventKind, RecordEvent, ValidWorkflowRule};
+use portico::domain::workflow::{EventKind, MAX_FUNCTION_TIMEOUT_MS, RecordEvent, ValidWorkflowRule};
 use portico::store::StoreError;
 use portico::store::audit::{AuditEntry, FieldChange, within_budget};
 use portico::store::records::decode_record;
@@ -41,6 +41,8 @@ pub struct Rules {
     staff: tokio::sync::OnceCell<Vec<portico::domain::Account>>,
     /// The custom roles, read at the batch's first approver mail.
     custom_roles: tokio::sync::OnceCell<Vec<portico::domain::Role>>,
+    /// The Lambda client of function actions, built at the batch's first.
+    lambda: std::sync::OnceLock<aws_sdk_lambda::Client>,
     /// The registration policy, read at the batch's first new customer.
     policy: tokio::sync::OnceCell<portico::domain::RegistrationPolicy>,
     /// The OTP rules guarding writes of each module, read at the batch's first write of it.
@@ -55,7 +57,7 @@ impl Rules {
             .filter(|rule| rule.definition.active)
             .filter_map(|rule| {
                 let id = rule.id;
-                match rule.definition.validate(&custom, state.config.webhooks_allow_local) {
+                match rule.definition.validate(&custom, state.config.action_targets()) {
                     Ok(valid) => Some((id, valid)),
                     Err(errors) => {
                         tracing::error!(rule_id = %id, ?errors, "a stored workflow rule no longer validates; it does not run");
@@ -70,6 +72,7 @@ impl Rules {
             staff: tokio::sync::OnceCell::new(),
             custom_roles: tokio::sync::OnceCell::new(),
             policy: tokio::sync::OnceCell::new(),
+            lambda: std::sync::OnceLock::new(),
             otp_rules: tokio::sync::Mutex::default(),
         })
     }
@@ -77,6 +80,29 @@ impl Rules {
     /// Every staff account, read once per batch.
     pub async fn staff(&self, state: &AppState) -> Result<&[portico::domain::Account], StoreError> {
         Ok(self.staff.get_or_try_init(|| state.store.staff()).await?.as_slice())
+    }
+
+    /// The client function actions invoke Lambda with: no retries (an invocation may have
+    /// effects; the event's redelivery is the retry) and the longest action timeout as the
+    /// bound (each action waits its own, shorter one). Locally and in tests it talks to a
+    /// loopback target (`LAMBDA_ENDPOINT_URL`).
+    pub fn lambda(&self, state: &AppState) -> &aws_sdk_lambda::Client {
+        self.lambda.get_or_init(|| {
+            let bound = std::time::Duration::from_millis(u64::from(MAX_FUNCTION_TIMEOUT_MS) + 1_000);
+            let mut config = aws_sdk_lambda::config::Builder::from(&state.sdk)
+                .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+                .timeout_config(
+                    aws_sdk_lambda::config::timeout::TimeoutConfig::builder()
+                        .connect_timeout(std::time::Duration::from_secs(1))
+                        .operation_attempt_timeout(bound)
+                        .operation_timeout(bound)
+                        .build(),
+                );
+            if let Some(endpoint) = &state.config.lambda_endpoint_url {
+                config = config.endpoint_url(endpoint);
+            }
+            aws_sdk_lambda::Client::from_conf(config.build())
+        })
     }
 
     /// The registration policy, read once per batch.

@@ -2,6 +2,7 @@
 //! `infra/template.yaml`, and every function's router merged onto one port — the same routes
 //! API Gateway serves.
 
+pub mod lambda;
 pub mod moto;
 pub mod streams;
 pub mod table;

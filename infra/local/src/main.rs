@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use portico::{AppState, Config};
-use portico_local::{app, create_admin, moto, moto_sdk_config, random_password, streams, table};
+use portico_local::{app, create_admin, lambda, moto, moto_sdk_config, random_password, streams, table};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -111,7 +111,11 @@ async fn count_admins_in_configured_table() -> Result<(), Error> {
 }
 
 async fn run(settings: LocalSettings) -> Result<(), Error> {
-    let config = settings.portico_config()?;
+    let mut config = settings.portico_config()?;
+    // Function actions reach a sample Lambda function on loopback (moto runs none).
+    let sample = lambda::LambdaTarget::start(lambda::sample_function).await?;
+    config.function_action_arns.push(lambda::SAMPLE_FUNCTION_ARN.to_owned());
+    config.lambda_endpoint_url = Some(sample.endpoint.clone());
     let endpoint = format!("http://127.0.0.1:{}", settings.moto_port);
     let _moto = moto::ensure_running(&settings.python, settings.moto_port).await?;
     let sdk = moto_sdk_config(&endpoint, &config.region).await;
@@ -144,6 +148,7 @@ async fn run(settings: LocalSettings) -> Result<(), Error> {
         }
     });
     println!("polling the table's stream: workflow rules run on record changes");
+    println!("sample function for function actions: {} (scores deals)", lambda::SAMPLE_FUNCTION_ARN);
     tokio::spawn(portico_housekeeping::tick_locally(state.clone(), portico_housekeeping::LOCAL_TICK));
     println!(
         "housekeeping every {} s: time rules (inactive customers) run",

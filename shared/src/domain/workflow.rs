@@ -97,6 +97,17 @@ pub enum WorkflowAction {
     /// POSTs the event as JSON to `url` (https), signed with the rule's secret
     /// (`Webhook-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`).
     Webhook { url: String },
+    /// Sends the event (as a webhook's payload) to custom logic outside Portico — a Lambda
+    /// function (its ARN must be one the stack allows) or an HTTPS endpoint (signed like a
+    /// webhook) — and waits `timeout_ms` for its answer; with `update`, the answer's
+    /// `{"update": {field: value}}` is applied to the record like a field update.
+    Function {
+        target: FunctionTarget,
+        #[serde(default = "default_function_timeout_ms")]
+        timeout_ms: u32,
+        #[serde(default)]
+        update: bool,
+    },
     /// Moves the customer linked to the record's contact to `stage`: from the stages in
     /// `from`, or — without — forward only (in an `inactive` rule: from the trigger's stages).
     Lifecycle {
@@ -106,6 +117,32 @@ pub enum WorkflowAction {
     },
 }
 
+/// Where a function action sends the event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum FunctionTarget {
+    /// `arn:aws:lambda:<region>:<account>:function:<name>[:<alias or version>]`, invoked
+    /// request/response.
+    LambdaArn(String),
+    /// An `https` endpoint, POSTed to.
+    Url(String),
+}
+
+/// Longest a function action waits for its answer.
+pub const MAX_FUNCTION_TIMEOUT_MS: u32 = 10_000;
+
+fn default_function_timeout_ms() -> u32 {
+    3_000
+}
+
+/// Where actions may reach out to: webhooks' and functions' URLs (local hosts only on the
+/// local stack), and the Lambda functions the stack grants invoking.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ActionTargets<'a> {
+    pub allow_local: bool,
+    pub lambda_arns: &'a [String],
+}
+
 impl WorkflowAction {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -113,6 +150,7 @@ impl WorkflowAction {
             Self::CreateTask { .. } => "create_task",
             Self::FieldUpdate { .. } => "field_update",
             Self::Webhook { .. } => "webhook",
+            Self::Function { .. } => "function",
             Self::Lifecycle { .. } => "lifecycle",
         }
     }
@@ -146,7 +184,15 @@ pub enum ValidAction {
     CreateTask { assignee: Assignee, subject: Template, due_in_days: u32 },
     FieldUpdate { values: BTreeMap<String, Value> },
     Webhook { url: url::Url },
+    Function { target: ValidTarget, timeout: std::time::Duration, update: bool },
     Lifecycle { stage: Stage, from: MoveFrom },
+}
+
+/// A function action's checked target.
+#[derive(Debug, Clone)]
+pub enum ValidTarget {
+    Lambda(String),
+    Url(url::Url),
 }
 
 /// Who a created task is for.
@@ -301,12 +347,14 @@ impl WorkflowRuleDefinition {
     /// `custom`; masked ones may not be rendered into mail), collecting every error with its
     /// path.
     ///
-    /// Webhooks go to `https` URLs of public hosts, unless `allow_local` (the local stack).
+    /// Webhooks and functions go to `https` URLs of public hosts (unless `targets` allows local
+    /// ones: the local stack) or to the Lambda functions `targets` names.
     pub fn validate(
         self,
         custom: &[ContactField],
-        allow_local: bool,
+        targets: ActionTargets<'_>,
     ) -> Result<ValidWorkflowRule, Vec<FieldError>> {
+        let allow_local = targets.allow_local;
         let mut errors = Vec::new();
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -475,29 +523,52 @@ impl WorkflowRuleDefinition {
                     if fields.is_empty() {
                         errors.push(FieldError::new(path("fields"), "must name at least one field"));
                     }
-                    let mut values = BTreeMap::new();
-                    for (field, json) in fields {
-                        match schema.field_type(field) {
-                            None => errors.push(FieldError::new(
-                                path(&format!("fields.{field}")),
-                                format!("is not a field of {}", module.name),
-                            )),
-                            Some(field_type) => match parse_field(field_type, json) {
-                                Ok(value) => {
-                                    values.insert(field.clone(), value);
-                                }
-                                Err(message) => {
-                                    errors.push(FieldError::new(path(&format!("fields.{field}")), message))
-                                }
-                            },
-                        }
-                    }
+                    let values =
+                        parse_update(module, &schema, fields, |_| false).unwrap_or_else(|field_errors| {
+                            errors.extend(field_errors.into_iter().map(|(field, message)| {
+                                FieldError::new(path(&format!("fields.{field}")), message)
+                            }));
+                            BTreeMap::new()
+                        });
                     actions.push(ValidAction::FieldUpdate { values });
                 }
                 WorkflowAction::Webhook { url } => match webhook_url(url, allow_local) {
                     Ok(url) => actions.push(ValidAction::Webhook { url }),
                     Err(message) => errors.push(FieldError::new(path("url"), message)),
                 },
+                WorkflowAction::Function { target, timeout_ms, update } => {
+                    if !(1..=MAX_FUNCTION_TIMEOUT_MS).contains(timeout_ms) {
+                        errors.push(FieldError::new(
+                            path("timeout_ms"),
+                            format!("must be 1 to {MAX_FUNCTION_TIMEOUT_MS}"),
+                        ));
+                    }
+                    if *update && self.trigger.event == TriggerEvent::Deleted {
+                        errors.push(FieldError::new(
+                            path("update"),
+                            "a deleted record has no fields to update",
+                        ));
+                    }
+                    let target = match target {
+                        FunctionTarget::Url(url) => webhook_url(url, allow_local)
+                            .map(ValidTarget::Url)
+                            .map_err(|message| errors.push(FieldError::new(path("target.url"), message)))
+                            .ok(),
+                        FunctionTarget::LambdaArn(arn) => lambda_arn(arn, targets.lambda_arns)
+                            .map(ValidTarget::Lambda)
+                            .map_err(|message| {
+                                errors.push(FieldError::new(path("target.lambda_arn"), message))
+                            })
+                            .ok(),
+                    };
+                    if let Some(target) = target {
+                        actions.push(ValidAction::Function {
+                            target,
+                            timeout: std::time::Duration::from_millis(u64::from(*timeout_ms)),
+                            update: *update,
+                        });
+                    }
+                }
                 WorkflowAction::Lifecycle { stage, from } => {
                     if module.name != "contacts" && !module.has_contact() {
                         errors.push(FieldError::new(
@@ -519,6 +590,54 @@ impl WorkflowRuleDefinition {
         }
         Ok(ValidWorkflowRule { definition: self, module, criteria, actions })
     }
+}
+
+/// The values of a field update (an action's, or a function's answer), each parsed by its
+/// field's type; `refused` fields (masked ones a function never saw) are refused like unknown
+/// ones. Errors name the field.
+pub fn parse_update(
+    module: &Module,
+    schema: &ModuleSchema<'_>,
+    fields: &Map<String, Json>,
+    refused: impl Fn(&str) -> bool,
+) -> Result<BTreeMap<String, Value>, Vec<(String, String)>> {
+    let mut values = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (field, json) in fields {
+        match schema.field_type(field) {
+            None => errors.push((field.clone(), format!("is not a field of {}", module.name))),
+            Some(_) if refused(field) => errors.push((
+                field.clone(),
+                "is masked: it never left Portico, so it is not set from outside".to_owned(),
+            )),
+            Some(field_type) => match parse_field(field_type, json) {
+                Ok(value) => {
+                    values.insert(field.clone(), value);
+                }
+                Err(message) => errors.push((field.clone(), message)),
+            },
+        }
+    }
+    if errors.is_empty() { Ok(values) } else { Err(errors) }
+}
+
+/// A Lambda function's ARN, if the stack lets Portico invoke it (`lambda:InvokeFunction` is
+/// granted on those ARNs only, so any other would fail at every event).
+pub fn lambda_arn(text: &str, allowed: &[String]) -> Result<String, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let well_formed = matches!(parts.as_slice(), ["arn", partition, "lambda", region, account, "function", name, ..]
+        if partition.starts_with("aws") && !region.is_empty() && account.len() == 12
+            && account.chars().all(|c| c.is_ascii_digit()) && !name.is_empty())
+        && parts.len() <= 8;
+    if !well_formed {
+        return Err(
+            "must be a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)".into()
+        );
+    }
+    if !allowed.iter().any(|arn| arn == text) {
+        return Err("is not among the functions the stack allows (parameter FunctionActionArns)".into());
+    }
+    Ok(text.to_owned())
 }
 
 /// Longest webhook URL accepted.
@@ -592,7 +711,7 @@ mod tests {
     fn rule(json: Json) -> ValidWorkflowRule {
         serde_json::from_value::<WorkflowRuleDefinition>(json)
             .expect("form")
-            .validate(&[], false)
+            .validate(&[], ActionTargets::default())
             .expect("valid")
     }
 
@@ -676,7 +795,7 @@ mod tests {
             "actions": [{"type": "field_update", "fields": {"amount": "lots"}},
                         {"type": "create_task", "assignee": "someone", "subject": "{{", "due_in_days": 9999}]}))
             .expect("form")
-            .validate(&[], false)
+            .validate(&[], ActionTargets::default())
             .expect_err("invalid");
         let paths: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
         assert_eq!(
