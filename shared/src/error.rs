@@ -119,6 +119,11 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
+    /// 412 `version_mismatch`: the resource changed since the version the caller sent.
+    pub fn version_mismatch(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::PRECONDITION_FAILED, "version_mismatch", message)
+    }
+
     /// 429 naming what is limited (`"new-device mails to this account"`), with Retry-After.
     pub fn too_many_requests(what: &str, retry_after_secs: u64) -> Self {
         let retry_after_secs = retry_after_secs.max(1);

@@ -117,6 +117,16 @@ const EXPECTED: &[Row] = &[
     ("export contacts", "GET", "/records/{module}", 2, 0, 0, 2, "as the list (Accept: text/csv)"),
     ("import contacts", "POST", "/imports/contacts", 10, 0, 0, 7, "3 rows with match_on, 2 created, 1 updated: definitions, OTP rules once per import, a guard GetItem and a write per row; the update reads its record twice (import, then the records core); one BatchGetItem of the guards would save 2"),
     // OTP rules.
+    ("create form", "POST", "/admin/forms", 5, 0, 0, 3, "the caller's rights read afresh, definitions and projects (parallel), the forms (at most 200; a counter item would do), PutItem"),
+    ("all forms", "GET", "/admin/forms", 1, 0, 0, 1, "one Query"),
+    ("form (admin)", "GET", "/admin/forms/{id}", 1, 0, 0, 1, ""),
+    ("replace form", "PUT", "/admin/forms/{id}", 5, 0, 0, 3, "the caller's rights read afresh, definitions and projects (parallel), read (created_at), conditional PutItem"),
+    ("forms", "GET", "/forms", 1, 0, 0, 1, "one Query; the caller's projects are in the token"),
+    ("open form", "GET", "/forms/{id}", 3, 0, 0, 3, "the form and the definitions in parallel, the contact"),
+    ("submit form", "POST", "/forms/{id}/submissions", 5, 0, 0, 5, "the form and definitions in parallel, the contact (the change compares versions), OTP rules, transaction: contact, unique guard, submission"),
+    ("submit form (no version)", "POST", "/forms/{id}/submissions", 6, 0, 0, 5, "as with a version, and the contact read first for its current one"),
+    ("contact submissions", "GET", "/records/{module}/{id}/submissions", 3, 0, 0, 2, "definitions, the contact (the same access as the record), one Query of its submissions"),
+    ("delete form", "DELETE", "/admin/forms/{id}", 2, 0, 0, 2, "the caller's rights read afresh, conditional DeleteItem"),
     ("create otp rule", "POST", "/admin/otp-rules", 3, 0, 0, 2, "the caller's rights read afresh, the rules are read to hold their number under 100 (a counter item in a transaction would do)"),
     ("otp rules", "GET", "/admin/otp-rules", 1, 0, 0, 1, "one Query"),
     ("otp rule", "GET", "/admin/otp-rules/{id}", 1, 0, 0, 1, ""),
@@ -658,6 +668,54 @@ async fn every_endpoint_sends_the_requests_in_the_table() {
         "{:?}",
         report.body
     );
+
+    // ---- Agent forms (a sales manager of the project fills one for the contact).
+    let form = json!({"name": "Welcome call", "project_id": project,
+        "questions": [{"id": "Name", "text": "Your name?", "type": "text", "required": true},
+                      {"id": "Card", "text": "Loyalty card?", "type": "text", "contact_field": "Loyalty ID"}],
+        "data": {"first_name": "{{Name}}"}});
+    let created = m
+        .json(
+            "create form",
+            Method::POST,
+            "/admin/forms",
+            Some(form.clone()),
+            Some(admin),
+            StatusCode::CREATED,
+        )
+        .await;
+    let form_path = format!("/admin/forms/{}", text(&created.body["id"]));
+    m.json("all forms", Method::GET, "/admin/forms", None, Some(admin), StatusCode::OK).await;
+    m.json("form (admin)", Method::GET, &form_path, None, Some(admin), StatusCode::OK).await;
+    let replace = m.call(Method::PUT, &form_path, Some(admin), DEVICE).header("if-match", "1").json(&form);
+    m.measure("replace form", replace, StatusCode::OK).await;
+    let caller_email = unique_email("caller");
+    let body = json!({"email": caller_email, "name": "Caller", "password": PASSWORD, "roles": ["sales_manager"], "projects": [project]});
+    assert_eq!(m.app.post("/admin/users", body, Some(admin)).await.status, StatusCode::CREATED);
+    let caller =
+        m.app.sign_in(&caller_email, PASSWORD).await.body["access_token"].as_str().map(str::to_owned);
+    let caller = caller.expect("token");
+    m.json("forms", Method::GET, "/forms", None, Some(&caller), StatusCode::OK).await;
+    let open = format!("/forms/{}?contact_id={unique}", text(&created.body["id"]));
+    m.json("open form", Method::GET, &open, None, Some(&caller), StatusCode::OK).await;
+    let submit = format!("/forms/{}/submissions", text(&created.body["id"]));
+    let body = json!({"contact_id": unique, "answers": {"Name": "Bob", "Card": "L-3"}});
+    let submitted = m
+        .json(
+            "submit form (no version)",
+            Method::POST,
+            &submit,
+            Some(body),
+            Some(&caller),
+            StatusCode::CREATED,
+        )
+        .await;
+    let version = submitted.body["contact"]["version"].clone();
+    let body = json!({"contact_id": unique, "answers": {"Name": "Bob", "Card": "L-4"}, "version": version});
+    m.json("submit form", Method::POST, &submit, Some(body), Some(&caller), StatusCode::CREATED).await;
+    let path = format!("/records/contacts/{unique}/submissions");
+    m.json("contact submissions", Method::GET, &path, None, Some(admin), StatusCode::OK).await;
+    m.json("delete form", Method::DELETE, &form_path, None, Some(admin), StatusCode::NO_CONTENT).await;
 
     let path = format!("/records/contacts/{plain}");
     m.json("delete contact", Method::DELETE, &path, None, Some(admin), StatusCode::NO_CONTENT).await;

@@ -13,7 +13,7 @@ use portico::domain::workflow::{
     EventKind, Firing, FunctionTarget, RecordEvent, ValidWorkflowRule, WorkflowAction, WorkflowRuleDefinition,
 };
 use portico::error::{FieldError, Problem};
-use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff, if_match};
+use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff, required_version};
 use portico::store::workflows::{StoredWorkflowRule, WorkflowRun};
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
@@ -155,13 +155,7 @@ async fn replace_workflow_rule(
 ) -> Result<Json<WorkflowRuleView>, ApiError> {
     staff.require_now(&state, Permission::SettingsManage).await?;
     let id = parse_id(&id)?;
-    let version = if_match(&headers)?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "version_required",
-            "Send the version you read as If-Match.",
-        )
-    })?;
+    let version = required_version(&headers, None)?;
     let valid = validated(&state, definition).await?;
     let current = stored_rule(&state, id).await?;
     let current_definition = current.definition.clone();
@@ -173,11 +167,10 @@ async fn replace_workflow_rule(
     };
     if !state.store.replace_workflow_rule(&stored).await? {
         let now = stored_rule(&state, id).await?;
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "version_mismatch",
-            format!("The rule is at version {}; read it again and retry.", now.version),
-        ));
+        return Err(ApiError::version_mismatch(format!(
+            "The rule is at version {}; read it again and retry.",
+            now.version
+        )));
     }
     tracing::info!(rule_id = %id, by = %staff.0.sub, "workflow rule replaced");
     // A webhook added now needs its secret: shown in this answer, as on creation.

@@ -196,11 +196,10 @@ async fn replace_rule(
     if !state.store.replace_otp_rule(&stored).await? {
         return Err(match state.store.otp_rule(id).await? {
             None => ApiError::not_found("No such OTP rule."),
-            Some(now) => ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "version_mismatch",
-                format!("The rule is at version {}; read it again and retry.", now.version),
-            ),
+            Some(now) => ApiError::version_mismatch(format!(
+                "The rule is at version {}; read it again and retry.",
+                now.version
+            )),
         });
     }
     tracing::info!(rule_id = %id, by = %staff.0.sub, "OTP rule replaced");

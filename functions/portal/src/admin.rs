@@ -153,9 +153,7 @@ async fn put_portal_module(
                 "exists",
                 "The portal shows this module already; send its version as If-Match to replace it.",
             ),
-            Some(_) => ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "version_mismatch",
+            Some(_) => ApiError::version_mismatch(
                 "The module's exposure changed since it was read (or is gone); read it again.",
             ),
         });

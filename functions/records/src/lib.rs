@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use portico::domain::modules::Origin;
 use portico::error::Problem;
-use portico::http::{ApiJson, Staff, if_match};
+use portico::http::{ApiJson, Staff, if_match, required_version};
 use portico::records::{Caller, Need, RecordError, RecordView, View, custom_fields, otp};
 use portico::store::WriteSet;
 use portico::{ApiError, AppState};
@@ -22,6 +22,7 @@ use utoipa_axum::routes;
 
 mod audit;
 mod export;
+mod forms;
 mod import;
 mod list;
 
@@ -36,6 +37,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(list::list_records, create_record))
         .routes(routes!(get_record, patch_record, delete_record))
         .routes(routes!(audit::record_audit))
+        .merge(forms::api())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -129,17 +131,6 @@ pub struct RecordPatch {
     pub version: Option<u64>,
 }
 
-/// The version a change is based on: `If-Match`, else the body's `version`.
-fn expected_version(headers: &HeaderMap, body: Option<u64>) -> Result<u64, ApiError> {
-    if_match(headers)?.or(body).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "version_required",
-            "Send the version you read, as If-Match or `version`.",
-        )
-    })
-}
-
 #[utoipa::path(patch, path = "/records/{module}/{id}", tag = "records", security(("bearer" = [])),
     params(("module" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The record's version")),
     request_body = RecordPatch,
@@ -162,7 +153,7 @@ async fn patch_record(
     let caller = Caller::staff(&claims, Origin::Api);
     let module = caller.module(&module, Need::Write)?;
     let id = parse_record_id(&id)?;
-    let expected = expected_version(&headers, patch.version)?;
+    let expected = required_version(&headers, patch.version)?;
     let custom = custom_fields(&state.store, module).await?;
     let view = View::new(&caller, module, &custom);
     let values = view.parse_write(&patch.fields)?;

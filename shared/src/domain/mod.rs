@@ -7,6 +7,7 @@ pub mod challenge;
 pub mod contact;
 pub mod contact_fields;
 pub mod display_text;
+pub mod forms;
 pub mod label;
 pub mod lifecycle;
 pub mod locale;

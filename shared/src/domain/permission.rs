@@ -23,15 +23,19 @@ pub enum Permission {
     /// Give records to other staff (set `owner_id` to someone else).
     #[serde(rename = "records.assign")]
     RecordsAssign,
+    /// Fill agent forms of one's projects (the form grants writing its bound contact fields).
+    #[serde(rename = "forms.fill")]
+    FormsFill,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] = [
+    pub const ALL: [Permission; 6] = [
         Self::SettingsManage,
         Self::RegistrationsApprove,
         Self::UsersManage,
         Self::ContactsViewMasked,
         Self::RecordsAssign,
+        Self::FormsFill,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +45,7 @@ impl Permission {
             Self::UsersManage => "users.manage",
             Self::ContactsViewMasked => "contacts.view_masked",
             Self::RecordsAssign => "records.assign",
+            Self::FormsFill => "forms.fill",
         }
     }
 }
@@ -189,8 +194,9 @@ impl BuiltinRole {
     pub fn permissions(self) -> &'static [Permission] {
         match self {
             Self::Administrator => &Permission::ALL,
-            Self::SalesManager => &[Permission::RecordsAssign],
-            Self::TechSupport | Self::FieldAgent => &[],
+            Self::SalesManager => &[Permission::RecordsAssign, Permission::FormsFill],
+            Self::FieldAgent => &[Permission::FormsFill],
+            Self::TechSupport => &[],
         }
     }
 
@@ -437,12 +443,16 @@ mod tests {
         };
         let ids = ["field_agent".to_owned(), "night_shift".to_owned(), "gone".to_owned()];
         let both = grants_of(&ids, std::slice::from_ref(&night));
-        assert_eq!(both.permissions, [Permission::RegistrationsApprove]);
+        assert_eq!(both.permissions, [Permission::RegistrationsApprove, Permission::FormsFill]);
         assert_eq!(
             both.modules.keys().map(String::as_str).collect::<Vec<_>>(),
             ["cases", "deliveries", "meetings", "tasks"]
         );
-        assert_eq!(grants_of(&ids, &[]).permissions, []);
+        assert_eq!(
+            grants_of(&ids, &[]).permissions,
+            [Permission::FormsFill],
+            "a missing custom role grants nothing"
+        );
     }
 
     #[test]

@@ -30,6 +30,18 @@ pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<u64>, crate::A
     })
 }
 
+/// The version a change is based on: `If-Match`, else `body` (a `version` field where the
+/// request has one); 428 `version_required` without either.
+pub fn required_version(headers: &axum::http::HeaderMap, body: Option<u64>) -> Result<u64, crate::ApiError> {
+    if_match(headers)?.or(body).ok_or_else(|| {
+        crate::ApiError::new(
+            axum::http::StatusCode::PRECONDITION_REQUIRED,
+            "version_required",
+            "Send the version you read as If-Match (or as `version` in the body, where it has one).",
+        )
+    })
+}
+
 /// Bodies above 256 KiB are refused with 413 (imports have their own, larger limit).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 

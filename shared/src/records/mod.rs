@@ -54,6 +54,25 @@ impl Caller {
         }
     }
 
+    /// A staff member filling a form of `project` (SPEC §6): the form is the grant — contacts
+    /// may be read and written (the form writes only its bound fields), with the project's
+    /// fields only and masked values as the member's own rights allow; nothing else.
+    pub fn form_filler(claims: &AccessClaims, project: Ulid, origin: Origin) -> Self {
+        let contacts = ModuleAccess { read: Scope::All, write: Scope::All, delete: Scope::None };
+        Self {
+            actor: Actor::Account(claims.sub),
+            permissions: claims
+                .perms
+                .iter()
+                .copied()
+                .filter(|permission| *permission == Permission::ContactsViewMasked)
+                .collect(),
+            modules: BTreeMap::from([(modules::contacts().name.to_owned(), contacts)]),
+            projects: vec![project],
+            origin,
+        }
+    }
+
     /// Portico itself (workflow actions, housekeeping): every module, every field.
     pub fn system(origin: Origin) -> Self {
         Self {
@@ -205,11 +224,9 @@ impl From<RecordError> for ApiError {
                 ApiError::forbidden("masked_field", format!("You may not {verb} the masked field {field}."))
             }
             RecordError::Invalid(fields) => ApiError::validation(fields),
-            RecordError::VersionMismatch { current } => ApiError::new(
-                axum::http::StatusCode::PRECONDITION_FAILED,
-                "version_mismatch",
-                format!("The record is at version {current}; read it again and retry."),
-            ),
+            RecordError::VersionMismatch { current } => {
+                ApiError::version_mismatch(format!("The record is at version {current}; read it again and retry."))
+            }
             RecordError::ValueTaken(field) => ApiError::value_taken(&field),
             RecordError::OwnerNotStaff => ApiError::invalid_field("owner_id", "must be an active staff user"),
             RecordError::OtpRequired(guarded) => ApiError::new(

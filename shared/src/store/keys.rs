@@ -28,6 +28,8 @@
 //! | audit entry           | `RECORD#<module>#<id>`   | `AUDIT#<version, 20 digits>#<0 change, 1 deletion>` |  |  |
 //! | contact's portal link | `RECORD#contacts#<id>`   | `PORTAL_ACCOUNT`      |                        |        |
 //! | portal module         | `PORTAL`                 | `MODULE#<module>`     |                        |        |
+//! | agent form            | `FORMS`                  | `FORM#<id>`           |                        |        |
+//! | form submission       | `RECORD#contacts#<id>`   | `SUBMISSION#<id>`     |                        |        |
 //! | workflow rule         | `WORKFLOW_RULES`         | `RULE#<id>`           |                        |        |
 //! | workflow run          | `WORKFLOW_RULE#<id>`     | `RUN#<event time>#<event id>` |                |        |
 //! | effect marker         | `EFFECT#<event>#<rule>#<action>` | `EFFECT`      |                        |        |
@@ -228,6 +230,19 @@ pub fn record_member(module: &str, id: Ulid) -> String {
 
 pub fn registration_policy() -> Key {
     ("SETTINGS".into(), "REGISTRATION_POLICY".into())
+}
+
+pub const FORMS_PK: &str = "FORMS";
+
+pub fn form(id: Ulid) -> Key {
+    (FORMS_PK.into(), format!("FORM#{id}"))
+}
+
+pub const SUBMISSION_SK_PREFIX: &str = "SUBMISSION#";
+
+/// A form submission, beside its contact (newest last: ULIDs sort by time).
+pub fn submission(contact_id: Ulid, id: Ulid) -> Key {
+    (record("contacts", contact_id).0, format!("{SUBMISSION_SK_PREFIX}{id}"))
 }
 
 pub const WORKFLOW_RULES_PK: &str = "WORKFLOW_RULES";

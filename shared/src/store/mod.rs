@@ -10,6 +10,7 @@ pub mod challenges;
 pub mod confirmations;
 pub mod contact_fields;
 pub mod credentials;
+pub mod forms;
 pub mod keys;
 pub mod labels;
 pub mod lifecycle;
