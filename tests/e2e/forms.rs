@@ -25,10 +25,20 @@ fn welcome_call(project: &str, data: Value) -> Value {
         "questions": [
             {"id": "Name", "text": "Who am I speaking to?", "type": "text", "required": true},
             {"id": "Topic", "text": "What is the call about?", "type": "choice", "options": ["Billing", "Delivery"], "contact_field": "Topic"},
-            {"id": "Card", "text": "Loyalty card number?", "type": "text", "contact_field": "Loyalty ID"}
+            {"id": "Card", "text": "Loyalty card number?", "type": "text", "contact_field": "Loyalty ID"},
+            {"id": "Income", "text": "Yearly income?", "type": "number", "contact_field": "Salary"}
         ],
         "data": data
     })
+}
+
+/// A sales manager of the setup's other project ("Support"); their token.
+async fn outsider(app: &TestApp, admin: &str) -> String {
+    let projects = app.get("/admin/projects", Some(admin)).await.body;
+    let support =
+        projects.as_array().and_then(|projects| projects.iter().find(|project| project["name"] == "Support"));
+    let support = support.and_then(|project| project["id"].as_str()).expect("support project");
+    staff_in(app, admin, json!(["sales_manager"]), support).await
 }
 
 struct Call {
@@ -97,7 +107,7 @@ async fn the_seed_s_form_fills_the_contact_and_is_listed_beside_it() {
     assert_eq!(listed.body.as_array().map(Vec::len), Some(1), "{:?}", listed.body);
     let opened = app.get(&format!("/forms/{form}?contact_id={contact}"), Some(&agent)).await;
     assert_eq!(opened.status, StatusCode::OK, "{:?}", opened.body);
-    assert_eq!(opened.body["form"]["questions"].as_array().map(Vec::len), Some(3));
+    assert_eq!(opened.body["form"]["questions"].as_array().map(Vec::len), Some(4));
     let header = &opened.body["contact"];
     assert_eq!(
         (&header["fields"]["last_name"], &header["fields"]["Salary"]),
@@ -124,7 +134,8 @@ async fn the_seed_s_form_fills_the_contact_and_is_listed_beside_it() {
         direct.body
     );
 
-    let answers = json!({"Name": "Ada", "Topic": "Delivery", "Card": "L-77"});
+    // The agent can't see Salary but may fill it blind (it is not unique: no clash can tell).
+    let answers = json!({"Name": "Ada", "Topic": "Delivery", "Card": "L-77", "Income": 52000});
     let submitted = app
         .post(
             &format!("/forms/{form}/submissions"),
@@ -144,9 +155,17 @@ async fn the_seed_s_form_fills_the_contact_and_is_listed_beside_it() {
         (read.body["origin"].as_str(), read.body["version"].as_u64()),
         (Some(format!("form:{id}").as_str()), Some(2))
     );
+    assert_eq!(fields["Salary"], 52000);
     let listed = submissions(&app, &setup.admin, &contact).await;
     assert_eq!(listed.len(), 1);
     assert_eq!((&listed[0]["answers"], &listed[0]["form_name"]), (&answers, &json!("Welcome call")));
+    // Staff of the project without the masked permission: the masked answer withheld.
+    let seen = submissions(&app, &setup.agent, &contact).await;
+    assert_eq!((&seen[0]["answers"]["Name"], &seen[0]["answers"]["Income"]), (&json!("Ada"), &Value::Null));
+    assert!(!serde_json::to_string(&seen).unwrap_or_default().contains("52000"));
+    // Staff of another project do not see the project's submissions at all.
+    let outsider = outsider(&app, &setup.admin).await;
+    assert!(submissions(&app, &outsider, &contact).await.is_empty());
 }
 
 #[tokio::test]
@@ -154,16 +173,7 @@ async fn outsiders_bad_answers_and_taken_values_write_nothing() {
     let app = spawn_app().await;
     let Call { setup, form, contact } = prepare(&app).await;
     // Staff of another project (or without forms.fill) do not see the form at all.
-    let support = app
-        .get("/admin/projects", Some(&setup.admin))
-        .await
-        .body
-        .as_array()
-        .and_then(|projects| projects.iter().find(|project| project["name"] == "Support"))
-        .and_then(|project| project["id"].as_str())
-        .expect("support project")
-        .to_owned();
-    let outsider = staff_in(&app, &setup.admin, json!(["sales_manager"]), &support).await;
+    let outsider = outsider(&app, &setup.admin).await;
     let tech = staff_in(&app, &setup.admin, json!(["tech_support"]), &setup.project).await;
     for token in [&outsider, &tech] {
         assert_eq!(

@@ -322,6 +322,7 @@ async fn submit_form(
         id: submission_id.to_string(),
         form_id: form.id.to_string(),
         form_name: form.definition.name.clone(),
+        project_id: form.definition.project_id.to_string(),
         contact_id: contact_id.to_string(),
         by: staff.0.sub.to_string(),
         at: portico::time::now(),
@@ -371,7 +372,7 @@ async fn submit_form(
 
 #[utoipa::path(get, path = "/records/{module}/{id}/submissions", tag = "forms", security(("bearer" = [])),
     params(("module" = String, Path, description = "`contacts`"), ("id" = String, Path), PageQuery),
-    responses((status = 200, body = inline(PagedResponse<Submission>), description = "Newest first; answers that fill masked fields are `null` without `contacts.view_masked`"),
+    responses((status = 200, body = inline(PagedResponse<Submission>), description = "Newest first, of the forms of the caller's projects (all with `settings.manage`; a page may come out short); answers that fill masked fields are `null` without `contacts.view_masked`"),
         (status = 401, body = Problem), (status = 404, body = Problem)))]
 async fn contact_submissions(
     State(state): State<AppState>,
@@ -391,6 +392,18 @@ async fn contact_submissions(
     View::new(&caller, module, &custom).read(&state.store, contact_id).await?;
     let page = state.store.submissions(contact_id, limit, start).await?;
     let sees_masked = caller.has(Permission::ContactsViewMasked);
+    // A submission answers a project's script: staff of other projects do not see it (its
+    // answers may fill fields only that project sees). A page may so come out short.
+    let sees_all = caller.has(Permission::SettingsManage);
+    let projects: Vec<String> = claims.projects.iter().map(Ulid::to_string).collect();
+    let page = portico::store::Page {
+        items: page
+            .items
+            .into_iter()
+            .filter(|submission| sees_all || projects.contains(&submission.project_id))
+            .collect(),
+        next: page.next,
+    };
     Ok(Json(PagedResponse::from_page(&state.keys, page, |mut submission: Submission| {
         if !sees_masked {
             for question in &submission.masked_questions {

@@ -31,6 +31,8 @@ pub struct Submission {
     pub id: String,
     pub form_id: String,
     pub form_name: String,
+    /// The form's project: only its staff (and those who manage settings) see the submission.
+    pub project_id: String,
     pub contact_id: String,
     /// The staff member who filled it.
     pub by: String,
