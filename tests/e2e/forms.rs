@@ -64,7 +64,7 @@ async fn prepare(app: &TestApp) -> Call {
     let contact = app
         .post(
             "/records/contacts",
-            json!({"fields": {"last_name": "Novak", "Salary": 4321.5}}),
+            json!({"fields": {"last_name": "Novak", "email": "novak@example.com", "Salary": 4321.5}}),
             Some(&setup.admin),
         )
         .await;
@@ -120,6 +120,10 @@ async fn the_seed_s_form_fills_the_contact_and_is_listed_beside_it() {
     );
     assert!(!opened.body.to_string().contains("4321.5"));
     assert!(header["fields"].get("Ticket").is_none(), "another project's field is not in the header");
+    assert!(
+        header["fields"].get("email").is_none() && !opened.body.to_string().contains("novak@"),
+        "the form grants no read of the contact's other fields"
+    );
     let direct = app
         .request(
             Method::PATCH,
@@ -163,6 +167,18 @@ async fn the_seed_s_form_fills_the_contact_and_is_listed_beside_it() {
     let seen = submissions(&app, &setup.agent, &contact).await;
     assert_eq!((&seen[0]["answers"]["Name"], &seen[0]["answers"]["Income"]), (&json!("Ada"), &Value::Null));
     assert!(!serde_json::to_string(&seen).unwrap_or_default().contains("52000"));
+    // Masking a field later withholds the answers that filled it from then on.
+    let masked = app
+        .request(
+            Method::PATCH,
+            "/admin/contact-fields/Topic",
+            Some(json!({"masked": true})),
+            Some(&setup.admin),
+        )
+        .await;
+    assert_eq!(masked.status, StatusCode::OK, "{:?}", masked.body);
+    let seen = submissions(&app, &setup.agent, &contact).await;
+    assert_eq!((&seen[0]["answers"]["Name"], &seen[0]["answers"]["Topic"]), (&json!("Ada"), &Value::Null));
     // Staff of another project do not see the project's submissions at all.
     let outsider = outsider(&app, &setup.admin).await;
     assert!(submissions(&app, &outsider, &contact).await.is_empty());
@@ -225,6 +241,15 @@ async fn outsiders_bad_answers_and_taken_values_write_nothing() {
         "{:?}",
         clash.body
     );
+    // The same value with a trailing space (or another Unicode form) is the same value.
+    let spaced = app
+        .post(
+            &format!("/forms/{form}/submissions"),
+            json!({"contact_id": contact, "answers": {"Name": "Ann", "Card": "L-1 "}}),
+            Some(&agent),
+        )
+        .await;
+    assert_eq!(spaced.status, StatusCode::CONFLICT, "{:?}", spaced.body);
     assert_eq!(version(&app, &setup.admin, &contact).await, 1);
     assert!(submissions(&app, &setup.admin, &contact).await.is_empty());
 

@@ -191,10 +191,16 @@ async fn an_https_function_is_signed_and_its_answer_applied() {
     );
     let calls = seen.lock().expect("lock").clone();
     assert_eq!(calls.len(), 1);
-    assert!(
-        calls[0].0.as_deref().is_some_and(|signature| signature.starts_with("t=")),
-        "signed like a webhook"
-    );
+    // Signed like a webhook: the endpoint checks the HMAC with the secret it was shown.
+    use hmac::{Hmac, KeyInit, Mac};
+    let secret = created.body["webhook_secret"].as_str().expect("secret");
+    let signature = calls[0].0.as_deref().expect("signed");
+    let (timestamp, tag) = signature.split_once(",v1=").expect("t=…,v1=…");
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("{}.", timestamp.trim_start_matches("t=")).as_bytes());
+    mac.update(&calls[0].1);
+    let expected: String = mac.finalize().into_bytes().iter().map(|byte| format!("{byte:02x}")).collect();
+    assert_eq!(tag, expected);
     let read = app.get(&format!("/records/deals/{deal}"), Some(&admin)).await;
     assert_eq!(read.body["fields"]["probability"], 12);
 }

@@ -236,6 +236,27 @@ async fn rules_move_customers_on_record_events_and_the_contact_field_follows() {
 }
 
 #[tokio::test]
+async fn a_stage_taken_away_stays_away_and_leaves_the_contact_field() {
+    let (app, _) = spawn_app_with_workflows().await;
+    let (admin, _) = app.admin_token().await;
+    let (customer, contact, _) = approved_customer(&app, &admin, true).await;
+    eventually("the contact shows Lead", async || {
+        (contact_stage(&app, &admin, &contact).await == "Lead").then_some(())
+    })
+    .await;
+    let lead = named(&labels(&app, &admin).await, "Lead")["id"].as_str().expect("id").to_owned();
+    let path = format!("/admin/customers/{customer}/labels/{lead}");
+    assert_eq!(app.request(Method::DELETE, &path, None, Some(&admin)).await.status, StatusCode::NO_CONTENT);
+    eventually("the contact's field cleared", async || {
+        contact_stage(&app, &admin, &contact).await.is_null().then_some(())
+    })
+    .await;
+    // The stream has seen the change and the contact's: nothing brought the stage back.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(stage_of(&app, &customer).await, None);
+}
+
+#[tokio::test]
 async fn time_rules_move_inactive_customers_once_per_period() {
     let (app, _) = spawn_app_with_workflows().await;
     let (admin, _) = app.admin_token().await;

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
+use portico::criteria::FieldSchema;
 use portico::domain::Permission;
 use portico::domain::forms::{FormDefinition, ValidForm};
 use portico::domain::modules::{self, Origin};
@@ -241,9 +242,29 @@ pub struct OpenFormQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OpenForm {
     pub form: FormView,
-    /// The contact's fields of the form's project; masked values `null` without
-    /// `contacts.view_masked`. Send its `version` with the submission.
+    /// The contact's header: its name, the custom fields of the form's project and the fields
+    /// the form fills — nothing else of the record (the form grants no wider read); masked
+    /// values `null` without `contacts.view_masked`. Send its `version` with the submission.
     pub contact: RecordView,
+}
+
+/// The header of a contact as a form's filler sees it (`OpenForm::contact`): the view's custom
+/// fields are the project's already; of the built-in ones, the name and the fields the form
+/// fills stay.
+fn header(mut contact: RecordView, form: &FormDefinition) -> RecordView {
+    let contacts = modules::contacts();
+    let filled = |name: &str| {
+        form.questions.iter().any(|question| question.contact_field.as_deref() == Some(name))
+            || form.data.contains_key(name)
+    };
+    let shown = |name: &str| {
+        contacts.fields.field_type(name).is_none()
+            || matches!(name, "first_name" | "last_name")
+            || filled(name)
+    };
+    contact.fields.retain(|name, _| shown(name));
+    contact.masked.retain(|name| shown(name));
+    contact
 }
 
 fn parse_contact_id(id: &str) -> Result<Ulid, ApiError> {
@@ -266,7 +287,7 @@ async fn open_form(
     let caller = Caller::form_filler(&staff.0, form.definition.project_id, Origin::Api);
     let view = View::new(&caller, modules::contacts(), &custom);
     let contact = view.read(&state.store, contact_id).await?;
-    Ok(Json(OpenForm { contact: view.render(&contact), form: form.into() }))
+    Ok(Json(OpenForm { contact: header(view.render(&contact), &form.definition), form: form.into() }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -327,7 +348,7 @@ async fn submit_form(
         by: staff.0.sub.to_string(),
         at: portico::time::now(),
         answers: request.answers.clone(),
-        masked_questions: valid.masked_questions(&custom),
+        fills: valid.fills(),
     };
     let store = &state.store;
     for _ in 0..SUBMIT_ATTEMPTS {
@@ -354,7 +375,10 @@ async fn submit_form(
                 tracing::info!(form_id = %form.id, submission_id = %submission_id, contact_id = %contact_id, by = %staff.0.sub, "form submitted");
                 return Ok((
                     StatusCode::CREATED,
-                    Json(SubmissionResult { submission, contact: view.render(&contact) }),
+                    Json(SubmissionResult {
+                        submission,
+                        contact: header(view.render(&contact), &form.definition),
+                    }),
                 ));
             }
             // Without a version the agent asked for "the contact as it is": read it again.
@@ -391,9 +415,9 @@ async fn contact_submissions(
     // The same record-level access as the contact itself.
     View::new(&caller, module, &custom).read(&state.store, contact_id).await?;
     let page = state.store.submissions(contact_id, limit, start).await?;
-    let sees_masked = caller.has(Permission::ContactsViewMasked);
     // A submission answers a project's script: staff of other projects do not see it (its
     // answers may fill fields only that project sees). A page may so come out short.
+    let view = View::new(&caller, module, &custom);
     let sees_all = caller.has(Permission::SettingsManage);
     let projects: Vec<String> = claims.projects.iter().map(Ulid::to_string).collect();
     let page = portico::store::Page {
@@ -401,17 +425,21 @@ async fn contact_submissions(
             .items
             .into_iter()
             .filter(|submission| sees_all || projects.contains(&submission.project_id))
+            .map(|submission| withheld(submission, &view))
             .collect(),
         next: page.next,
     };
-    Ok(Json(PagedResponse::from_page(&state.keys, page, |mut submission: Submission| {
-        if !sees_masked {
-            for question in &submission.masked_questions {
-                if let Some(answer) = submission.answers.get_mut(question) {
-                    *answer = JsonValue::Null;
-                }
-            }
+    Ok(Json(PagedResponse::from_page(&state.keys, page, |submission| submission)))
+}
+
+/// `submission` with `null` for each answer that filled a field `view` does not show: masked
+/// (as the fields are now) from staff without the permission, or not (any more) theirs.
+fn withheld(mut submission: Submission, view: &View<'_>) -> Submission {
+    for (question, fields) in &submission.fills {
+        let hidden = fields.iter().any(|field| view.schema.field_type(field).is_none() || view.hides(field));
+        if hidden && let Some(answer) = submission.answers.get_mut(question) {
+            *answer = JsonValue::Null;
         }
-        submission
-    })))
+    }
+    submission
 }

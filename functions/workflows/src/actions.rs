@@ -40,6 +40,10 @@ pub struct Effect<'a> {
     pub marked_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// Time an action needs left before the deadline: the longest outside wait (a function's 10 s,
+/// a webhook's two tries) and its marker.
+const ACTION_MARGIN: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// How an action ended, before it is timed.
 enum Ended {
     Done,
@@ -55,6 +59,12 @@ impl Effect<'_> {
     pub async fn run(&self) -> Result<Vec<ActionOutcome>, StoreError> {
         let mut outcomes = Vec::new();
         for (index, action) in self.rule.actions.iter().enumerate() {
+            // An action may wait up to 11 s on the outside: none starts with less left, so the
+            // invocation answers with its checkpoint instead of being cut off (the markers skip
+            // what was done when the event comes again).
+            if self.rules.near_deadline(ACTION_MARGIN) {
+                return Err(StoreError::Unavailable("the invocation's deadline is near".into()));
+            }
             let started = Instant::now();
             let key = format!("{}#{}#{index}", self.event_id, self.rule_id);
             let ended = match action {
@@ -425,12 +435,8 @@ impl Effect<'_> {
                     Err(RecordError::NotFound) => return Ok(Ended::Skipped("the record is gone".into())),
                     Err(error) => return self.ended(error),
                 };
-                let now = RecordEvent {
-                    kind: EventKind::Edited,
-                    new: Some(&current.fields),
-                    at: chrono::Utc::now(),
-                    ..*self.event
-                };
+                // The same event judged on the record as it is now (a time rule's stays one).
+                let now = RecordEvent { new: Some(&current.fields), at: chrono::Utc::now(), ..*self.event };
                 if !self.rule.fires_quickly(self.rule_id, &now) {
                     return Ok(Ended::Skipped(format!(
                         "the record changed since the event (now version {}) and the rule no longer holds",
@@ -527,16 +533,22 @@ impl reqwest::dns::Resolve for PublicOnly {
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 /// An endpoint's answer, refused past `MAX_ANSWER_BYTES`.
-async fn read_answer(response: reqwest::Response) -> Result<Vec<u8>, String> {
+async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let too_long = || format!("the answer is over {MAX_ANSWER_BYTES} bytes");
     if response.content_length().is_some_and(|length| length > MAX_ANSWER_BYTES as u64) {
-        return Err(format!("the answer is over {MAX_ANSWER_BYTES} bytes"));
+        return Err(too_long());
     }
-    let body =
-        response.bytes().await.map_err(|error| format!("the answer was cut off: {}", without_url(&error)))?;
-    if body.len() > MAX_ANSWER_BYTES {
-        return Err(format!("the answer is over {MAX_ANSWER_BYTES} bytes"));
+    // Read chunk by chunk: a body without a length stops being read at the limit.
+    let mut body = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|error| format!("the answer was cut off: {}", without_url(&error)))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(too_long());
+        }
+        body.extend_from_slice(&chunk);
     }
-    Ok(body.to_vec())
+    Ok(body)
 }
 
 /// Statuses worth a second try: the receiver is down, slow or busy, or answers with a redirect

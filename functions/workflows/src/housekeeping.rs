@@ -16,10 +16,11 @@ use ulid::Ulid;
 
 use crate::Rules;
 
-/// Customers one rule looks at per stage and run, least recently active first; the rest are
-/// looked at in the next runs (each run moves or marks those it fired on).
+/// Customers one rule looks at per stage and run, least recently active first; the next run
+/// goes on from there (a cursor per rule and stage), and starts over once it reached the end.
 const CUSTOMERS_PER_STAGE: usize = 500;
-const PAGE_SIZE: i32 = 100;
+/// Small pages: the deadline is checked between them.
+const PAGE_SIZE: i32 = 25;
 
 /// What one run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,8 +32,9 @@ pub struct Summary {
     pub stopped_early: bool,
 }
 
-/// Time kept back before the invocation's deadline: no customer is started with less left.
-const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
+/// Time kept back before the invocation's deadline: no page of customers is started with less
+/// left (each action checks its own margin too).
+const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Runs every active time rule as of `now` (injected: tests move time, never wait for it),
 /// stopping near `deadline`; the customers left are looked at by the next run.
@@ -46,7 +48,7 @@ pub async fn run_time_rules(
             deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default() < DEADLINE_MARGIN
         })
     };
-    let rules = Rules::load(state).await?;
+    let rules = Rules::load(state).await?.until(deadline);
     let mut summary = Summary::default();
     for (rule_id, rule) in
         rules.rules.iter().filter(|(_, rule)| rule.definition.trigger.event == TriggerEvent::Inactive)
@@ -54,19 +56,26 @@ pub async fn run_time_rules(
         summary.rules += 1;
         let days = i64::from(rule.definition.trigger.days.unwrap_or(1).max(1));
         for stage in &rule.definition.trigger.stages {
-            let mut start = None;
+            // Each run goes on where the last one stopped: customers a run passes over (fired
+            // this period, no contact, criteria not met) never hold back those behind them.
+            let cutoff = portico::time::format(now - Duration::days(days));
+            // A cursor past the cutoff (the rule's days raised since) starts over.
+            let mut start = state
+                .store
+                .time_rule_cursor(*rule_id, *stage)
+                .await?
+                .filter(|cursor| cursor.get("GSI2SK").is_some_and(|at| *at < cutoff));
             let mut seen = 0;
             loop {
-                let page = state
-                    .store
-                    .inactive_customers(*stage, now - Duration::days(days), PAGE_SIZE, start)
-                    .await?;
+                if near_deadline() {
+                    summary.stopped_early = true;
+                    state.store.set_time_rule_cursor(*rule_id, *stage, start.as_ref()).await?;
+                    tracing::warn!(?summary, "near the deadline: the next run goes on");
+                    return Ok(summary);
+                }
+                let cutoff = now - Duration::days(days);
+                let page = state.store.inactive_customers(*stage, cutoff, PAGE_SIZE, start).await?;
                 for customer in &page.items {
-                    if near_deadline() {
-                        summary.stopped_early = true;
-                        tracing::warn!(?summary, "near the deadline: the next run goes on");
-                        return Ok(summary);
-                    }
                     summary.customers += 1;
                     if fire(state, &rules, *rule_id, rule, customer, days, now).await? {
                         summary.fired += 1;
@@ -78,6 +87,7 @@ pub async fn run_time_rules(
                     break;
                 }
             }
+            state.store.set_time_rule_cursor(*rule_id, *stage, start.as_ref()).await?;
         }
     }
     tracing::info!(?summary, "time rules run");

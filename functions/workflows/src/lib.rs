@@ -41,6 +41,8 @@ pub struct Rules {
     staff: tokio::sync::OnceCell<Vec<portico::domain::Account>>,
     /// The custom roles, read at the batch's first approver mail.
     custom_roles: tokio::sync::OnceCell<Vec<portico::domain::Role>>,
+    /// The invocation's deadline: no action that waits on the outside starts near it.
+    deadline: Option<std::time::SystemTime>,
     /// The Lambda client of function actions, built at the batch's first.
     lambda: std::sync::OnceLock<aws_sdk_lambda::Client>,
     /// The registration policy, read at the batch's first new customer.
@@ -73,6 +75,7 @@ impl Rules {
             custom_roles: tokio::sync::OnceCell::new(),
             policy: tokio::sync::OnceCell::new(),
             lambda: std::sync::OnceLock::new(),
+            deadline: None,
             otp_rules: tokio::sync::Mutex::default(),
         })
     }
@@ -102,6 +105,18 @@ impl Rules {
                 config = config.endpoint_url(endpoint);
             }
             aws_sdk_lambda::Client::from_conf(config.build())
+        })
+    }
+
+    /// The same rules, run against `deadline`.
+    pub fn until(self, deadline: Option<std::time::SystemTime>) -> Self {
+        Self { deadline, ..self }
+    }
+
+    /// Whether less than `margin` is left before the invocation's deadline.
+    pub fn near_deadline(&self, margin: std::time::Duration) -> bool {
+        self.deadline.is_some_and(|deadline| {
+            deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default() < margin
         })
     }
 
@@ -166,7 +181,7 @@ pub async fn handle_batch_until(
 ) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     let rules = match Rules::load(state).await {
-        Ok(rules) => rules,
+        Ok(rules) => rules.until(deadline),
         Err(error) => {
             tracing::error!(%error, "workflow rules unreadable; the batch comes again");
             if let Some(first) = batch.records.first() {
@@ -292,7 +307,7 @@ async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Resul
         if started_waiting && now.kind == portico::domain::AccountKind::Customer {
             approvals::notify_approvers(state, rules, &now).await?;
         }
-        return lifecycle::on_account(state, rules, &now, before.as_ref()).await;
+        return lifecycle::on_account(state, rules, &record.event_id, &now, before.as_ref()).await;
     }
     let new = record_of(image(&record.change.new_image), &rules.custom)?;
     let old = record_of(image(&record.change.old_image), &rules.custom)?;
@@ -304,14 +319,11 @@ async fn process(state: &AppState, rules: &Rules, record: &EventRecord) -> Resul
         // Retrying would fail alike and hold the shard: logged, and the rules still run.
         Err(error) => tracing::error!(event_id = %record.event_id, %error, "the audit entry was not written"),
     }
-    lifecycle::on_record(
-        state,
-        &record.event_id,
-        new.as_ref(),
-        old.as_ref(),
-        record.change.approximate_creation_date_time,
-    )
-    .await?;
+    if kind == EventKind::Deleted && current.module.name == "contacts" {
+        // A deleted contact's form answers go with it.
+        state.store.delete_submissions(current.id).await?;
+    }
+    lifecycle::on_record(state, &record.event_id, new.as_ref(), old.as_ref()).await?;
     // A deletion's image names the last writer, not who deleted: no rule or depth is assumed.
     let deletion = Origin::Other("deletion".into());
     let event = RecordEvent {

@@ -11,6 +11,7 @@ use portico::domain::lifecycle::{MoveFrom, Stage};
 use portico::domain::modules::{self, CrmRecord, Origin, parse_field};
 use portico::domain::{Account, AccountKind};
 use portico::records::{Caller, RecordError, View};
+use portico::store::lifecycle::LifecycleMove;
 use portico::store::workflows::MARKER;
 use portico::store::{StoreError, WriteSet};
 use ulid::Ulid;
@@ -22,11 +23,12 @@ pub const FIELD: &str = "lifecycle";
 /// Attempts at writing the contact when it changes meanwhile.
 const SYNC_ATTEMPTS: usize = 3;
 
-/// A customer account's change: a new customer becomes a Lead; a new stage or a new link is
-/// written to the linked contact.
+/// A customer account's change: a new customer becomes a Lead; a new stage is written to the
+/// linked contact; a new link adopts the contact's stage when the customer has none.
 pub async fn on_account(
     state: &AppState,
     rules: &Rules,
+    event_id: &str,
     now: &Account,
     before: Option<&Account>,
 ) -> Result<(), StoreError> {
@@ -34,25 +36,48 @@ pub async fn on_account(
         return Ok(());
     }
     if before.is_none() && now.lifecycle.is_none() && rules.policy(state).await?.auto_lifecycle {
-        // Conditioned on having no stage yet: a redelivered insert moves nothing.
-        state
+        // Once per event: a redelivered insert never makes a Lead again of a customer whose
+        // stage staff took away meanwhile.
+        let moved = state
             .store
-            .move_lifecycle(now.id, Some(Stage::Lead), &MoveFrom::nothing(), || Ok(WriteSet::new()))
-            .await?;
-        return Ok(());
+            .move_lifecycle(now.id, Some(Stage::Lead), &MoveFrom::nothing(), || {
+                marker(state, &format!("{event_id}#auto_lifecycle"))
+            })
+            .await;
+        return done_once(moved);
     }
-    let moved =
-        before.is_none_or(|before| before.lifecycle != now.lifecycle || before.contact_id != now.contact_id);
-    if moved && now.contact_id.is_some() {
-        sync_contact(state, rules, now.id).await?;
+    let linked = before.is_none_or(|before| before.contact_id != now.contact_id);
+    let moved = before.is_none_or(|before| before.lifecycle != now.lifecycle);
+    if now.contact_id.is_some() && (linked || moved) {
+        sync_contact(state, rules, now.id, linked).await?;
     }
     Ok(())
 }
 
+/// The marker of a lifecycle effect `key`, for its move's transaction.
+fn marker(state: &AppState, key: &str) -> Result<WriteSet, StoreError> {
+    Ok(WriteSet::new().with(MARKER, state.store.effect_marker(key, chrono::Utc::now())?))
+}
+
+/// A marked move's outcome: a marker already there means the move was made before.
+fn done_once(moved: Result<LifecycleMove, StoreError>) -> Result<(), StoreError> {
+    match moved {
+        Ok(_) => Ok(()),
+        Err(error) if error.failed(MARKER) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// Writes customer `account_id`'s stage, as stored now (a late event never writes an old
-/// one), to its contact's `lifecycle` field. A customer without a stage takes the contact's
-/// (set before the link, by staff or an import).
-async fn sync_contact(state: &AppState, rules: &Rules, account_id: Ulid) -> Result<(), StoreError> {
+/// one), to its contact's `lifecycle` field (no stage: the field cleared). Just `linked`, a
+/// customer without a stage takes the contact's instead (set before the link, by staff or an
+/// import).
+async fn sync_contact(
+    state: &AppState,
+    rules: &Rules,
+    account_id: Ulid,
+    linked: bool,
+) -> Result<(), StoreError> {
     let store = &state.store;
     let contacts = modules::contacts();
     let caller = Caller::system(Origin::Lifecycle(account_id));
@@ -67,20 +92,20 @@ async fn sync_contact(state: &AppState, rules: &Rules, account_id: Ulid) -> Resu
             Err(_) => return Ok(()),
         };
         let field = field_stage(&contact);
-        let Some(stage) = account.lifecycle else {
-            if let Some(stage) = field {
-                store
-                    .move_lifecycle(account.id, Some(stage), &MoveFrom::nothing(), || Ok(WriteSet::new()))
-                    .await?;
-            }
+        if field == account.lifecycle {
             return Ok(());
-        };
-        if field == Some(stage) {
+        }
+        if let (None, Some(stage), true) = (account.lifecycle, field, linked) {
+            store
+                .move_lifecycle(account.id, Some(stage), &MoveFrom::nothing(), || Ok(WriteSet::new()))
+                .await?;
             return Ok(());
         }
         let field_type = contacts.fields.field_type(FIELD).ok_or(StoreError::Malformed("lifecycle field"))?;
-        let value = parse_field(field_type, &serde_json::json!(stage.as_str()))
-            .map_err(|_| StoreError::Malformed("lifecycle option"))?;
+        let wanted =
+            account.lifecycle.map_or(serde_json::Value::Null, |stage| serde_json::json!(stage.as_str()));
+        let value =
+            parse_field(field_type, &wanted).map_err(|_| StoreError::Malformed("lifecycle option"))?;
         let values = BTreeMap::from([(FIELD.to_owned(), value)]);
         match view.change(store, contact.id, contact.version, &values, None, WriteSet::new()).await {
             Ok(_) => return Ok(()),
@@ -125,10 +150,10 @@ pub async fn on_record(
     event_id: &str,
     new: Option<&CrmRecord>,
     old: Option<&CrmRecord>,
-    at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
     let Some(current) = new.or(old) else { return Ok(()) };
-    let by_person = new.is_none_or(|new| new.origin.is_by_person());
+    // A deletion's image names the last writer, not who deleted: it is not counted.
+    let by_person = new.is_some_and(|new| new.origin.is_by_person());
     let field_moved = current.module.name == "contacts"
         && new.is_some()
         && !matches!(current.origin, Origin::Lifecycle(_))
@@ -139,21 +164,15 @@ pub async fn on_record(
     let Some(account) = customer_of(state, current).await? else { return Ok(()) };
     if field_moved && let Some(new) = new {
         let key = format!("{event_id}#lifecycle");
-        let marker =
-            || Ok(WriteSet::new().with(MARKER, state.store.effect_marker(&key, chrono::Utc::now())?));
-        let moved =
-            state.store.move_lifecycle(account, field_stage(new), &MoveFrom::anywhere(), marker).await;
-        match moved {
-            Err(error) if error.failed(MARKER) => {}
-            other => {
-                other?;
-            }
-        }
+        let moved = state
+            .store
+            .move_lifecycle(account, field_stage(new), &MoveFrom::anywhere(), || marker(state, &key))
+            .await;
+        done_once(moved)?;
     }
-    if by_person {
-        // The write's own time (the stream's has whole seconds only); a deletion's is the event's.
-        let at = new.map_or(at, |new| new.updated_at);
-        state.store.record_activity(account, at).await?;
+    if by_person && let Some(new) = new {
+        // The write's own time: the stream's has whole seconds only.
+        state.store.record_activity(account, new.updated_at).await?;
     }
     Ok(())
 }

@@ -262,25 +262,22 @@ impl ValidForm {
         if errors.is_empty() { Ok(values) } else { Err(errors) }
     }
 
-    /// The questions whose answers fill masked fields: their answers are withheld, where the
-    /// submission is shown, from staff who may not see masked values.
-    pub fn masked_questions(&self, custom: &[ContactField]) -> Vec<String> {
-        let masked = |field: &str| custom.iter().any(|custom| custom.masked && custom.name == field);
-        let templated: BTreeSet<&str> = self
-            .data
-            .iter()
-            .filter(|(field, _)| masked(field))
-            .flat_map(|(_, template)| template.names())
-            .collect();
-        self.definition
-            .questions
-            .iter()
-            .filter(|question| {
-                question.contact_field.as_deref().is_some_and(masked)
-                    || templated.contains(question.id.as_str())
-            })
-            .map(|question| question.id.clone())
-            .collect()
+    /// The contact fields each question's answer fills (its binding, and the `data` entries
+    /// naming it): where a submission is shown, an answer is withheld from staff who may not
+    /// see one of its fields as the fields are then.
+    pub fn fills(&self) -> BTreeMap<String, Vec<String>> {
+        let mut fills: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for question in &self.definition.questions {
+            if let Some(field) = &question.contact_field {
+                fills.entry(question.id.clone()).or_default().push(field.clone());
+            }
+        }
+        for (field, template) in &self.data {
+            for name in template.names() {
+                fills.entry(name.to_owned()).or_default().push(field.clone());
+            }
+        }
+        fills
     }
 }
 

@@ -561,9 +561,11 @@ impl<'a> View<'a> {
     pub async fn creation(
         &self,
         store: &Store,
-        values: BTreeMap<String, Value>,
+        mut values: BTreeMap<String, Value>,
         owner: Option<Ulid>,
     ) -> Result<(CrmRecord, WriteSet), RecordError> {
+        // Every path (API, import, forms, rules, functions) stores unique values as guards key them.
+        self.normalize(&mut values);
         let owner = match (owner, self.caller.account_id()) {
             (Some(owner), _) => owner,
             (None, Some(caller)) => caller,
@@ -648,6 +650,9 @@ impl<'a> View<'a> {
         extra: WriteSet,
         guard: Guard<'_>,
     ) -> Result<CrmRecord, RecordError> {
+        let mut normalized = values.clone();
+        self.normalize(&mut normalized);
+        let values = &normalized;
         let unlocked: &[Ulid] = match guard {
             Guard::Rules => &[],
             Guard::Verified(rule_ids) => rule_ids,

@@ -2,6 +2,8 @@
 //! beside its contact in the same transaction as the contact fields it filled.
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
@@ -40,9 +42,10 @@ pub struct Submission {
     pub at: DateTime<Utc>,
     #[schema(value_type = Object)]
     pub answers: Map<String, Json>,
-    /// Questions whose answers fill masked fields: withheld from staff who may not see those.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub masked_questions: Vec<String>,
+    /// The contact fields each answer filled (question id → fields): an answer is shown only to
+    /// staff who may see all of them, as the fields are when it is shown.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fills: BTreeMap<String, Vec<String>>,
 }
 
 /// Write-set name of a submission's item.
@@ -83,6 +86,25 @@ impl Store {
         item.insert(SK.into(), s(sk));
         item.insert("entity".into(), s("form_submission"));
         self.put_if_absent(item)
+    }
+
+    /// Deletes every submission of contact `contact_id` (the contact is gone: its answers go
+    /// with it). Repeatable: a redelivered deletion finds fewer or none.
+    pub async fn delete_submissions(&self, contact_id: Ulid) -> Result<usize, StoreError> {
+        let (mut deleted, mut start) = (0, None);
+        loop {
+            let page = self.submissions(contact_id, 100, start).await?;
+            for submission in &page.items {
+                let id =
+                    Ulid::from_string(&submission.id).map_err(|_| StoreError::Malformed("submission id"))?;
+                self.delete_item(keys::submission(contact_id, id)).await?;
+                deleted += 1;
+            }
+            start = page.next;
+            if start.is_none() {
+                return Ok(deleted);
+            }
+        }
     }
 
     /// A page of contact `contact_id`'s submissions, newest first.

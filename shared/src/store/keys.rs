@@ -31,6 +31,7 @@
 //! | agent form            | `FORMS`                  | `FORM#<id>`           |                        |        |
 //! | form submission       | `RECORD#contacts#<id>`   | `SUBMISSION#<id>`     |                        |        |
 //! | workflow rule         | `WORKFLOW_RULES`         | `RULE#<id>`           |                        |        |
+//! | time rule's cursor    | `TIME_RULE#<id>`         | `CURSOR#<stage>`      |                        |        |
 //! | workflow run          | `WORKFLOW_RULE#<id>`     | `RUN#<event time>#<event id>` |                |        |
 //! | effect marker         | `EFFECT#<event>#<rule>#<action>` | `EFFECT`      |                        |        |
 //! | custom role         | `ROLES`                  | `ROLE#<id>`           |                        |        |
@@ -243,6 +244,11 @@ pub const SUBMISSION_SK_PREFIX: &str = "SUBMISSION#";
 /// A form submission, beside its contact (newest last: ULIDs sort by time).
 pub fn submission(contact_id: Ulid, id: Ulid) -> Key {
     (record("contacts", contact_id).0, format!("{SUBMISSION_SK_PREFIX}{id}"))
+}
+
+/// Where a time rule's next run goes on among the customers of a stage.
+pub fn time_rule_cursor(rule: Ulid, stage: crate::domain::lifecycle::Stage) -> Key {
+    (format!("TIME_RULE#{rule}"), format!("CURSOR#{}", stage.as_str()))
 }
 
 pub const WORKFLOW_RULES_PK: &str = "WORKFLOW_RULES";

@@ -61,7 +61,7 @@ pub enum LifecycleMove {
 /// Write-set name of the account's part of a move.
 const CUSTOMER: &str = "customer";
 /// Attempts at a move whose account changed between the read and the write.
-const MOVE_ATTEMPTS: usize = 3;
+const MOVE_ATTEMPTS: usize = 5;
 
 impl Store {
     /// The built-in labels: made at first need (a label of a stage's name that exists is adopted
@@ -156,6 +156,15 @@ impl Store {
                 Ok(()) => return Ok(LifecycleMove::Moved { from: current }),
                 // Moved (or gone) since the read: judge again on what is there now.
                 Err(error) if error.failed(CUSTOMER) => continue,
+                // Another move held a label's count (three items every move touches): a
+                // moment later it is free.
+                Err(error)
+                    if error.cancellation().is_some_and(|cancelled| !cancelled.conflicted.is_empty()) =>
+                {
+                    let jitter = rand::random_range(10..60);
+                    tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
+                    continue;
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -243,6 +252,26 @@ impl Store {
             .send()
             .await;
         condition_held(outcome).map(|_| ())
+    }
+
+    /// Where time rule `rule`'s next run goes on among the customers at `stage` (`None`: from
+    /// the least recently active).
+    pub async fn time_rule_cursor(&self, rule: Ulid, stage: Stage) -> Result<Option<PageKey>, StoreError> {
+        self.get_item(keys::time_rule_cursor(rule, stage)).await?.map(stored_value).transpose()
+    }
+
+    /// Saves (or, at the end, clears) time rule `rule`'s place among the customers at `stage`.
+    pub async fn set_time_rule_cursor(
+        &self,
+        rule: Ulid,
+        stage: Stage,
+        cursor: Option<&PageKey>,
+    ) -> Result<(), StoreError> {
+        let key = keys::time_rule_cursor(rule, stage);
+        match cursor {
+            Some(cursor) => self.put(Stored::item(key, "time_rule_cursor", cursor)).await,
+            None => self.delete_item(key).await,
+        }
     }
 
     /// Customers at `stage` whose last activity is before `before`, least recently active first.
