@@ -72,6 +72,12 @@ async fn a_reset_by_mailed_link_sets_the_password_and_ends_every_session() {
     let old_refresh =
         app.post("/sessions/refresh", json!({"refresh_token": session["refresh_token"]}), None).await;
     assert_eq!(old_refresh.status, StatusCode::UNAUTHORIZED, "the reset ended the older session");
+    // Its access token, unexpired, stops at once too.
+    let old_access = app.get("/me", session["access_token"].as_str()).await;
+    assert_eq!(
+        (old_access.status, old_access.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session_ended"))
+    );
     assert_eq!(count(&app, &email, CHANGED_SUBJECT).await, 1);
 
     let replay = app

@@ -353,35 +353,35 @@ async fn record_writes_take_their_counted_round_trips() {
     let Setup { admin, .. } = setup(&app).await;
     let (app, requests) = app.counting_requests().await;
     requests.take();
-    // Tasks have no custom fields: one request per write, and one for the OTP rules of every
-    // create and change (read fresh, so a rule guards at once; no rule here sets the field, so
+    // Every request starts with the session check (revocation). Tasks have no custom fields:
+    // one request per write, and one for the OTP rules of every create and change (read fresh, so a rule guards at once; no rule here sets the field, so
     // no read of the record).
     let task = create(&app, &admin, "tasks", json!({"fields": {"subject": "Count"}})).await;
-    assert_eq!(requests.take(), 2, "create a task");
+    assert_eq!(requests.take(), 3, "create a task");
     let path = format!("/records/tasks/{}", task["id"].as_str().expect("id"));
     assert_eq!(
         patch(&app, &admin, &path, json!({"fields": {"status": "Done"}, "version": 1})).await.status,
         StatusCode::OK
     );
-    assert_eq!(requests.take(), 2, "change a task");
+    assert_eq!(requests.take(), 3, "change a task");
     assert_eq!(app.request(Method::DELETE, &path, None, Some(&admin)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(requests.take(), 1, "delete a task");
+    assert_eq!(requests.take(), 2, "delete a task");
     // Contacts read their field definitions; unique values move in one transaction.
     let contact = create(&app, &admin, "contacts", json!({"fields": {"Loyalty ID": "L-count"}})).await;
-    assert_eq!(requests.take(), 3, "create a contact with a unique value");
+    assert_eq!(requests.take(), 4, "create a contact with a unique value");
     let path = format!("/records/contacts/{}", contact["id"].as_str().expect("id"));
     assert_eq!(
         patch(&app, &admin, &path, json!({"fields": {"Loyalty ID": "L-count-2"}, "version": 1})).await.status,
         StatusCode::OK
     );
-    assert_eq!(requests.take(), 4, "change a unique value: fields, rules, record, transaction");
+    assert_eq!(requests.take(), 5, "change a unique value: fields, rules, record, transaction");
     assert_eq!(
         patch(&app, &admin, &path, json!({"fields": {"first_name": "Ann"}, "version": 2})).await.status,
         StatusCode::OK
     );
-    assert_eq!(requests.take(), 3, "change a plain field of a contact");
+    assert_eq!(requests.take(), 4, "change a plain field of a contact");
     assert_eq!(app.request(Method::DELETE, &path, None, Some(&admin)).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(requests.take(), 3, "delete a contact: fields, record, transaction");
+    assert_eq!(requests.take(), 4, "delete a contact: fields, record, transaction");
 }
 
 #[tokio::test]

@@ -55,7 +55,7 @@ async fn an_owner_s_records_come_from_the_owner_index_and_match_fields() {
     let mine = format!("/records/tasks?owner_id={owner}");
     let (app, requests) = app.counting_requests().await;
     assert_eq!(all_ids(&app, &admin, &mine).await.len(), 3);
-    let sent = requests.take_bodies();
+    let sent = requests.take_work_bodies();
     assert_eq!(sent.len(), 1, "one Query: {sent:?}");
     assert!(sent[0].contains(r#""IndexName":"GSI3""#), "{sent:?}");
     assert_eq!(all_ids(&app, &admin, &mine).await, [first.as_str(), second.as_str(), third.as_str()]);
@@ -148,7 +148,7 @@ async fn a_contact_s_records_come_from_the_contact_index() {
     );
     requests.take();
     assert_eq!(all_ids(&app, &admin, &format!("/records/cases?contact_id={contact}")).await, [case.as_str()]);
-    let sent = requests.take_bodies();
+    let sent = requests.take_work_bodies();
     assert_eq!(sent.len(), 1, "one Query: {sent:?}");
     assert!(sent[0].contains(r#""IndexName":"GSI2""#), "{sent:?}");
 
@@ -226,7 +226,7 @@ async fn a_unique_field_is_matched_through_its_guard_and_masked_fields_are_refus
     let (app, counter) = app.counting_requests().await;
     let path = format!("/records/contacts?Loyalty%20ID={loyalty}");
     let found = app.get(&path, Some(&agent)).await;
-    let sent = counter.take_bodies();
+    let sent = counter.take_work_bodies();
     assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
     let items = found.body["items"].as_array().expect("items");
     assert_eq!(items.iter().map(|r| r["id"].as_str().expect("id")).collect::<Vec<_>>(), [contact.as_str()]);

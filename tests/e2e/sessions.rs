@@ -272,6 +272,12 @@ async fn sign_out_and_device_revocation_end_sessions() {
 
     let signed_out = app.request(Method::DELETE, "/sessions/current", None, Some(laptop_access)).await;
     assert_eq!(signed_out.status, StatusCode::NO_CONTENT);
+    let after = app.get("/me", Some(laptop_access)).await;
+    assert_eq!(
+        (after.status, after.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session_ended")),
+        "signed out"
+    );
     let laptop_refresh =
         app.post("/sessions/refresh", json!({"refresh_token": on_laptop["refresh_token"]}), None).await;
     assert_eq!(laptop_refresh.status, StatusCode::UNAUTHORIZED);
@@ -437,6 +443,11 @@ async fn disabling_a_customer_ends_its_sessions_and_sign_in() {
 
     let disabled = app.post(&format!("/admin/customers/{id}/disable"), json!({}), Some(&admin)).await;
     assert_eq!((disabled.status, disabled.body["status"].as_str()), (StatusCode::OK, Some("disabled")));
+    let portal = app.get("/portal/modules", signed_in["access_token"].as_str()).await;
+    assert_eq!(
+        (portal.status, portal.body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("session_ended"))
+    );
     let refresh =
         app.post("/sessions/refresh", json!({"refresh_token": signed_in["refresh_token"]}), None).await;
     assert_eq!(refresh.status, StatusCode::UNAUTHORIZED);

@@ -395,6 +395,12 @@ impl RequestCounter {
         self.take_sent().into_iter().map(|sent| sent.body).collect()
     }
 
+    /// The bodies sent since the last call but the session check every authenticated request
+    /// starts with.
+    pub fn take_work_bodies(&self) -> Vec<String> {
+        self.take_bodies().into_iter().filter(|body| !is_session_check(body)).collect()
+    }
+
     /// The requests sent since the last call.
     pub fn take_sent(&self) -> Vec<Sent> {
         std::mem::take(&mut *self.0.lock().expect("not poisoned"))
@@ -475,4 +481,10 @@ pub async fn create_workflow_rule(app: &TestApp, admin: &str, rule: Value) -> St
     let created = app.post("/admin/workflow-rules", rule, Some(admin)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     created.body["id"].as_str().expect("id").to_owned()
+}
+
+/// Whether a request body is the session check of an authenticated request (a GetItem of the
+/// session item, its key only).
+pub fn is_session_check(body: &str) -> bool {
+    body.contains(r#""S":"SESSION#"#) && body.contains(r#""ProjectionExpression":"PK""#)
 }

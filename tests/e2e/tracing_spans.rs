@@ -57,7 +57,7 @@ async fn every_request_logs_one_line_with_route_status_and_dynamodb_requests() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     let (list, missing) = (&lines[0], &lines[1]);
     assert_eq!(list["fields"]["status"], 200);
-    assert_eq!(list["fields"]["dynamodb_requests"], 1, "one Query on the module index");
+    assert_eq!(list["fields"]["dynamodb_requests"], 2, "the session check and one Query on the module index");
     assert!(list["fields"]["latency_ms"].as_f64().is_some_and(|ms| ms > 0.0));
     assert_eq!(list["span"]["route"], "/records/{module}", "the route, never the ids in the path");
     assert_eq!(list["span"]["method"], "GET");

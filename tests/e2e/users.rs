@@ -112,6 +112,20 @@ async fn a_disabled_staff_user_is_signed_out_and_kept_out_until_enabled() {
     let refreshed =
         app.post("/sessions/refresh", json!({"refresh_token": signed_in["refresh_token"]}), None).await;
     assert_eq!(refreshed.status, StatusCode::UNAUTHORIZED, "its sessions ended");
+    // And the access token it holds stops on every route at once, reads and writes alike.
+    let token = signed_in["access_token"].as_str();
+    for (method, path, body) in [
+        (Method::GET, "/records/contacts", None),
+        (Method::POST, "/records/contacts", Some(json!({"fields": {"last_name": "Ghost"}}))),
+        (Method::GET, "/me", None),
+    ] {
+        let refused = app.request(method, path, body, token).await;
+        assert_eq!(
+            (refused.status, refused.body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("session_ended")),
+            "{path}"
+        );
+    }
     assert_eq!(app.sign_in(&email, PASSWORD).await.status, StatusCode::FORBIDDEN);
 
     let admin_id = app.account_id(&admin_email).await;

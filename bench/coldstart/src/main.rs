@@ -153,9 +153,9 @@ async fn bench(runs: usize, write: Option<PathBuf>, extras: Vec<String>) -> Resu
         .kill_on_drop(true)
         .spawn()?;
     let endpoint = format!("https://127.0.0.1:{port}");
-    seed(&endpoint, &ca).await?;
+    let (token, session) = staff_token()?;
+    seed(&endpoint, &ca, session).await?;
 
-    let token = staff_token()?;
     let common: Vec<(String, String)> = [
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
@@ -306,8 +306,14 @@ async fn bench(runs: usize, write: Option<PathBuf>, extras: Vec<String>) -> Resu
     Ok(())
 }
 
-/// The table, as `infra/template.yaml` defines it (without its stream: nothing here reads it).
-async fn seed(endpoint: &str, ca: &[u8]) -> Result<(), BoxError> {
+/// The table, as `infra/template.yaml` defines it (without its stream: nothing here reads it),
+/// with the session of the staff token (`(account, session)`): every authenticated request
+/// checks that its session lives.
+async fn seed(
+    endpoint: &str,
+    ca: &[u8],
+    (account, session): (ulid::Ulid, ulid::Ulid),
+) -> Result<(), BoxError> {
     let context =
         TlsContext::builder().with_trust_store(TrustStore::empty().with_pem_certificate(ca)).build()?;
     let http = aws_smithy_http_client::Builder::new()
@@ -335,11 +341,21 @@ async fn seed(endpoint: &str, ca: &[u8]) -> Result<(), BoxError> {
     let template = std::fs::read_to_string(workspace().join("infra/template.yaml"))?;
     let definition = portico_local::table::table_definition(&template)?.without_stream();
     portico_local::table::create_table(&client, TABLE, &definition).await?;
+    let (pk, sk) = portico::store::keys::session(account, session);
+    client
+        .put_item()
+        .table_name(TABLE)
+        .item("PK", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+        .item("SK", aws_sdk_dynamodb::types::AttributeValue::S(sk))
+        .item("entity", aws_sdk_dynamodb::types::AttributeValue::S("session".into()))
+        .send()
+        .await?;
     Ok(())
 }
 
-/// A staff access token as `sessions` would issue it: settings and read access to tasks.
-fn staff_token() -> Result<String, BoxError> {
+/// A staff access token as `sessions` would issue it: settings and read access to tasks; with
+/// its account and session ids.
+fn staff_token() -> Result<(String, (ulid::Ulid, ulid::Ulid)), BoxError> {
     let lookup = |name: &str| match name {
         "TABLE_NAME" => Some(TABLE.to_owned()),
         "MAIL_SENDER" => Some("no-reply@example.com".to_owned()),
@@ -358,14 +374,10 @@ fn staff_token() -> Result<String, BoxError> {
         modules: BTreeMap::from([("tasks".to_owned(), ModuleAccess::READ_WRITE)]),
         projects: Vec::new(),
     };
-    let (token, _) = keys.jwt.issue_access(
-        ulid::Ulid::generate(),
-        AccountKind::Staff,
-        grants,
-        ulid::Ulid::generate(),
-        chrono::Utc::now(),
-    )?;
-    Ok(token)
+    let (account, session) = (ulid::Ulid::generate(), ulid::Ulid::generate());
+    let (token, _) =
+        keys.jwt.issue_access(account, AccountKind::Staff, grants, session, chrono::Utc::now())?;
+    Ok((token, (account, session)))
 }
 
 /// Starts `subject` once and follows it to its response (or, init only, its first `/next`);

@@ -30,10 +30,20 @@ impl FromRequestParts<AppState> for Authenticated {
                     "Sign in and send the access token as a Bearer token.",
                 )
             })?;
-        state.keys.jwt.verify_access(token.trim()).map(Self).map_err(|error| {
+        let claims = state.keys.jwt.verify_access(token.trim()).map_err(|error| {
             tracing::debug!(%error, "access token refused");
             ApiError::unauthorized("invalid_token", "The access token is invalid or expired.")
-        })
+        })?;
+        // Revocation takes effect at once: a token of a session that ended (sign-out, password
+        // reset, "not me", a disabled account) is refused on every route, though unexpired.
+        if !state.store.session_alive(claims.sub, claims.sid).await? {
+            tracing::info!(account_id = %claims.sub, "access token of an ended session refused");
+            return Err(ApiError::unauthorized(
+                "session_ended",
+                "This session has ended (signed out, password changed or access removed); sign in again.",
+            ));
+        }
+        Ok(Self(claims))
     }
 }
 

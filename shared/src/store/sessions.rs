@@ -232,6 +232,23 @@ impl Store {
     }
 
     #[tracing::instrument(skip(self))]
+    /// Whether session `session_id` of `account_id` still lives: sign-out, a password reset,
+    /// "not me" and disabling delete it, and every access token of it stops with it.
+    pub async fn session_alive(&self, account_id: Ulid, session_id: Ulid) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::session(account_id, session_id);
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .projection_expression("PK")
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(output.item.is_some())
+    }
+
     pub async fn end_session(&self, account_id: Ulid, session_id: Ulid) -> Result<(), StoreError> {
         self.delete_item(keys::session(account_id, session_id)).await
     }
