@@ -146,3 +146,47 @@ test("a wrong password is shown and nothing opens", async () => {
   await page.waitForSelector("#sign-in-error:has-text('wrong')");
   assert.equal(await page.isHidden("#workspace"), true);
 });
+
+test("an admin finds a customer, attaches a label and sees its swatch, at a phone's width too", async () => {
+  const token = await adminToken();
+  const policy = { notify_on_registration: false, admin_approval: "none", device_confirmation: false, email_verification: "none" };
+  assert.equal((await api("PUT", "/admin/settings/registration", policy, token)).status, 200);
+  const suffix = Date.now();
+  const vera = { email: `vera-${suffix}@example.com`, password: "correct horse battery staple", name: `Vera ${suffix}`, account_type: "person" };
+  assert.equal((await api("POST", "/registrations", vera)).status, 202);
+  const label = await api("POST", "/admin/labels", { name: `Gold ${suffix}`, colour: "#ffaa00" }, token);
+  assert.equal(label.status, 201, JSON.stringify(label.body));
+
+  for (const [width, name] of [[1280, "desktop"], [390, "phone"]]) {
+    const page = await browser.newPage({ viewport: { width, height: 900 } });
+    const problems = [];
+    page.on("pageerror", (error) => problems.push(error.message));
+    await page.goto(`${base}/admin/`);
+    await page.fill("#sign-in-form input[name=email]", ADMIN.email);
+    await page.fill("#sign-in-form input[name=password]", ADMIN.password);
+    await page.click("#sign-in-form button");
+    await page.waitForSelector("#workspace:not([hidden])");
+    const noSidewaysScroll = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    assert.ok(await noSidewaysScroll(), `the queue fits ${width} px`);
+
+    await page.click("nav button[data-tab=customers]");
+    await page.fill("#customer-search input[name=q]", "vera");
+    await page.click("#customer-search button");
+    const row = page.locator(`#customer-list tr:has-text("${vera.email}")`);
+    await row.click();
+    await page.waitForSelector(`#customer-name:has-text("${vera.name}")`);
+    if (name === "desktop") {
+      await page.selectOption("#label-choice", label.body.id);
+      await page.click("#attach-label");
+    }
+    const chip = page.locator(`#customer-labels li[data-label-id="${label.body.id}"]`);
+    await chip.waitFor();
+    const colour = await chip.locator(".swatch").evaluate((swatch) => getComputedStyle(swatch).backgroundColor);
+    assert.equal(colour, "rgb(255, 170, 0)", "the label's colour as a swatch");
+    assert.ok(await noSidewaysScroll(), `the customer page fits ${width} px`);
+    mkdirSync(join(targetDir, "browser"), { recursive: true });
+    await page.screenshot({ path: join(targetDir, "browser", `admin-customer-${name}.png`), fullPage: true });
+    assert.deepEqual(problems, [], "no script errors on the page");
+    await page.close();
+  }
+});

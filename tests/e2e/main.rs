@@ -9,6 +9,7 @@ mod contact_fields;
 mod contract;
 mod cost;
 mod criteria_pushdown;
+mod customers;
 mod forms;
 mod function_actions;
 mod import;

@@ -80,6 +80,9 @@ const EXPECTED: &[Row] = &[
     ("attach lifecycle label", "PUT", "/admin/customers/{id}/labels/{label_id}", 4, 0, 0, 3, "the caller's rights read afresh, the account (its stage), transaction: stage, both labels' usage counts; + the session check (revocation)"),
     ("disable customer", "POST", "/admin/customers/{id}/disable", 6, 0, 0, 5, "the caller's rights read afresh, account read, transaction (account, login), sessions Query, +1 delete per session (one here); + the session check (revocation)"),
     ("enable customer", "POST", "/admin/customers/{id}/enable", 4, 0, 0, 3, "the caller's rights read afresh, account read, transaction; + the session check (revocation)"),
+    ("customers", "GET", "/admin/customers", 2, 0, 0, 1, "one Query of the state's partition; + the session check (revocation)"),
+    ("customers (search)", "GET", "/admin/customers", 2, 0, 0, 1, "one Query of the name index (an address: the address index); + the session check (revocation)"),
+    ("customer", "GET", "/admin/customers/{id}", 4, 0, 0, 3, "the account and its devices in parallel, its labels (one BatchGetItem); + the session check (revocation)"),
     // Projects, contact fields, roles, staff.
     ("create project", "POST", "/admin/projects", 3, 0, 0, 2, "the caller's rights read afresh; + the session check (revocation)"),
     ("projects", "GET", "/admin/projects", 2, 0, 0, 1, "one Query; + the session check (revocation)"),
@@ -515,6 +518,11 @@ async fn every_endpoint_sends_the_requests_in_the_table() {
     m.json("disable customer", Method::POST, &path, None, Some(admin), StatusCode::OK).await;
     let path = format!("/admin/customers/{dan_id}/enable");
     m.json("enable customer", Method::POST, &path, None, Some(admin), StatusCode::OK).await;
+    m.json("customers", Method::GET, "/admin/customers", None, Some(admin), StatusCode::OK).await;
+    m.json("customers (search)", Method::GET, "/admin/customers?q=an", None, Some(admin), StatusCode::OK)
+        .await;
+    let path = format!("/admin/customers/{dan_id}");
+    m.json("customer", Method::GET, &path, None, Some(admin), StatusCode::OK).await;
 
     // ---- Projects, contact fields, roles, staff.
     let body = json!({"name": "Call centre"});

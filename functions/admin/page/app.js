@@ -1,9 +1,13 @@
-// The admin page: sign in, work the approval queue, edit the registration policy.
+// The admin page: sign in, work the approval queue, find customers and manage their labels and
+// state, edit the registration policy.
 // Plain DOM code; every call goes to the same HTTP API the clients use.
 "use strict";
 
 const $ = (selector) => document.querySelector(selector);
-const state = { token: sessionStorage.getItem("portico.token"), cursor: null, confirmationId: null };
+const state = {
+  token: sessionStorage.getItem("portico.token"), cursor: null, confirmationId: null,
+  customersCursor: null, customer: null,
+};
 
 // A stable random id for this browser, as every Portico client sends.
 function deviceId() {
@@ -177,11 +181,153 @@ $("#settings").addEventListener("submit", async (event) => {
   }
 });
 
+// ---- Customers: the list (by state, searched by the start of a name or address) and a page.
+
+function customerRow(customer) {
+  const tr = document.createElement("tr");
+  tr.className = "clickable";
+  tr.tabIndex = 0;
+  tr.dataset.id = customer.id;
+  tr.append(cell(customer.name), cell(customer.email), cell(customer.lifecycle), cell(new Date(customer.created_at).toLocaleDateString()));
+  const open = () => openCustomer(customer.id);
+  tr.addEventListener("click", open);
+  tr.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
+  return tr;
+}
+
+async function loadCustomers(fresh) {
+  // Only the latest load shows: a search sent while the tab's first load is out wins.
+  const load = (state.customersLoad = (state.customersLoad ?? 0) + 1);
+  if (fresh) {
+    state.customersCursor = null;
+    $("#customer-list").replaceChildren();
+  }
+  $("#customers-error").textContent = "";
+  const form = $("#customer-search");
+  const params = new URLSearchParams({ status: form.elements.status.value, limit: "25" });
+  const q = form.elements.q.value.trim();
+  if (q) params.set("q", q);
+  if (state.customersCursor) params.set("cursor", state.customersCursor);
+  try {
+    const { data } = await api("GET", `/admin/customers?${params}`);
+    if (load !== state.customersLoad) return;
+    $("#customer-list").append(...data.items.map(customerRow));
+    state.customersCursor = data.next_cursor ?? null;
+    $("#customers-more").hidden = !state.customersCursor;
+    $("#customers-empty").hidden = $("#customer-list").children.length > 0;
+  } catch (error) {
+    $("#customers-error").textContent = error.message;
+  }
+}
+
+function swatch(colour) {
+  const span = document.createElement("span");
+  span.className = "swatch";
+  span.style.background = colour;
+  span.setAttribute("aria-hidden", "true");
+  return span;
+}
+
+async function openCustomer(id) {
+  $("#customer-error").textContent = "";
+  try {
+    const [{ data: customer }, { data: labels }] = await Promise.all([
+      api("GET", `/admin/customers/${id}`),
+      api("GET", "/admin/labels?limit=100"),
+    ]);
+    state.customer = customer;
+    $("#customer").hidden = false;
+    $("#customer-name").textContent = customer.name;
+    const profile = $("#customer-profile");
+    profile.replaceChildren();
+    for (const [term, value] of [
+      ["E-mail", customer.email], ["Type", customer.account_type], ["Company", customer.company_name],
+      ["Phone", customer.phone], ["State", customer.status], ["Lifecycle", customer.lifecycle],
+      ["Registered", new Date(customer.created_at).toLocaleString()],
+    ]) {
+      if (value === undefined || value === null) continue;
+      const dt = document.createElement("dt");
+      dt.textContent = term;
+      const dd = document.createElement("dd");
+      dd.textContent = value;
+      profile.append(dt, dd);
+    }
+    const action = $("#customer-status-action");
+    action.hidden = !["active", "disabled"].includes(customer.status);
+    action.textContent = customer.status === "active" ? "Disable" : "Enable";
+    const list = $("#customer-labels");
+    list.replaceChildren(...customer.label_details.map((label) => {
+      const li = document.createElement("li");
+      li.dataset.labelId = label.id;
+      const detach = document.createElement("button");
+      detach.textContent = "×";
+      detach.setAttribute("aria-label", `Detach ${label.name}`);
+      detach.addEventListener("click", () => linkLabel(label.id, "DELETE"));
+      li.append(swatch(label.colour), label.name, detach);
+      return li;
+    }));
+    const carried = new Set(customer.labels);
+    $("#label-choice").replaceChildren(...labels.items.filter((label) => !carried.has(label.id)).map((label) => {
+      const option = document.createElement("option");
+      option.value = label.id;
+      option.textContent = label.name;
+      return option;
+    }));
+    $("#customer-devices").replaceChildren(...customer.devices.map((device) => {
+      const li = document.createElement("li");
+      li.textContent = `${device.label} — last seen ${new Date(device.last_seen).toLocaleString()}`;
+      return li;
+    }));
+    if (customer.devices.length === 0) {
+      const li = document.createElement("li");
+      li.textContent = "None.";
+      $("#customer-devices").append(li);
+    }
+    $("#customer-name").scrollIntoView?.();
+  } catch (error) {
+    $("#customer-error").textContent = error.message;
+  }
+}
+
+async function linkLabel(labelId, method) {
+  const id = state.customer?.id;
+  if (!id || !labelId) return;
+  try {
+    await api(method, `/admin/customers/${id}/labels/${labelId}`);
+    await openCustomer(id);
+  } catch (error) {
+    $("#customer-error").textContent = error.message;
+  }
+}
+
+$("#attach-label").addEventListener("click", () => linkLabel($("#label-choice").value, "PUT"));
+$("#customer-status-action").addEventListener("click", async () => {
+  const customer = state.customer;
+  if (!customer) return;
+  const disabling = customer.status === "active";
+  if (disabling && !window.confirm(`Disable ${customer.name}? Their sessions end at once.`)) return;
+  try {
+    await api("POST", `/admin/customers/${customer.id}/${disabling ? "disable" : "enable"}`);
+    await openCustomer(customer.id);
+    await loadCustomers(true);
+  } catch (error) {
+    $("#customer-error").textContent = error.message;
+  }
+});
+$("#customer-search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  $("#customer").hidden = true;
+  loadCustomers(true);
+});
+$("#customers-more").addEventListener("click", () => loadCustomers(false));
+
 for (const tab of document.querySelectorAll("nav button")) {
   tab.addEventListener("click", () => {
     for (const other of document.querySelectorAll("nav button")) other.classList.toggle("active", other === tab);
     $("#registrations").hidden = tab.dataset.tab !== "registrations";
+    $("#customers").hidden = tab.dataset.tab !== "customers";
     $("#settings").hidden = tab.dataset.tab !== "settings";
+    if (tab.dataset.tab === "customers") loadCustomers(true);
     if (tab.dataset.tab === "settings") loadSettings().catch((error) => { $("#settings-status").textContent = error.message; });
   });
 }

@@ -1,6 +1,7 @@
 //! Staff administration: the registration policy, the approval queue, labels, staff users,
 //! roles, projects and contact fields.
 
+mod customers;
 mod fields;
 mod labels;
 mod page;
@@ -24,6 +25,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_registration_settings, put_registration_settings))
         .merge(registrations::api())
+        .merge(customers::api())
         .merge(labels::api())
         .merge(page::api())
         .merge(users::api())

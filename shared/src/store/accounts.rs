@@ -33,6 +33,12 @@ struct AccountItem {
     gsi1pk: String,
     #[serde(rename = "GSI1SK")]
     gsi1sk: String,
+    /// GSI4 (GSI1's partition): the address in lower case, so staff find customers by its start.
+    #[serde(rename = "GSI4SK", default)]
+    gsi4sk: String,
+    /// GSI5 (GSI1's partition): the name folded as the criteria language folds, then the id.
+    #[serde(rename = "GSI5SK", default)]
+    gsi5sk: String,
     entity: String,
     id: Ulid,
     kind: AccountKind,
@@ -92,6 +98,8 @@ impl From<&Account> for AccountItem {
             sk,
             gsi1pk: account_partition(account.kind, account.status),
             gsi1sk: account.id.to_string(),
+            gsi4sk: keys::account_by_email(&account.email),
+            gsi5sk: keys::account_by_name(&account.name, account.id),
             entity: "account".into(),
             id: account.id,
             kind: account.kind,
@@ -585,6 +593,41 @@ impl Store {
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", GSI1PK)
             .expression_attribute_values(":pk", s(partition))
+            .limit(limit)
+            .set_exclusive_start_key(start.map(page_key_to_item))
+            .send()
+            .await?;
+        let items =
+            output.items.unwrap_or_default().into_iter().map(decode_account).collect::<Result<_, _>>()?;
+        Ok(Page { items, next: page_key_from_item(output.last_evaluated_key)? })
+    }
+
+    /// Customers in `status` whose address (`q` with an `@`) or name starts with `q`, ignoring
+    /// case, from the address (GSI4) or name (GSI5) index: never a scan.
+    pub async fn search_customers(
+        &self,
+        status: AccountStatus,
+        q: &str,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<Account>, StoreError> {
+        let partition = keys::customers_in(status);
+        let (index, sort, prefix) = if q.contains('@') {
+            (keys::GSI4, keys::GSI4SK, q.trim().to_lowercase())
+        } else {
+            (keys::GSI5, keys::GSI5SK, crate::criteria::fold_case(q.trim()))
+        };
+        super::check_start(start.as_ref(), (GSI1PK, &partition), sort, Some(&prefix))?;
+        let output = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(index)
+            .key_condition_expression("#pk = :pk AND begins_with(#sort, :prefix)")
+            .expression_attribute_names("#pk", GSI1PK)
+            .expression_attribute_names("#sort", sort)
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":prefix", s(prefix))
             .limit(limit)
             .set_exclusive_start_key(start.map(page_key_to_item))
             .send()

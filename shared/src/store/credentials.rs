@@ -275,11 +275,12 @@ impl Store {
             .table_name(self.table())
             .key(PK, s(pk))
             .key(SK, s(sk))
-            .update_expression("SET email = :new, trust_version = :next, updated_at = :now")
+            .update_expression("SET email = :new, GSI4SK = :search, trust_version = :next, updated_at = :now")
             .condition_expression(
                 "email = :old AND (attribute_not_exists(trust_version) OR trust_version = :current)",
             )
             .expression_attribute_values(":new", s(change.new_email.as_str()))
+            .expression_attribute_values(":search", s(keys::account_by_email(&change.new_email)))
             .expression_attribute_values(":old", s(account.email.as_str()))
             .expression_attribute_values(":next", n(next_version))
             .expression_attribute_values(":current", n(account.trust_version))

@@ -3,7 +3,8 @@
 //! | item                  | PK                       | SK                    | GSI1PK                 | GSI1SK |
 //! |-----------------------|--------------------------|-----------------------|------------------------|--------|
 //! | account               | `ACCOUNT#<id>`           | `ACCOUNT`             | `CUSTOMERS#<status>` or `STAFF` | `<id>` |
-//! |  (a customer at a lifecycle stage, GSI2: `LIFECYCLE#<stage>` / `<last activity>`)           | | | | |
+//! |  (a customer at a lifecycle stage, GSI2: `LIFECYCLE#<stage>` / `<last activity>`;            | | | | |
+//! |   GSI4: GSI1PK / `<address, lower case>`; GSI5: GSI1PK / `<folded name>\x01<id>`)           | | | | |
 //! | login (e-mail guard)  | `EMAIL#<email>`          | `LOGIN`               |                        |        |
 //! | e-mail verification   | `ACCOUNT#<id>`           | `VERIFICATION#EMAIL`  |                        |        |
 //! | password reset        | `ACCOUNT#<id>`           | `PASSWORD_RESET`      |                        |        |
@@ -326,6 +327,16 @@ pub fn cooldown(scope: &str, subject: &str) -> Key {
 
 pub fn rate_window(scope: &str, subject: &str, window_start: i64) -> Key {
     (format!("RATE#{scope}#{subject}"), format!("WINDOW#{window_start}"))
+}
+
+/// GSI4 sort key of an account: its address in lower case (customers found by its start).
+pub fn account_by_email(email: &crate::domain::Email) -> String {
+    email.as_str().to_lowercase()
+}
+
+/// GSI5 sort key of an account: its name folded (customers found by its start), then its id.
+pub fn account_by_name(name: &str, id: Ulid) -> String {
+    format!("{}\x01{id}", crate::criteria::fold_case(name))
 }
 
 /// GSI1 partition of customers in a state: the approval queue is `CUSTOMERS#pending_approval`.
