@@ -49,6 +49,14 @@ async function customers(status, token) {
   return body.items;
 }
 
+// Opens the admin page on `page` and signs in as the seeded administrator.
+async function signIn(page) {
+  await page.goto(`${base}/admin/`);
+  await page.fill("#sign-in-form input[name=email]", ADMIN.email);
+  await page.fill("#sign-in-form input[name=password]", ADMIN.password);
+  await page.click("#sign-in-form button");
+}
+
 before(async () => {
   const [port, motoPort] = [await freePort(), await freePort()];
   base = `http://127.0.0.1:${port}`;
@@ -101,10 +109,7 @@ test("an admin approves and rejects registrations and changes the policy on the 
   const page = await browser.newPage();
   const problems = [];
   page.on("pageerror", (error) => problems.push(error.message));
-  await page.goto(`${base}/admin/`);
-  await page.fill("#sign-in-form input[name=email]", ADMIN.email);
-  await page.fill("#sign-in-form input[name=password]", ADMIN.password);
-  await page.click("#sign-in-form button");
+  await signIn(page);
   await page.waitForSelector(`#queue tr:has-text("${ann.email}")`);
   await page.waitForSelector(`#queue tr:has-text("Novák Logistics")`);
 
@@ -161,10 +166,7 @@ test("an admin finds a customer, attaches a label and sees its swatch, at a phon
     const page = await browser.newPage({ viewport: { width, height: 900 } });
     const problems = [];
     page.on("pageerror", (error) => problems.push(error.message));
-    await page.goto(`${base}/admin/`);
-    await page.fill("#sign-in-form input[name=email]", ADMIN.email);
-    await page.fill("#sign-in-form input[name=password]", ADMIN.password);
-    await page.click("#sign-in-form button");
+    await signIn(page);
     await page.waitForSelector("#workspace:not([hidden])");
     const noSidewaysScroll = () => page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
     assert.ok(await noSidewaysScroll(), `the queue fits ${width} px`);

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::labels::LabelView;
-use crate::registrations::CustomerView;
+use crate::registrations::{CustomerView, status_param};
 
 /// Longest search text.
 const MAX_QUERY_CHARS: usize = 100;
@@ -45,15 +45,7 @@ async fn list_customers(
     ApiQuery(query): ApiQuery<CustomersQuery>,
 ) -> Result<Json<PagedResponse<CustomerView>>, ApiError> {
     staff.require(Permission::RegistrationsApprove)?;
-    let status = match query.status.as_deref() {
-        None => AccountStatus::Active,
-        Some(value) => AccountStatus::parse(value).ok_or_else(|| {
-            ApiError::invalid_field(
-                "status",
-                "must be one of pending_verification, pending_approval, active, rejected, disabled",
-            )
-        })?,
-    };
+    let status = status_param(query.status.as_deref(), AccountStatus::Active)?;
     let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
         return Err(ApiError::invalid_field("q", format!("must be at most {MAX_QUERY_CHARS} characters")));

@@ -92,18 +92,22 @@ async fn list_registrations(
     ApiQuery(query): ApiQuery<QueueQuery>,
 ) -> Result<Json<PagedResponse<CustomerView>>, ApiError> {
     staff.require(Permission::RegistrationsApprove)?;
-    let status = match query.status.as_deref() {
-        None => AccountStatus::PendingApproval,
-        Some(value) => AccountStatus::parse(value).ok_or_else(|| {
+    let status = status_param(query.status.as_deref(), AccountStatus::PendingApproval)?;
+    let (limit, start) = PageQuery { limit: query.limit, cursor: query.cursor }.resolve(&state.keys)?;
+    let page = state.store.customers_by_status(status, limit, start).await?;
+    Ok(Json(PagedResponse::from_page(&state.keys, page, CustomerView::from)))
+}
+
+/// The `status` parameter of customer lists (`default` without one).
+pub fn status_param(value: Option<&str>, default: AccountStatus) -> Result<AccountStatus, ApiError> {
+    value.map_or(Ok(default), |value| {
+        AccountStatus::parse(value).ok_or_else(|| {
             ApiError::invalid_field(
                 "status",
                 "must be one of pending_verification, pending_approval, active, rejected, disabled",
             )
-        })?,
-    };
-    let (limit, start) = PageQuery { limit: query.limit, cursor: query.cursor }.resolve(&state.keys)?;
-    let page = state.store.customers_by_status(status, limit, start).await?;
-    Ok(Json(PagedResponse::from_page(&state.keys, page, CustomerView::from)))
+        })
+    })
 }
 
 fn parse_id(id: &str) -> Result<Ulid, ApiError> {

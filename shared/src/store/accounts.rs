@@ -82,6 +82,14 @@ struct AccountItem {
     updated_at: DateTime<Utc>,
 }
 
+/// A Query's accounts and where the next page starts.
+fn account_page(
+    output: aws_sdk_dynamodb::operation::query::QueryOutput,
+) -> Result<Page<Account>, StoreError> {
+    let items = output.items.unwrap_or_default().into_iter().map(decode_account).collect::<Result<_, _>>()?;
+    Ok(Page { items, next: page_key_from_item(output.last_evaluated_key)? })
+}
+
 /// GSI1 partition of an account: customers by state (the approval queue), staff together.
 fn account_partition(kind: AccountKind, status: AccountStatus) -> String {
     match kind {
@@ -597,9 +605,7 @@ impl Store {
             .set_exclusive_start_key(start.map(page_key_to_item))
             .send()
             .await?;
-        let items =
-            output.items.unwrap_or_default().into_iter().map(decode_account).collect::<Result<_, _>>()?;
-        Ok(Page { items, next: page_key_from_item(output.last_evaluated_key)? })
+        account_page(output)
     }
 
     /// Customers in `status` whose address (`q` with an `@`) or name starts with `q`, ignoring
@@ -632,9 +638,7 @@ impl Store {
             .set_exclusive_start_key(start.map(page_key_to_item))
             .send()
             .await?;
-        let items =
-            output.items.unwrap_or_default().into_iter().map(decode_account).collect::<Result<_, _>>()?;
-        Ok(Page { items, next: page_key_from_item(output.last_evaluated_key)? })
+        account_page(output)
     }
 
     /// Every staff account (a small set: one GSI1 partition), for notifications.
