@@ -371,3 +371,28 @@ async fn time_and_lifecycle_rules_are_validated_on_save() {
     assert_eq!(products.status, StatusCode::BAD_REQUEST);
     assert_eq!(products.body["errors"][0]["field"], "actions[0].type");
 }
+
+#[tokio::test]
+async fn a_label_adopted_while_in_use_can_still_be_taken_off() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, false).await;
+    let customer = app.account_id(&email).await;
+    // "Customer" exists, on a customer, before the built-in labels do.
+    let made =
+        app.post("/admin/labels", json!({"name": "Customer", "colour": "#123456"}), Some(&admin)).await;
+    let label = made.body["id"].as_str().expect("id").to_owned();
+    let path = format!("/admin/customers/{customer}/labels/{label}");
+    assert_eq!(app.request(Method::PUT, &path, None, Some(&admin)).await.status, StatusCode::NO_CONTENT);
+    let adopted = labels(&app, &admin).await;
+    assert_eq!(named(&adopted, "Customer")["lifecycle_stage"], "Customer");
+    // Attached as the stage too: listed once.
+    assert_eq!(app.request(Method::PUT, &path, None, Some(&admin)).await.status, StatusCode::NO_CONTENT);
+    let account = app.state.store.account(Ulid::from_string(&customer).expect("id")).await.expect("read");
+    assert_eq!(account.expect("account").labels.len(), 1);
+    assert_eq!(app.request(Method::DELETE, &path, None, Some(&admin)).await.status, StatusCode::NO_CONTENT);
+    let account = app.state.store.account(Ulid::from_string(&customer).expect("id")).await.expect("read");
+    let account = account.expect("account");
+    assert_eq!((account.labels.len(), account.lifecycle), (0, None), "both links gone");
+    assert_eq!(named(&labels(&app, &admin).await, "Customer")["usage"], 0);
+}

@@ -218,10 +218,17 @@ async fn link(
         } else {
             (None, MoveFrom { none: false, stages: vec![stage] })
         };
-        return match state.store.move_lifecycle(customer, to, &from, || Ok(WriteSet::new())).await? {
-            LifecycleMove::NoSuchCustomer => Err(ApiError::not_found("No such customer.")),
-            _ => Ok(StatusCode::NO_CONTENT),
-        };
+        if let LifecycleMove::NoSuchCustomer =
+            state.store.move_lifecycle(customer, to, &from, || Ok(WriteSet::new())).await?
+        {
+            return Err(ApiError::not_found("No such customer."));
+        }
+        if !attach {
+            // A customer may also carry it as a plain label, attached before the label of that
+            // name became the stage's: that link goes too.
+            state.store.link_label(customer, label, false).await?;
+        }
+        return Ok(StatusCode::NO_CONTENT);
     }
     match state.store.link_label(customer, label, attach).await? {
         LabelLink::Changed | LabelLink::Unchanged => Ok(StatusCode::NO_CONTENT),

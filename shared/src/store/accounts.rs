@@ -156,7 +156,12 @@ impl From<AccountItem> for Account {
             projects: item.projects,
             // The lifecycle label is one of the customer's labels, kept apart so that exactly
             // one is attached at a time.
-            labels: item.labels.into_iter().chain(item.lifecycle_label).collect(),
+            labels: {
+                let mut labels: Vec<Ulid> = item.labels.into_iter().chain(item.lifecycle_label).collect();
+                labels.sort();
+                labels.dedup();
+                labels
+            },
             trust_version: item.trust_version,
             contact_id: item.contact_id,
             lifecycle: item.lifecycle,

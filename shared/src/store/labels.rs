@@ -270,10 +270,9 @@ impl Store {
                 .condition_expression("attribute_exists(PK) AND attribute_not_exists(stage)")
                 .expression_attribute_values(":delta", n(1))
         } else {
+            // A plain link to a label adopted as a stage's since can still be taken off.
             usage_update
-                .condition_expression(
-                    "attribute_exists(PK) AND attribute_not_exists(stage) AND #usage > :zero",
-                )
+                .condition_expression("attribute_exists(PK) AND #usage > :zero")
                 .expression_attribute_values(":delta", n(-1))
                 .expression_attribute_values(":zero", n(0))
         };
