@@ -192,3 +192,52 @@ test("an admin finds a customer, attaches a label and sees its swatch, at a phon
     await page.close();
   }
 });
+
+test("an admin creates, recolours and deletes labels; refusals show next to their control", async () => {
+  const token = await adminToken();
+  const suffix = Date.now();
+  const page = await browser.newPage({ viewport: { width: 360, height: 800 } });
+  page.on("dialog", (dialog) => dialog.accept());
+  await signIn(page);
+  await page.waitForSelector("#workspace:not([hidden])");
+  await page.click("nav button[data-tab=labels]");
+  await page.waitForSelector("#label-list tr:has-text('lifecycle stage')");
+
+  // A name that is too long is refused beside the name field.
+  // (the browser's own limit taken off, as a script could)
+  await page.evaluate(() => { document.querySelector("#label-form input[name=name]").removeAttribute("maxlength"); });
+  await page.fill("#label-form input[name=name]", "x".repeat(65));
+  await page.click("#label-form button[type=submit]");
+  await page.waitForSelector("#label-name-error:has-text('64')");
+
+  await page.fill("#label-form input[name=name]", `Silver ${suffix}`);
+  await page.fill("#label-form input[name=colour]", "#c0c0c0");
+  await page.click("#label-form button[type=submit]");
+  const row = page.locator(`#label-list tr:has-text("Silver ${suffix}")`);
+  await row.waitFor();
+  assert.equal(await row.locator(".swatch").evaluate((s) => getComputedStyle(s).backgroundColor), "rgb(192, 192, 192)");
+
+  await row.getByRole("button", { name: `Edit Silver ${suffix}` }).click();
+  await page.fill("#label-form input[name=colour]", "#00aa55");
+  await page.click("#label-form button[type=submit]");
+  await page.waitForFunction((name) => {
+    const swatch = [...document.querySelectorAll("#label-list tr")].find((tr) => tr.textContent.includes(name))?.querySelector(".swatch");
+    return swatch && getComputedStyle(swatch).backgroundColor === "rgb(0, 170, 85)";
+  }, `Silver ${suffix}`);
+
+  // A label in use can't be deleted: the refusal shows; the built-in ones offer no delete.
+  const id = await row.getAttribute("data-label-id");
+  const vera = { email: `silver-${suffix}@example.com`, password: "correct horse battery staple", name: "Silvia", account_type: "person" };
+  const policy = { notify_on_registration: false, admin_approval: "none", device_confirmation: false, email_verification: "none" };
+  assert.equal((await api("PUT", "/admin/settings/registration", policy, token)).status, 200);
+  assert.equal((await api("POST", "/registrations", vera)).status, 202);
+  const found = await api("GET", `/admin/customers?q=${encodeURIComponent(vera.email)}`, undefined, token);
+  assert.equal((await api("PUT", `/admin/customers/${found.body.items[0].id}/labels/${id}`, undefined, token)).status, 204);
+  await row.getByRole("button", { name: `Delete Silver ${suffix}` }).click();
+  await page.waitForSelector("#labels-error:has-text('detach it')");
+  assert.equal(await page.locator("#label-list tr:has-text('lifecycle stage') button:has-text('Delete')").count(), 0);
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), "fits 360 px");
+  mkdirSync(join(targetDir, "browser"), { recursive: true });
+  await page.screenshot({ path: join(targetDir, "browser", "admin-labels-phone.png"), fullPage: true });
+  await page.close();
+});

@@ -321,11 +321,107 @@ $("#customer-search").addEventListener("submit", (event) => {
 });
 $("#customers-more").addEventListener("click", () => loadCustomers(false));
 
+// ---- Labels: create, edit (name, description, colour), delete; the lifecycle stages' built-in
+// labels keep their names and can't be deleted.
+
+const labelForm = () => $("#label-form");
+
+function resetLabelForm() {
+  const form = labelForm();
+  form.reset();
+  delete form.dataset.id;
+  $("#label-form-title").textContent = "New label";
+  $("#label-cancel").hidden = true;
+  form.elements.name.disabled = false;
+  for (const field of ["name", "description", "colour"]) $(`#label-${field}-error`).textContent = "";
+}
+
+function labelRow(label) {
+  const tr = document.createElement("tr");
+  tr.dataset.labelId = label.id;
+  const name = document.createElement("td");
+  name.append(swatch(label.colour), " ", label.name);
+  if (label.lifecycle_stage) name.append(" (lifecycle stage)");
+  const actions = document.createElement("td");
+  actions.className = "actions";
+  const edit = document.createElement("button");
+  edit.textContent = "Edit";
+  edit.setAttribute("aria-label", `Edit ${label.name}`);
+  edit.addEventListener("click", () => {
+    resetLabelForm();
+    const form = labelForm();
+    form.dataset.id = label.id;
+    form.elements.name.value = label.name;
+    form.elements.name.disabled = Boolean(label.lifecycle_stage);
+    form.elements.description.value = label.description;
+    form.elements.colour.value = label.colour;
+    $("#label-form-title").textContent = `Edit ${label.name}`;
+    $("#label-cancel").hidden = false;
+    form.elements.name.focus();
+  });
+  actions.append(edit);
+  if (!label.lifecycle_stage) {
+    const remove = document.createElement("button");
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", `Delete ${label.name}`);
+    remove.addEventListener("click", async () => {
+      if (!window.confirm(`Delete the label ${label.name}?`)) return;
+      $("#labels-error").textContent = "";
+      try {
+        await api("DELETE", `/admin/labels/${label.id}`);
+        await loadLabels();
+      } catch (error) {
+        $("#labels-error").textContent = error.message;
+      }
+    });
+    actions.append(" ", remove);
+  }
+  tr.append(name, cell(label.description), cell(new Intl.NumberFormat().format(label.usage)), actions);
+  return tr;
+}
+
+async function loadLabels() {
+  $("#labels-error").textContent = "";
+  try {
+    const { data } = await api("GET", "/admin/labels?limit=100");
+    $("#label-list").replaceChildren(...data.items.map(labelRow));
+  } catch (error) {
+    $("#labels-error").textContent = error.message;
+  }
+}
+
+labelForm().addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = labelForm();
+  for (const field of ["name", "description", "colour"]) $(`#label-${field}-error`).textContent = "";
+  $("#label-status").textContent = "";
+  const body = { description: form.elements.description.value, colour: form.elements.colour.value };
+  if (!form.elements.name.disabled) body.name = form.elements.name.value;
+  try {
+    if (form.dataset.id) await api("PATCH", `/admin/labels/${form.dataset.id}`, body);
+    else await api("POST", "/admin/labels", body);
+    resetLabelForm();
+    $("#label-status").textContent = "Saved.";
+    await loadLabels();
+  } catch (error) {
+    // Each problem next to the control it names.
+    const errors = error.problem?.errors ?? [];
+    for (const { field, message } of errors) {
+      const slot = $(`#label-${field}-error`);
+      if (slot) slot.textContent = message;
+    }
+    if (errors.length === 0) $("#label-status").textContent = error.message;
+  }
+});
+$("#label-cancel").addEventListener("click", resetLabelForm);
+
 for (const tab of document.querySelectorAll("nav button")) {
   tab.addEventListener("click", () => {
     for (const other of document.querySelectorAll("nav button")) other.classList.toggle("active", other === tab);
     $("#registrations").hidden = tab.dataset.tab !== "registrations";
     $("#customers").hidden = tab.dataset.tab !== "customers";
+    $("#labels").hidden = tab.dataset.tab !== "labels";
+    if (tab.dataset.tab === "labels") loadLabels();
     $("#settings").hidden = tab.dataset.tab !== "settings";
     if (tab.dataset.tab === "customers") loadCustomers(true);
     if (tab.dataset.tab === "settings") loadSettings().catch((error) => { $("#settings-status").textContent = error.message; });
