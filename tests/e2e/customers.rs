@@ -94,3 +94,25 @@ async fn a_customer_s_page_shows_labels_with_colours_and_trusted_devices() {
     );
     assert_eq!(app.get("/admin/customers/not-an-id", Some(&admin)).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn customers_from_before_the_search_are_given_their_keys() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    app.set_policy(&admin, json!({"notify_on_registration": false, "admin_approval": "none", "device_confirmation": false, "email_verification": "none"})).await;
+    let (id, _) = customer(&app, "Olga Old", "olga").await;
+    // As an account written before the search keys existed.
+    app.dynamodb
+        .update_item()
+        .table_name(app.state.store.table())
+        .key("PK", AttributeValue::S(format!("ACCOUNT#{id}")))
+        .key("SK", AttributeValue::S("ACCOUNT".into()))
+        .update_expression("REMOVE GSI4SK, GSI5SK")
+        .send()
+        .await
+        .expect("strip the keys");
+    assert_eq!(names(&app.get("/admin/customers?q=olga", Some(&admin)).await.body), Vec::<&str>::new());
+    assert_eq!(app.state.store.index_customers_for_search().await.expect("indexed"), 1);
+    assert_eq!(names(&app.get("/admin/customers?q=olga", Some(&admin)).await.body), ["Olga Old"]);
+}

@@ -4,6 +4,7 @@
 //! portico-local                      start moto, the table, the API on http://127.0.0.1:3000
 //! portico-local create-admin EMAIL   create an administrator in the configured table (AWS too)
 //! portico-local count-admins         count the administrators of a table from before the count
+//! portico-local index-customers      give the customers of a table from before the search its keys
 //! ```
 
 use std::net::SocketAddr;
@@ -77,9 +78,10 @@ async fn main() -> Result<(), Error> {
         [] | ["run"] => run(LocalSettings::from_env()?).await,
         ["create-admin", email] => create_admin_in_configured_table(email).await,
         ["count-admins"] => count_admins_in_configured_table().await,
+        ["index-customers"] => index_customers_in_configured_table().await,
         _ => {
             eprintln!(
-                "usage: portico-local [run] | portico-local create-admin EMAIL | portico-local count-admins"
+                "usage: portico-local [run] | portico-local create-admin EMAIL | portico-local count-admins | portico-local index-customers"
             );
             std::process::exit(2);
         }
@@ -107,6 +109,15 @@ async fn count_admins_in_configured_table() -> Result<(), Error> {
     let state = AppState::new(Config::from_env()?).await;
     let count = state.store.count_administrators().await?;
     println!("{count} administrator(s) (active staff holding users.manage and settings.manage)");
+    Ok(())
+}
+
+/// For a table from before the customer search (AWS or local): gives every customer the keys
+/// `GET /admin/customers?q=` finds it by. Repeatable.
+async fn index_customers_in_configured_table() -> Result<(), Error> {
+    let state = AppState::new(Config::from_env()?).await;
+    let written = state.store.index_customers_for_search().await?;
+    println!("{written} customer(s) given their search keys");
     Ok(())
 }
 

@@ -646,6 +646,45 @@ impl Store {
         account_page(output)
     }
 
+    /// Gives every customer its search keys (GSI4SK, GSI5SK), for a table from before them:
+    /// the customers are read state by state from GSI1 (no scan), and each key is written on
+    /// the condition that the address and name are still those read. Repeatable; the count of
+    /// customers written.
+    pub async fn index_customers_for_search(&self) -> Result<usize, StoreError> {
+        let mut written = 0;
+        for status in AccountStatus::ALL {
+            let mut start = None;
+            loop {
+                let page = self.customers_by_status(status, 100, start).await?;
+                for account in &page.items {
+                    let outcome = self
+                        .update_at(keys::account(account.id))
+                        .update_expression("SET GSI4SK = :by_email, GSI5SK = :by_name")
+                        .condition_expression("email = :email AND #name = :name")
+                        .expression_attribute_names("#name", "name")
+                        .expression_attribute_values(":by_email", s(keys::account_by_email(&account.email)))
+                        .expression_attribute_values(
+                            ":by_name",
+                            s(keys::account_by_name(&account.name, account.id)),
+                        )
+                        .expression_attribute_values(":email", s(account.email.as_str()))
+                        .expression_attribute_values(":name", s(account.name.as_str()))
+                        .send()
+                        .await;
+                    // Changed meanwhile: that write set the keys itself.
+                    if super::condition_held(outcome)? {
+                        written += 1;
+                    }
+                }
+                start = page.next;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(written)
+    }
+
     /// Every staff account (a small set: one GSI1 partition), for notifications.
     #[tracing::instrument(skip(self))]
     pub async fn staff(&self) -> Result<Vec<Account>, StoreError> {
