@@ -396,3 +396,50 @@ async fn a_label_adopted_while_in_use_can_still_be_taken_off() {
     assert_eq!((account.labels.len(), account.lifecycle), (0, None), "both links gone");
     assert_eq!(named(&labels(&app, &admin).await, "Customer")["usage"], 0);
 }
+
+#[tokio::test]
+async fn an_otp_rule_on_the_contact_s_lifecycle_guards_the_stage_too() {
+    let (app, _) = spawn_app_with_workflows().await;
+    let (admin, _) = app.admin_token().await;
+    let guard = json!({"name": "Customer status needs the customer", "module": "contacts",
+        "trigger": {"field": "lifecycle", "changed_to": "Customer"}, "otp": {"type": "numeric", "length": 6},
+        "channels": ["email"], "recipients": {"email": "email"}});
+    assert_eq!(app.post("/admin/otp-rules", guard, Some(&admin)).await.status, StatusCode::CREATED);
+    let rule = create_workflow_rule(
+        &app,
+        &admin,
+        json!({"name": "Won deal makes a customer", "module": "deals", "trigger": {"event": "created"},
+               "actions": [{"type": "lifecycle", "stage": "Customer"}]}),
+    )
+    .await;
+    let (customer, contact, _) = approved_customer(&app, &admin, false).await;
+    let listed = labels(&app, &admin).await;
+    let label = |name: &str| named(&listed, name)["id"].as_str().expect("id").to_owned();
+
+    // Staff can't attach the guarded stage; an unguarded one moves as before.
+    let path = |label: &str| format!("/admin/customers/{customer}/labels/{label}");
+    let refused = app.request(Method::PUT, &path(&label("Customer")), None, Some(&admin)).await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (StatusCode::PRECONDITION_REQUIRED, Some("otp_required"))
+    );
+    assert_eq!(
+        app.request(Method::PUT, &path(&label("Prospect")), None, Some(&admin)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(stage_of(&app, &customer).await, Some(Stage::Prospect));
+
+    // A rule skips the guarded move and says why.
+    let deal = app
+        .post("/records/deals", json!({"fields": {"name": "Won", "contact_id": contact}}), Some(&admin))
+        .await;
+    assert_eq!(deal.status, StatusCode::CREATED);
+    let run = eventually("the rule's run", async || {
+        let page = app.get(&format!("/admin/workflow-rules/{rule}/runs"), Some(&admin)).await;
+        page.body["items"].as_array().and_then(|items| items.first().cloned())
+    })
+    .await;
+    assert_eq!(run["actions"][0]["status"], "skipped", "{run}");
+    assert!(run["actions"][0]["detail"].as_str().is_some_and(|detail| detail.contains("OTP rule")), "{run}");
+    assert_eq!(stage_of(&app, &customer).await, Some(Stage::Prospect));
+}

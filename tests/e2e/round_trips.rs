@@ -77,7 +77,7 @@ const EXPECTED: &[Row] = &[
     ("delete label", "DELETE", "/admin/labels/{id}", 4, 0, 0, 3, "the caller's rights read afresh, read (usage, name guard), transaction; + the session check (revocation)"),
     ("attach label", "PUT", "/admin/customers/{id}/labels/{label_id}", 3, 0, 0, 2, "the caller's rights read afresh, transaction: customer's labels, usage count; + the session check (revocation)"),
     ("detach label", "DELETE", "/admin/customers/{id}/labels/{label_id}", 3, 0, 0, 2, "the caller's rights read afresh, as attach; + the session check (revocation)"),
-    ("attach lifecycle label", "PUT", "/admin/customers/{id}/labels/{label_id}", 4, 0, 0, 3, "the caller's rights read afresh, the account (its stage), transaction: stage, both labels' usage counts; + the session check (revocation)"),
+    ("attach lifecycle label", "PUT", "/admin/customers/{id}/labels/{label_id}", 5, 0, 0, 4, "the caller's rights read afresh, the OTP rules (one on the contact's lifecycle field would guard the move; the contact is read only then), the account (its stage), transaction: stage, both labels' usage counts; + the session check (revocation)"),
     ("disable customer", "POST", "/admin/customers/{id}/disable", 6, 0, 0, 5, "the caller's rights read afresh, account read, transaction (account, login), sessions Query, +1 delete per session (one here); + the session check (revocation)"),
     ("enable customer", "POST", "/admin/customers/{id}/enable", 4, 0, 0, 3, "the caller's rights read afresh, account read, transaction; + the session check (revocation)"),
     ("customers", "GET", "/admin/customers", 2, 0, 0, 1, "one Query of the state's partition; + the session check (revocation)"),

@@ -218,6 +218,16 @@ async fn link(
         } else {
             (None, MoveFrom { none: false, stages: vec![stage] })
         };
+        // The stage is the contact's `lifecycle` field too: an OTP rule on it guards this move.
+        if let Some(rule) = portico::records::lifecycle::guarding_rule(&state.store, customer, to).await? {
+            return Err(ApiError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "otp_required",
+                format!(
+                    "Moving this customer's lifecycle stage needs their one-time password (rule \"{rule}\"); change the lifecycle field of their contact with PATCH to get a code."
+                ),
+            ));
+        }
         if let LifecycleMove::NoSuchCustomer =
             state.store.move_lifecycle(customer, to, &from, || Ok(WriteSet::new())).await?
         {

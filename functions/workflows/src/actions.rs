@@ -457,6 +457,13 @@ impl Effect<'_> {
         let Some(customer) = crate::lifecycle::customer_of(self.state, self.record).await? else {
             return Ok(Ended::Skipped("the record's contact has no customer account".into()));
         };
+        if let Some(rule) =
+            portico::records::lifecycle::guarding_rule(&self.state.store, customer, Some(stage)).await?
+        {
+            return Ok(Ended::Skipped(format!(
+                "the OTP rule \"{rule}\" guards the contact's lifecycle: only a change with the customer's code moves it"
+            )));
+        }
         let moved = self.state.store.move_lifecycle(customer, Some(stage), from, || self.marker(key)).await;
         match moved {
             Ok(LifecycleMove::Moved { .. }) => Ok(Ended::Done),

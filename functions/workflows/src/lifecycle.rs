@@ -10,6 +10,7 @@ use portico::criteria::{FieldSchema, Value};
 use portico::domain::lifecycle::{MoveFrom, Stage};
 use portico::domain::modules::{self, CrmRecord, Origin, parse_field};
 use portico::domain::{Account, AccountKind};
+use portico::records::lifecycle::FIELD;
 use portico::records::{Caller, RecordError, View};
 use portico::store::lifecycle::LifecycleMove;
 use portico::store::workflows::MARKER;
@@ -18,8 +19,6 @@ use ulid::Ulid;
 
 use crate::Rules;
 
-/// The contact field mirroring the stage.
-pub const FIELD: &str = "lifecycle";
 /// Attempts at writing the contact when it changes meanwhile.
 const SYNC_ATTEMPTS: usize = 3;
 

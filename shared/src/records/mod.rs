@@ -7,6 +7,7 @@
 //! guards (`guard:<field>`, `release:<field>`), a new owner's check (`owner`) and whatever items
 //! the calling feature adds (`challenge`, `submission`, `marker` …), committed together.
 
+pub mod lifecycle;
 pub mod list;
 pub mod otp;
 pub mod portal;
