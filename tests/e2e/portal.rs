@@ -291,10 +291,15 @@ async fn a_customer_never_reaches_another_customer_s_records() {
     let mut seen = ids(&approved);
     seen.extend(ids(&next));
     assert!(!seen.contains(&seed.approved) && !seen.contains(&seed.foreign_quote));
+    // One character in the middle changed (the last may carry only padding bits, and may be the
+    // replacement already).
+    let middle = cursor.len() / 2;
+    let other = if &cursor[middle..=middle] == "A" { "B" } else { "A" };
+    let tampered = format!("{}{other}{}", &cursor[..middle], &cursor[middle + 1..]);
     for (path, token) in [
         (format!("/portal/records/quotes?cursor={cursor}"), &patricie),
         (format!("/portal/records/products?cursor={cursor}"), &karel),
-        (format!("/portal/records/quotes?cursor={}A", &cursor[..cursor.len() - 1]), &karel),
+        (format!("/portal/records/quotes?cursor={tampered}"), &karel),
     ] {
         let refused = app.get(&path, Some(token)).await;
         assert_eq!(
