@@ -219,7 +219,11 @@ async fn link(
             (None, MoveFrom { none: false, stages: vec![stage] })
         };
         // The stage is the contact's `lifecycle` field too: an OTP rule on it guards this move.
-        if let Some(rule) = portico::records::lifecycle::guarding_rule(&state.store, customer, to).await? {
+        let otp_rules =
+            portico::records::otp_rules(&state.store, portico::domain::modules::contacts()).await?;
+        if let Some(rule) =
+            portico::records::lifecycle::guarding_rule(&state.store, &otp_rules, customer, to).await?
+        {
             return Err(ApiError::new(
                 StatusCode::PRECONDITION_REQUIRED,
                 "otp_required",

@@ -457,8 +457,11 @@ impl Effect<'_> {
         let Some(customer) = crate::lifecycle::customer_of(self.state, self.record).await? else {
             return Ok(Ended::Skipped("the record's contact has no customer account".into()));
         };
+        // The batch's OTP rules of contacts (read once per batch, not once per action).
+        let otp_rules = self.rules.otp_rules(self.state, modules::contacts()).await?;
         if let Some(rule) =
-            portico::records::lifecycle::guarding_rule(&self.state.store, customer, Some(stage)).await?
+            portico::records::lifecycle::guarding_rule(&self.state.store, &otp_rules, customer, Some(stage))
+                .await?
         {
             return Ok(Ended::Skipped(format!(
                 "the OTP rule \"{rule}\" guards the contact's lifecycle: only a change with the customer's code moves it"

@@ -7,6 +7,8 @@ use crate::domain::lifecycle::Stage;
 use crate::domain::modules::{self, Origin};
 use ulid::Ulid;
 
+use crate::domain::otp::ValidOtpRule;
+
 use crate::store::{Store, StoreError};
 
 use super::{Caller, RecordError, View};
@@ -14,19 +16,20 @@ use super::{Caller, RecordError, View};
 /// The contact field the stage is mirrored into.
 pub const FIELD: &str = "lifecycle";
 
-/// The name of the OTP rule that guards moving customer `customer_id` to `to` (through its
-/// linked contact's `lifecycle` field), if one does. One Query of the OTP rules; the customer and
-/// its contact are read only when a rule watches the field. A customer without a contact has
-/// no field to guard.
+/// The name of the OTP rule among `otp_rules` (the contacts module's, as `otp_rules` reads
+/// them: callers that hold them already pass theirs) that guards moving customer `customer_id`
+/// to `to` through its linked contact's `lifecycle` field, if one does. The customer and its
+/// contact are read only when a rule watches the field. A customer without a contact has no
+/// field to guard.
 pub async fn guarding_rule(
     store: &Store,
+    otp_rules: &[(Ulid, ValidOtpRule)],
     customer_id: Ulid,
     to: Option<Stage>,
 ) -> Result<Option<String>, StoreError> {
     let contacts = modules::contacts();
-    let rules: Vec<_> = super::otp_rules(store, contacts)
-        .await?
-        .into_iter()
+    let rules: Vec<_> = otp_rules
+        .iter()
         .filter(|(_, rule)| rule.module.name == contacts.name && rule.definition.trigger.field == FIELD)
         .collect();
     if rules.is_empty() {
