@@ -353,3 +353,42 @@ async fn a_right_taken_away_stops_settings_changes_at_once_even_on_an_old_token(
         labels.as_array().expect("items").iter().filter(|label| label["lifecycle_stage"].is_null()).collect();
     assert!(made.is_empty(), "nothing was written but the built-in lifecycle labels: {labels}");
 }
+
+/// The admin console shows a staff member only the screens their rights allow: `GET /me` says
+/// which rights the session carries (a customer's profile has none), and a user manager may
+/// list the projects they put staff into, without managing settings.
+#[tokio::test]
+async fn the_profile_names_the_sessions_rights_and_user_managers_list_projects() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let me = app.get("/me", Some(&admin)).await.body;
+    let rights: Vec<&str> =
+        me["permissions"].as_array().expect("permissions").iter().filter_map(Value::as_str).collect();
+    assert!(rights.contains(&"settings.manage") && rights.contains(&"users.manage"), "{me}");
+
+    let sales = app.staff_token(BuiltinRole::SalesManager).await;
+    let me = app.get("/me", Some(&sales)).await.body;
+    assert_eq!(me["permissions"], json!(["records.assign", "forms.fill"]));
+    assert_eq!(app.get("/admin/projects", Some(&sales)).await.status, StatusCode::FORBIDDEN);
+
+    let role =
+        json!({"id": "staff_desk", "name": "Staff desk", "permissions": ["users.manage"], "modules": {}});
+    assert_eq!(app.post("/admin/roles", role, Some(&admin)).await.status, StatusCode::CREATED);
+    let email = unique_email("desk");
+    let desk = json!({"email": email, "name": "Desk", "password": PASSWORD, "roles": ["staff_desk"]});
+    assert_eq!(app.post("/admin/users", desk, Some(&admin)).await.status, StatusCode::CREATED);
+    let desk = app.sign_in(&email, PASSWORD).await.body["access_token"].as_str().expect("token").to_owned();
+    let projects = app.get("/admin/projects", Some(&desk)).await;
+    assert_eq!(projects.status, StatusCode::OK, "{}", projects.body);
+    assert_eq!(app.get("/admin/contact-fields", Some(&desk)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.post("/admin/projects", json!({"name": "Not theirs"}), Some(&desk)).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let customer = app.active_customer(&admin, false).await;
+    let customer =
+        app.sign_in(&customer, PASSWORD).await.body["access_token"].as_str().expect("token").to_owned();
+    let profile = app.get("/me", Some(&customer)).await.body;
+    assert!(profile["email"].is_string() && profile.get("permissions").is_none(), "{profile}");
+}

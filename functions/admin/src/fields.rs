@@ -41,12 +41,15 @@ impl From<Project> for ProjectView {
 }
 
 #[utoipa::path(get, path = "/admin/projects", tag = "fields", security(("bearer" = [])),
-    responses((status = 200, body = Vec<ProjectView>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<ProjectView>, description = "For `settings.manage` or `users.manage` (who put staff into projects)"),
+        (status = 403, body = Problem)))]
 async fn list_projects(
     State(state): State<AppState>,
     staff: Staff,
 ) -> Result<Json<Vec<ProjectView>>, ApiError> {
-    staff.require(Permission::SettingsManage)?;
+    if !staff.0.has(Permission::UsersManage) {
+        staff.require(Permission::SettingsManage)?;
+    }
     Ok(Json(state.store.projects().await?.into_iter().map(ProjectView::from).collect()))
 }
 

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use portico::domain::{AccountKind, AccountStatus, AccountType, Locale};
+use portico::domain::{AccountKind, AccountStatus, AccountType, Locale, Permission};
 use portico::error::Problem;
 use portico::http::{Authenticated, DeviceId};
 use portico::{ApiError, AppState};
@@ -35,6 +35,10 @@ pub struct Profile {
     pub status: AccountStatus,
     pub email_verified: bool,
     pub created_at: DateTime<Utc>,
+    /// Staff: the rights this session carries (they change with the next sign-in or refresh).
+    /// Clients use them to offer only what the API will allow; the API checks them anyway.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<Permission>,
 }
 
 #[utoipa::path(get, path = "/me", tag = "me", security(("bearer" = [])),
@@ -60,6 +64,7 @@ async fn profile(
         status: account.status,
         email_verified: account.email_verified,
         created_at: account.created_at,
+        permissions: claims.perms,
     }))
 }
 
