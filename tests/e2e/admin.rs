@@ -156,3 +156,40 @@ async fn the_policy_round_trips_and_refuses_bad_values() {
         "a refused write changes nothing"
     );
 }
+
+/// The console's modules import each other by relative path: every one the page and its
+/// modules name is served, as a script, under the strict CSP (a missing one would break the
+/// page only in a browser); an unknown file is a 404 problem.
+#[tokio::test]
+async fn the_console_serves_every_module_it_imports() {
+    let app = spawn_app().await;
+    let fetch = |path: String| {
+        let (http, url) = (app.http.clone(), format!("{}{path}", app.base));
+        async move { http.get(url).send().await.expect("request") }
+    };
+    let page = fetch("/admin/".into()).await;
+    let csp = page.headers()["content-security-policy"].to_str().expect("CSP").to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    let mut pending = vec![page.text().await.expect("page")];
+    let mut served = std::collections::BTreeSet::new();
+    while let Some(source) = pending.pop() {
+        let named = source.split(['"', '\'']).filter(|part| part.ends_with(".js") || part.ends_with(".css"));
+        for name in named.map(|part| part.rsplit('/').next().expect("a name").to_owned()).collect::<Vec<_>>()
+        {
+            if !served.insert(name.clone()) {
+                continue;
+            }
+            let asset = fetch(format!("/admin/assets/{name}")).await;
+            assert_eq!(asset.status(), StatusCode::OK, "{name}");
+            let content_type = asset.headers()["content-type"].to_str().expect("type").to_owned();
+            let expected = if name.ends_with(".js") { "text/javascript" } else { "text/css" };
+            assert!(content_type.starts_with(expected), "{name}: {content_type}");
+            assert_eq!(asset.headers()["content-security-policy"].to_str().expect("CSP"), csp);
+            pending.push(asset.text().await.expect("asset"));
+        }
+    }
+    assert!(served.len() >= 10, "the page and its screens: {served:?}");
+    let missing = fetch("/admin/assets/nope.js".into()).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+}

@@ -167,8 +167,7 @@ const EXPECTED: &[Row] = &[
     ("delete workflow rule", "DELETE", "/admin/workflow-rules/{id}", 3, 0, 0, 2, "the caller's rights read afresh, conditional DeleteItem; + the session check (revocation)"),
     // Static answers.
     ("admin page", "GET", "/admin/", 0, 0, 0, 0, "compiled in"),
-    ("admin script", "GET", "/admin/app.js", 0, 0, 0, 0, "compiled in"),
-    ("admin style", "GET", "/admin/app.css", 0, 0, 0, 0, "compiled in"),
+    ("admin asset", "GET", "/admin/assets/{name}", 0, 0, 0, 0, "compiled in"),
     ("openapi", "GET", "/openapi.json", 0, 0, 0, 0, "generated once per instance"),
 ];
 
@@ -927,12 +926,9 @@ async fn every_endpoint_sends_the_requests_in_the_table() {
     m.json("delete workflow rule", Method::DELETE, &path, None, Some(admin), StatusCode::NO_CONTENT).await;
 
     // ---- Static answers.
-    for (label, path) in [
-        ("admin page", "/admin/"),
-        ("admin script", "/admin/app.js"),
-        ("admin style", "/admin/app.css"),
-        ("openapi", "/openapi.json"),
-    ] {
+    for (label, path) in
+        [("admin page", "/admin/"), ("admin asset", "/admin/assets/main.js"), ("openapi", "/openapi.json")]
+    {
         m.json(label, Method::GET, path, None, None, StatusCode::OK).await;
     }
 
