@@ -1,6 +1,8 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 document of every Portico route, generated from the
 //! routers' own handler annotations and types, so it cannot drift from the code.
 
+mod errors;
+
 use std::sync::OnceLock;
 
 use axum::Router;
@@ -44,11 +46,9 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(openapi_json))
 }
 
-/// The whole document: every function's routes, this one's included.
-pub fn document() -> Document {
-    let mut document = Base::openapi();
-    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    for part in [
+/// Each function's part of the document, this one's included.
+pub fn parts() -> [Document; 7] {
+    [
         portico_registration::openapi(),
         portico_sessions::openapi(),
         portico_admin::openapi(),
@@ -56,42 +56,38 @@ pub fn document() -> Document {
         portico_otp::openapi(),
         portico_portal::openapi(),
         api().into_openapi(),
-    ] {
-        document.merge(part);
-    }
-    describe_every_response(&mut document);
-    document
+    ]
 }
 
-/// OpenAPI requires a description on every response; the handlers' annotations give one where
-/// there is more to say than the status, and the status's own phrase stands in elsewhere.
-fn describe_every_response(document: &mut Document) {
-    use utoipa::openapi::RefOr;
-    for item in document.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-            &mut item.head,
-            &mut item.options,
-        ];
-        for operation in operations.into_iter().flatten() {
-            for (status, response) in operation.responses.responses.iter_mut() {
-                if let RefOr::T(response) = response
-                    && response.description.is_empty()
-                {
-                    let phrase = status
-                        .parse::<u16>()
-                        .ok()
-                        .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
-                        .and_then(|code| code.canonical_reason());
-                    response.description = phrase.unwrap_or("Response").to_owned();
+/// Schema names two parts give different schemas: merging keeps one of them, so the other
+/// part's operations would be documented with a stranger's type.
+pub fn clashing_schema_names() -> Vec<String> {
+    let mut seen: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    let mut clashes = Vec::new();
+    for part in parts() {
+        for (name, schema) in part.components.map(|c| c.schemas).unwrap_or_default() {
+            let schema = serde_json::to_value(schema).unwrap_or_default();
+            match seen.get(&name) {
+                Some(earlier) if *earlier != schema => clashes.push(name),
+                Some(_) => {}
+                None => {
+                    seen.insert(name, schema);
                 }
             }
         }
     }
+    clashes
+}
+
+/// The whole document: every function's routes, this one's included.
+pub fn document() -> Document {
+    let mut document = Base::openapi();
+    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    for part in parts() {
+        document.merge(part);
+    }
+    errors::document_errors(&mut document);
+    document
 }
 
 pub fn router(state: AppState) -> Router {

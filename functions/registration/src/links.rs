@@ -1,15 +1,14 @@
 //! The page behind the mailed verification link. Mail scanners open every link in a mail, so a
 //! GET only shows a button; only the button's POST spends the token.
 
-use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use portico::AppState;
-use portico::http::ApiQuery;
 use portico::http::page::{
     LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, prompt_page,
 };
+use portico::http::{ApiForm, ApiQuery};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -41,7 +40,7 @@ async fn show_verify_email(
 async fn confirm_verify_email(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<TokenParam>,
+    ApiForm(form): ApiForm<TokenParam>,
 ) -> Response {
     let locale = locale_of(&headers);
     if !is_well_formed_token(&form.token) {

@@ -2,10 +2,10 @@
 //! mails a code (typed on that device) and a link (opened anywhere). E-mail is not an
 //! authenticator here: this is a step on top of the password, never instead of it.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::{Form, Json};
 use chrono::{DateTime, Utc};
 use portico::auth::challenge::ChallengeKind;
 use portico::domain::Account;
@@ -15,7 +15,7 @@ use portico::error::Problem;
 use portico::http::page::{
     LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, prompt_page,
 };
-use portico::http::{ApiJson, ApiQuery, DeviceId};
+use portico::http::{ApiForm, ApiJson, ApiQuery, DeviceId};
 use portico::notify::MailTemplate;
 use portico::store::WriteSet;
 use portico::store::challenges::ChallengeAt;
@@ -198,6 +198,8 @@ async fn open_confirmation(state: &AppState, id: Ulid) -> Result<(DeviceConfirma
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
+    /// The six digits of the mailed code.
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -318,7 +320,7 @@ async fn show_link(headers: HeaderMap, ApiQuery(LinkRequest { token }): ApiQuery
 async fn submit_link(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<LinkRequest>,
+    ApiForm(form): ApiForm<LinkRequest>,
 ) -> Response {
     let locale = locale_of(&headers);
     if !is_well_formed_token(&form.token) {

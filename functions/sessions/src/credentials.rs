@@ -2,10 +2,10 @@
 //! change confirmed from the new address. Each raises the account's trust version in the same
 //! write, so older refresh tokens, trusted devices and device confirmations stop working.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
 use chrono::Utc;
 use portico::auth::challenge::ChallengeKind;
 use portico::auth::keys::HashPurpose;
@@ -21,7 +21,7 @@ use portico::http::page::{
     LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, password_refused_page,
     prompt_page,
 };
-use portico::http::{ApiJson, ApiQuery, Authenticated, DeviceId, pad_to};
+use portico::http::{ApiForm, ApiJson, ApiQuery, Authenticated, DeviceId, pad_to};
 use portico::notify::MailTemplate;
 use portico::store::challenges::ChallengeAt;
 use portico::store::credentials::{EmailChange, EmailChangeOutcome, PasswordProof, PasswordReset};
@@ -263,6 +263,7 @@ const EMAIL_CHANGE_COOLDOWN: Cooldown = Cooldown { scope: "email-change-mail", s
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailChangeRequest {
+    #[schema(format = Email, max_length = 254)]
     pub new_email: String,
     pub current_password: String,
 }
@@ -353,6 +354,7 @@ async fn request_email_change(
 #[serde(deny_unknown_fields)]
 pub struct EmailChangeConfirmation {
     /// The code mailed to the new address.
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
@@ -432,7 +434,7 @@ async fn show_reset_page(
 async fn submit_reset_page(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<ResetConfirmation>,
+    ApiForm(form): ApiForm<ResetConfirmation>,
 ) -> Response {
     let locale = locale_of(&headers);
     if !is_well_formed_token(&form.token) {

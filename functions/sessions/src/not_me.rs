@@ -1,7 +1,6 @@
 //! "Not me": every device mail carries a link that, once confirmed on its page, forgets the
 //! device, ends every session of the account and starts a password reset.
 
-use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -9,10 +8,10 @@ use chrono::Utc;
 use portico::auth::keys::HashPurpose;
 use portico::auth::secret;
 use portico::domain::challenge::{self, NOT_ME_TTL};
-use portico::http::ApiQuery;
 use portico::http::page::{
     LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, prompt_page,
 };
+use portico::http::{ApiForm, ApiQuery};
 use portico::store::confirmations::NotMe;
 use portico::{ApiError, AppState};
 use serde::Deserialize;
@@ -91,7 +90,11 @@ async fn show(headers: HeaderMap, ApiQuery(TokenForm { token }): ApiQuery<TokenF
 #[utoipa::path(post, path = "/links/not-me", tag = "links",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, content_type = "text/html", description = "The outcome, as a page")))]
-async fn submit(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<TokenForm>) -> Response {
+async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiForm(form): ApiForm<TokenForm>,
+) -> Response {
     let locale = locale_of(&headers);
     if !is_well_formed_token(&form.token) {
         return invalid_link_page(locale);

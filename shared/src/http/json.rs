@@ -1,5 +1,6 @@
-//! JSON bodies and query strings that fail with problem+json: 415 for a wrong content type,
-//! 413 above the size cap, 400 with the offending field's path for anything malformed.
+//! JSON bodies, form bodies and query strings that fail with problem+json: 415 for a wrong
+//! content type, 413 above the size cap, 400 with the offending field's path for anything
+//! malformed.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -22,30 +23,71 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(request.headers().get(header::CONTENT_TYPE)) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Send the body as application/json.",
-            ));
+            return Err(unsupported_media_type("application/json"));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "The request body is too large.",
-                )
-            } else {
-                ApiError::bad_request("unreadable_body", "The request body could not be read.")
-            }
-        })?;
-        parse_json(&bytes).map(Self)
+        parse_json(&body_bytes(request, state).await?).map(Self)
     }
 }
 
+/// A form body (`application/x-www-form-urlencoded`, as a link page's button posts it)
+/// deserialised into `T`, failing like `ApiJson`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiForm<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiForm<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let essence = media_type(request.headers().get(header::CONTENT_TYPE));
+        if essence.as_deref() != Some("application/x-www-form-urlencoded") {
+            return Err(unsupported_media_type("application/x-www-form-urlencoded"));
+        }
+        match axum::Form::<T>::from_request(request, state).await {
+            Ok(axum::Form(value)) => Ok(Self(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(payload_too_large()),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_form",
+                format!("The form is invalid: {}.", rejection.body_text()),
+            )),
+        }
+    }
+}
+
+fn unsupported_media_type(expected: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("Send the body as {expected}."),
+    )
+}
+
+/// The body, up to the router's cap (413 above it).
+async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            payload_too_large()
+        } else {
+            ApiError::bad_request("unreadable_body", "The request body could not be read.")
+        }
+    })
+}
+
+fn payload_too_large() -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large.")
+}
+
+/// A content type's essence (`application/json` of `Application/JSON; charset=utf-8`).
+fn media_type(content_type: Option<&header::HeaderValue>) -> Option<String> {
+    let value = content_type.and_then(|value| value.to_str().ok())?;
+    Some(value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+}
+
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
-    let Some(value) = content_type.and_then(|value| value.to_str().ok()) else { return false };
-    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let Some(essence) = media_type(content_type) else { return false };
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 

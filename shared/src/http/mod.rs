@@ -16,7 +16,7 @@ pub use auth::{Authenticated, Customer, Staff};
 pub use client_ip::ClientIp;
 pub use cursor::{PageQuery, PagedResponse};
 pub use device::DeviceId;
-pub use json::{ApiJson, ApiQuery};
+pub use json::{ApiForm, ApiJson, ApiQuery};
 
 use crate::AppState;
 use crate::error::{method_not_allowed, route_not_found};
