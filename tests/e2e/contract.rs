@@ -105,6 +105,15 @@ fn template_routes_and_openapi_operations_match() {
     assert!(unrouted.is_empty(), "operations API Gateway does not route: {unrouted:?}");
 }
 
+#[test]
+fn no_two_types_share_a_schema_name() {
+    let clashes = portico_openapi::clashing_schema_names();
+    assert!(
+        clashes.is_empty(),
+        "schema names given to different types (rename one with #[schema(as = ..)]): {clashes:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_document_is_served() {
     let app = crate::support::spawn_app().await;
@@ -118,11 +127,10 @@ async fn the_document_is_served() {
 /// judges it: client generators refuse anything less.
 #[test]
 fn the_document_is_valid_openapi() {
-    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let path = std::env::temp_dir().join(format!("portico-openapi-{}.json", std::process::id()));
     let json = portico_openapi::document().to_pretty_json().expect("document as JSON");
     std::fs::write(&path, json).expect("write the document");
-    let validator = workspace.join(".venv/bin/openapi-spec-validator");
+    let validator = crate::support::venv_tool("openapi-spec-validator");
     let output = std::process::Command::new(&validator)
         .arg(&path)
         .output()

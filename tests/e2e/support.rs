@@ -28,6 +28,16 @@ pub fn moto_endpoint() -> &'static str {
     })
 }
 
+/// The repository's root.
+pub fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A tool the Makefile installs, pinned, in the project venv (`make venv`).
+pub fn venv_tool(name: &str) -> std::path::PathBuf {
+    workspace().join(".venv/bin").join(name)
+}
+
 /// A unique address per call, so tests sharing moto's outbox read only their own mail.
 pub fn unique_email(name: &str) -> String {
     format!("{name}-{}@example.com", Ulid::generate().to_string().to_lowercase())

@@ -29,9 +29,12 @@ pub fn api() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CustomersQuery {
     /// Account state (default `active`).
+    #[param(value_type = Option<AccountStatus>)]
     pub status: Option<String>,
     /// The start of the name, or — with an `@` — of the e-mail address, ignoring case.
     pub q: Option<String>,
+    /// Items per page, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -60,6 +63,7 @@ async fn list_customers(
 
 /// A device a customer signed in from and trusts.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CustomerDevice)]
 pub struct DeviceView {
     /// The browser or app as it named itself.
     pub label: String,

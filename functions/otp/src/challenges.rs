@@ -37,8 +37,10 @@ async fn send_as(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OtpCode)]
 pub struct VerifyRequest {
     /// The code the customer received.
+    #[schema(pattern = "^[0-9A-Za-z]{4,10}$")]
     pub code: String,
 }
 

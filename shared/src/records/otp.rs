@@ -72,6 +72,7 @@ pub struct ChallengeView {
 
 /// What the verify endpoint answers: the record as changed, and the spent challenge.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = OtpVerified)]
 pub struct Verified {
     pub record: RecordView,
     pub challenge: ChallengeView,
