@@ -56,6 +56,7 @@ async fn list_projects(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
 }
 
@@ -116,7 +117,6 @@ pub async fn check_projects(state: &AppState, field: &str, ids: &[String]) -> Re
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContactFieldView {
     pub name: String,
-    #[schema(value_type = Object)]
     pub field_type: FieldType,
     pub projects: Vec<String>,
     pub unique: bool,
@@ -148,10 +148,11 @@ async fn list_fields(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewContactField {
-    /// Case-sensitive; no dots; not a built-in contact field.
+    /// Case-sensitive, 1–64 characters; no dots, no leading or trailing spaces; not a built-in
+    /// contact field.
+    #[schema(max_length = 64, pattern = "^[^.\\s]([^.]*[^.\\s])?$")]
     pub name: String,
     /// `{"type": "text"}`, `{"type": "select", "options": [...]}`, …
-    #[schema(value_type = Object)]
     pub field_type: FieldType,
     pub projects: Vec<String>,
     #[serde(default)]
@@ -195,6 +196,7 @@ async fn create_field(
 /// fixed: stored values and unique-value guards depend on them.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct ContactFieldChange {
     pub projects: Option<Vec<String>>,
     pub masked: Option<bool>,

@@ -31,6 +31,7 @@ pub struct LabelView {
     pub name: String,
     pub description: String,
     /// `#rrggbb`
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
     pub colour: String,
     /// Customers carrying the label.
     pub usage: u64,
@@ -56,11 +57,17 @@ impl From<Label> for LabelView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLabel {
-    /// Unique, ignoring case; 1–64 characters.
+    /// Unique, ignoring case; 1–64 characters, no control characters or web addresses.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u061c\\u180e\\ufeff\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u061c\\u180e\\ufeff\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f][^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u061c\\u180e\\ufeff\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f]*$"
+    )]
     pub name: String,
     #[serde(default)]
     pub description: String,
     /// `#rrggbb`
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
     pub colour: String,
 }
 
@@ -68,8 +75,14 @@ pub struct NewLabel {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelChanges {
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u061c\\u180e\\ufeff\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u061c\\u180e\\ufeff\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f][^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u061c\\u180e\\ufeff\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f]*$"
+    )]
     pub name: Option<String>,
     pub description: Option<String>,
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
     pub colour: Option<String>,
 }
 

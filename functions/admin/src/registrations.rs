@@ -79,7 +79,10 @@ impl From<Account> for CustomerView {
 #[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// Account state to list (default `pending_approval`).
+    #[param(value_type = Option<AccountStatus>)]
     pub status: Option<String>,
+    /// Items per page, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -117,7 +120,8 @@ fn parse_id(id: &str) -> Result<Ulid, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
-    /// Told to the customer by e-mail.
+    /// Told to the customer by e-mail (1 to 1000 characters, not only spaces).
+    #[schema(min_length = 1, max_length = 1000, pattern = "\\S")]
     pub reason: String,
 }
 

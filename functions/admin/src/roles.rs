@@ -74,8 +74,10 @@ impl From<StoredRole> for RoleView {
 #[serde(deny_unknown_fields)]
 pub struct RoleDefinition {
     /// What users' `roles` name: `snake_case`, 2–40 characters, not a built-in id.
+    #[schema(pattern = "^[a-z][a-z0-9_]{1,39}$")]
     pub id: Option<String>,
     /// 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     #[serde(default)]
     pub permissions: Vec<Permission>,

@@ -141,7 +141,7 @@ async fn get_workflow_rule(
 }
 
 #[utoipa::path(put, path = "/admin/workflow-rules/{id}", tag = "workflows", security(("bearer" = [])),
-    params(("id" = String, Path), ("If-Match" = String, Header, description = "The version read")),
+    params(("id" = String, Path), ("If-Match" = String, Header, pattern = "^(W/)?\"?[1-9][0-9]{0,18}\"?$", description = "The version read")),
     request_body = WorkflowRuleDefinition,
     responses((status = 200, body = WorkflowRuleView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 412, body = Problem, description = "`version_mismatch`"),

@@ -123,7 +123,7 @@ async fn get_portal_module(
 }
 
 #[utoipa::path(put, path = "/admin/portal/modules/{module}", tag = "portal admin", security(("bearer" = [])),
-    params(("module" = String, Path), ("If-Match" = Option<String>, Header, description = "The version read, to replace an existing exposure; without it the module must not be in the portal yet")),
+    params(("module" = String, Path), ("If-Match" = Option<String>, Header, nullable = false, pattern = "^(W/)?\"?[1-9][0-9]{0,18}\"?$", description = "The version read, to replace an existing exposure; without it the module must not be in the portal yet")),
     request_body = PortalModuleDefinition,
     responses((status = 200, body = PortalModuleConfigView),
         (status = 400, body = Problem, description = "`validation_failed`, each error naming its path (`criteria.all[1].value`, `fields[2]`)"),
@@ -190,6 +190,7 @@ pub struct PreviewQuery {
     pub record_id: Option<String>,
     /// How many of the candidates to explain, 1–50 (default 25): the customer's records for
     /// primary and related modules, those sharing the key value or the module's for public ones.
+    #[param(minimum = 1, maximum = 50)]
     pub limit: Option<u32>,
 }
 
@@ -281,6 +282,7 @@ async fn preview(
 pub struct ContactLink {
     /// The contact the customer sees as their own from now on; no other customer may be linked
     /// to it.
+    #[schema(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub contact_id: String,
 }
 

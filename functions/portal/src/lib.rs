@@ -132,6 +132,7 @@ async fn list_portal_modules_shown(
 #[into_params(parameter_in = Query)]
 pub struct PortalListQuery {
     /// Items per page, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page (it opens only for the same customer and module).
     pub cursor: Option<String>,

@@ -137,7 +137,7 @@ async fn get_form(
 }
 
 #[utoipa::path(put, path = "/admin/forms/{id}", tag = "forms", security(("bearer" = [])),
-    params(("id" = String, Path), ("If-Match" = String, Header, description = "The version read")),
+    params(("id" = String, Path), ("If-Match" = String, Header, pattern = "^(W/)?\"?[1-9][0-9]{0,18}\"?$", description = "The version read")),
     request_body = FormDefinition,
     responses((status = 200, body = FormView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 412, body = Problem, description = "`version_mismatch`"),
@@ -202,6 +202,7 @@ async fn fillable(state: &AppState, staff: &Staff, id: &str) -> Result<StoredFor
 #[serde(deny_unknown_fields)]
 pub struct FormsQuery {
     /// Only this project's forms.
+    #[param(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub project_id: Option<String>,
 }
 
@@ -235,6 +236,7 @@ async fn list_forms(
 #[serde(deny_unknown_fields)]
 pub struct OpenFormQuery {
     /// The contact the call is with.
+    #[param(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub contact_id: String,
 }
 
@@ -293,6 +295,7 @@ async fn open_form(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubmission {
+    #[schema(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub contact_id: String,
     /// Question id → answer (text, number, option text, list of option texts, `YYYY-MM-DD`,
     /// true/false).

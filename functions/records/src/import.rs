@@ -37,6 +37,7 @@ const CONCURRENT_ROWS: usize = 16;
 #[serde(deny_unknown_fields)]
 pub struct ImportRequest {
     /// The project whose contact fields the import may fill.
+    #[schema(pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub project_id: String,
     /// Contact field → template.
     pub mapping: BTreeMap<String, String>,

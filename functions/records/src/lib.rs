@@ -132,7 +132,7 @@ pub struct RecordPatch {
 }
 
 #[utoipa::path(patch, path = "/records/{module}/{id}", tag = "records", security(("bearer" = [])),
-    params(("module" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The record's version")),
+    params(("module" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header, nullable = false, pattern = "^(W/)?\"?[1-9][0-9]{0,18}\"?$", description = "The record's version")),
     request_body = RecordPatch,
     responses((status = 200, body = RecordView), (status = 400, body = Problem),
         (status = 403, body = Problem, description = "`forbidden`, or `masked_field`: writing a unique field hidden from the caller"),
@@ -168,7 +168,7 @@ async fn patch_record(
 }
 
 #[utoipa::path(delete, path = "/records/{module}/{id}", tag = "records", security(("bearer" = [])),
-    params(("module" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header, description = "Delete only at this version")),
+    params(("module" = String, Path), ("id" = String, Path), ("If-Match" = Option<String>, Header, nullable = false, pattern = "^(W/)?\"?[1-9][0-9]{0,18}\"?$", description = "Delete only at this version")),
     responses((status = 204), (status = 400, body = Problem, description = "`invalid_if_match`"),
         (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "`conflict`: changed concurrently again and again; retry"),

@@ -22,6 +22,7 @@ use crate::export;
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Items per page, 1–100 (default 25); CSV pages up to 1000.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page; send the same parameters with it.
     pub cursor: Option<String>,

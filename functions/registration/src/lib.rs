@@ -94,14 +94,23 @@ async fn get_policy(State(state): State<AppState>) -> Result<Json<PolicySummary>
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 12 to 128 characters.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
+    /// 1 to 200 characters, no control characters or web addresses.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u061c\\u180e\\ufeff\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u061c\\u180e\\ufeff\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f][^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u061c\\u180e\\ufeff\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f]*$"
+    )]
     pub name: String,
     pub account_type: AccountType,
     /// Required for `company` accounts, refused for `person`.
     pub company_name: Option<String>,
     /// E.164, e.g. `+420601234567`.
+    #[schema(pattern = "^\\+[1-9][0-9]{7,14}$")]
     pub phone: Option<String>,
     /// BCP 47 tag; mails use de, cs, tr or en (the fallback).
     pub locale: Option<String>,
@@ -384,7 +393,9 @@ async fn may_mail_account(state: &AppState, account_id: Ulid) -> Result<bool, Ap
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: Option<String>,
     pub token: Option<String>,
 }
@@ -483,6 +494,7 @@ async fn complete_verification(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResendRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
 }
 

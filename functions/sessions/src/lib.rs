@@ -64,6 +64,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     pub password: String,
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The type of a module field, which decides the operators and values a condition on it
 /// may use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FieldType {
     /// Free text.

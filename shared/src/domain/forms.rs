@@ -56,9 +56,11 @@ pub struct Question {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormDefinition {
+    #[schema(min_length = 1, max_length = 120, pattern = "\\S")]
     pub name: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub project_id: Ulid,
+    #[schema(min_items = 1, max_items = 100)]
     pub questions: Vec<Question>,
     /// Contact field → template: `{{Question}}` inserts an answer, other text is a constant.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -116,6 +116,7 @@ pub struct Trigger {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OtpRuleDefinition {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     pub module: String,
     #[serde(default = "active_by_default")]

@@ -75,6 +75,12 @@ pub struct Recipients {
     pub roles: Vec<String>,
 }
 
+/// Field name → value, `null` clearing the field: what a field update writes. A named schema,
+/// so client generators give it one type.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "documents the shape of `WorkflowAction::FieldUpdate`'s fields")]
+pub struct FieldValues(Map<String, Json>);
+
 /// One step of a rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -91,7 +97,7 @@ pub enum WorkflowAction {
     },
     /// Sets fields of the triggering record (`null` clears one).
     FieldUpdate {
-        #[schema(value_type = Object)]
+        #[schema(value_type = FieldValues)]
         fields: Map<String, Json>,
     },
     /// POSTs the event as JSON to `url` (https), signed with the rule's secret
@@ -160,6 +166,7 @@ impl WorkflowAction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowRuleDefinition {
+    #[schema(min_length = 1, max_length = 120, pattern = "\\S")]
     pub name: String,
     pub module: String,
     #[serde(default = "active_by_default")]
