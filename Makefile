@@ -8,6 +8,8 @@ SAM_VENV := .venv-sam
 MOTO_VERSION := 5.2.5
 CFN_LINT_VERSION := 1.58.0
 OPENAPI_SPEC_VALIDATOR_VERSION := 0.8.5
+SCHEMATHESIS_VERSION := 4.32.5
+OPENAPI_PYTHON_CLIENT_VERSION := 0.29.1
 SAM_CLI_VERSION := 1.170.0
 CARGO_LAMBDA_VERSION := 1.9.2
 ZIG_VERSION := 0.15.2
@@ -36,12 +38,14 @@ help:
 	@echo "make bench  benchmarks (cold start, criteria, imports, lists); figures in BENCHMARKS.md"
 	@echo "make bench-coldstart  the cold-start part alone"
 
-# moto (DynamoDB, SES, SNS) and cfn-lint, pinned, in the project venv.
+# moto (DynamoDB, SES, SNS), cfn-lint, and the contract's tools (openapi-spec-validator,
+# schemathesis, openapi-python-client), pinned, in the project venv.
 $(VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
 		'moto[server,dynamodb,ses,sns]==$(MOTO_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)' \
-		'openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)'
+		'openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)' 'schemathesis==$(SCHEMATHESIS_VERSION)' \
+		'openapi-python-client==$(OPENAPI_PYTHON_CLIENT_VERSION)'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -12,6 +12,7 @@ mod criteria_pushdown;
 mod customers;
 mod forms;
 mod function_actions;
+mod fuzzing;
 mod import;
 mod labels;
 mod lifecycle;
