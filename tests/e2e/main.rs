@@ -13,6 +13,7 @@ mod customers;
 mod forms;
 mod function_actions;
 mod fuzzing;
+mod generated_client;
 mod import;
 mod labels;
 mod lifecycle;
