@@ -21,8 +21,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Operations that never reach a dependency: the document itself, the admin page's files and
 /// the link pages that only show a button (their POST does the work).
-const STATIC_OPERATIONS: [&str; 8] =
-    ["openapi_json", "index", "style", "script", "show_verify_email", "show_link", "show", "show_reset_page"];
+const STATIC_OPERATIONS: [&str; 7] =
+    ["openapi_json", "index", "asset", "show_verify_email", "show_link", "show", "show_reset_page"];
 
 /// Completes every operation of `document` as the module documentation says.
 pub fn document_errors(document: &mut Document) {
