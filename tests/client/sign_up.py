@@ -26,7 +26,7 @@ from portico_client.models import (  # noqa: E402
     SignInRequest,
     Tokens,
     Verified,
-    VerifyRequest,
+    VerifyByCode,
 )
 
 DEVICE = "generated-client-device-0123456789"
@@ -54,7 +54,7 @@ def mailed_code(address):
 client = Client(base_url=base_url, raise_on_unexpected_status=True)
 body = RegistrationRequest(email=email, password=PASSWORD, name="Gene Rated", account_type=AccountType.PERSON)
 expect(register.sync_detailed(client=client, body=body, x_device_id=DEVICE), 202, RegistrationAccepted)
-verified = verify.sync_detailed(client=client, body=VerifyRequest(email=email, code=mailed_code(email)))
+verified = verify.sync_detailed(client=client, body=VerifyByCode(email=email, code=mailed_code(email)))
 assert expect(verified, 200, Verified).email_verified
 signed_in = sign_in.sync_detailed(client=client, body=SignInRequest(email=email, password=PASSWORD), x_device_id=DEVICE)
 tokens = expect(signed_in, 200, Tokens)

@@ -192,11 +192,11 @@ async fn create_field(
     }
 }
 
-/// What may change about a contact field; absent parts stay. Its name, type and uniqueness are
-/// fixed: stored values and unique-value guards depend on them.
+/// What may change about a contact field; absent (or `null`) parts stay, so `{}` changes nothing
+/// and answers the field as it is. Its name, type and uniqueness are fixed: stored values and
+/// unique-value guards depend on them.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(min_properties = 1)]
 pub struct ContactFieldChange {
     pub projects: Option<Vec<String>>,
     pub masked: Option<bool>,
@@ -217,7 +217,11 @@ async fn change_field(
 ) -> Result<Json<ContactFieldView>, ApiError> {
     if change.projects.is_none() && change.masked.is_none() {
         staff.require(Permission::SettingsManage)?;
-        return Err(ApiError::bad_request("nothing_to_change", "Send projects, masked or both."));
+        let fields = state.store.contact_fields().await?;
+        let field = fields.into_iter().find(|field| field.name == name);
+        return field
+            .map(|field| Json(field.into()))
+            .ok_or_else(|| ApiError::not_found("No such contact field."));
     }
     // Rights read afresh: settings change only for those who hold the right now.
     let granter = Granter::of(&state, &staff, Permission::SettingsManage).await?;

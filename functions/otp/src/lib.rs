@@ -161,9 +161,38 @@ async fn get_rule(
     Ok(Json(stored_view(stored)))
 }
 
+/// The body of `PUT /admin/otp-rules/{id}` as documented: the rule's fields and `version`, in
+/// one object (the handler takes `version` out before reading the rule, as serde's `flatten`
+/// and `deny_unknown_fields` don't mix; an `allOf` would forbid `version` by the rule's
+/// closed schema).
+struct OtpRuleReplacement;
+
+impl utoipa::PartialSchema for OtpRuleReplacement {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{Object, Schema, Type};
+        let mut schema = <OtpRuleDefinition as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            let version = Object::builder()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                // (JSON's safe integers: the handler reads a u64)
+                .maximum(Some(9_007_199_254_740_991_u64 as f64))
+                .description(Some(
+                    "The version read: the replacement holds only if the rule is still at it.",
+                ));
+            object.properties.insert("version".into(), version.into());
+            object.required.push("version".into());
+        }
+        schema
+    }
+}
+
+impl utoipa::ToSchema for OtpRuleReplacement {}
+
 #[utoipa::path(put, path = "/admin/otp-rules/{id}", tag = "otp", security(("bearer" = [])),
     params(("id" = String, Path)),
-    request_body(content = OtpRuleDefinition, description = "The whole rule, plus `version`: the version read"),
+    request_body(content = OtpRuleReplacement, description = "The whole rule, plus `version`: the version read"),
     responses((status = 200, body = OtpRuleView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 412, body = Problem, description = "`version_mismatch`: the rule changed since it was read")))]
 async fn replace_rule(

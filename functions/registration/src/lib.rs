@@ -391,13 +391,26 @@ async fn may_mail_account(state: &AppState, account_id: Ulid) -> Result<bool, Ap
 
 /// `{email, code}` as typed by the customer, or `{token}` from the mailed link.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged, expecting = "either {email, code} or {token}")]
+pub enum VerifyRequest {
+    Code(VerifyByCode),
+    Link(VerifyByLink),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
+pub struct VerifyByCode {
     #[schema(format = Email, max_length = 254)]
-    pub email: Option<String>,
+    pub email: String,
     #[schema(pattern = "^[0-9]{6}$")]
-    pub code: Option<String>,
-    pub token: Option<String>,
+    pub code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyByLink {
+    /// The `token` of the mailed link.
+    pub token: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -423,17 +436,14 @@ async fn verify(
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<Json<Verified>, ApiError> {
     match request {
-        VerifyRequest { token: Some(token), email: None, code: None } => {
-            verify_link(&state, &token).await.map(Json)
-        }
-        VerifyRequest { token: None, email: Some(email), code: Some(code) } => {
+        VerifyRequest::Link(VerifyByLink { token }) => verify_link(&state, &token).await.map(Json),
+        VerifyRequest::Code(VerifyByCode { email, code }) => {
             // Padded like every answer that could tell whether an address has an account.
             let started = tokio::time::Instant::now();
             let verified = verify_code(&state, &email, &code).await;
             pad_to(started, state.config.enumeration_floor).await;
             verified.map(Json)
         }
-        _ => Err(ApiError::bad_request("invalid_request", "Send either {email, code} or {token}.")),
     }
 }
 

@@ -93,6 +93,11 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
 
 /// Parses `bytes` as `T`, naming the field at fault.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body Portico takes is an object, but serde also reads a struct from an array of its
+    // fields in order (`[null, null]`): no client means that, and the document does not allow it.
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::validation(vec![FieldError::new("body", "must be a JSON object")]));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
     let value = match result {
@@ -193,6 +198,12 @@ mod tests {
         assert_eq!(fields(r#"{"name":"a","age":"x"}"#)[0].field, "age");
         assert_eq!(fields(r#"{"name":"a","age":1,"inner":{"hue":"x"}}"#)[0].field, "inner.hue");
         assert!(!fields(r#"{"name":"a","age":300}"#)[0].message.contains("line"));
+    }
+
+    #[test]
+    fn a_body_is_an_object_never_an_array_of_its_fields() {
+        assert!(parse_json::<Body>(br#"{"name":"a","age":1,"inner":null}"#).is_ok());
+        assert_eq!(fields(r#" ["a", 1, null]"#)[0].field, "body");
     }
 
     #[test]
