@@ -140,3 +140,25 @@ fn the_document_is_valid_openapi() {
         String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the OpenAPI document is invalid:\n{report}");
 }
+
+/// Staff routes answer 403 to a customer's token (and to staff without the right), the portal to
+/// a staff token: each documents it, so a client generated from the document expects it.
+#[test]
+fn every_route_of_one_kind_of_account_documents_its_403() {
+    let document: serde_json::Value =
+        serde_json::from_str(&portico_openapi::document().to_json().expect("JSON")).expect("the document");
+    let staff_paths = ["/admin/", "/records/", "/imports/", "/forms", "/portal/"];
+    let mut undocumented = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        if !staff_paths.iter().any(|prefix| path.starts_with(prefix)) {
+            continue;
+        }
+        for (method, operation) in item.as_object().expect("operations") {
+            let secured = operation["security"].as_array().is_some_and(|security| !security.is_empty());
+            if secured && operation["responses"].get("403").is_none() {
+                undocumented.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    assert!(undocumented.is_empty(), "routes without a documented 403: {undocumented:?}");
+}

@@ -6,6 +6,8 @@
 //! - 400 where an operation takes parameters or a body (`validation_failed` naming the fields,
 //!   `malformed_json`, `invalid_query`, a missing `X-Device-Id`);
 //! - 401 with `WWW-Authenticate: Bearer` where it needs a token;
+//! - 403 where only one kind of account may call (staff: `/admin/`, `/records/`, `/imports/`,
+//!   `/forms`; customers: `/portal/`) or a right is needed;
 //! - 413 and 415 where it takes a body;
 //! - 503 with `Retry-After` where it reaches the table, SES or SNS (all but the static pages);
 //! - `Retry-After` on every documented 429.
@@ -24,9 +26,13 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 const STATIC_OPERATIONS: [&str; 7] =
     ["openapi_json", "index", "asset", "show_verify_email", "show_link", "show", "show_reset_page"];
 
+/// Where only staff (or only customers, `/portal/`) may call: the other kind's token gets 403.
+const ONE_KIND_PATHS: [&str; 5] = ["/admin/", "/records/", "/imports/", "/forms", "/portal/"];
+
 /// Completes every operation of `document` as the module documentation says.
 pub fn document_errors(document: &mut Document) {
-    for item in document.paths.paths.values_mut() {
+    for (path, item) in document.paths.paths.iter_mut() {
+        let one_kind = ONE_KIND_PATHS.iter().any(|prefix| path.starts_with(prefix));
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -37,12 +43,12 @@ pub fn document_errors(document: &mut Document) {
             &mut item.options,
         ];
         for operation in operations.into_iter().flatten() {
-            complete(operation);
+            complete(operation, one_kind);
         }
     }
 }
 
-fn complete(operation: &mut Operation) {
+fn complete(operation: &mut Operation, one_kind: bool) {
     let has_input =
         operation.request_body.is_some() || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let secured = operation.security.as_ref().is_some_and(|requirements| !requirements.is_empty());
@@ -60,6 +66,13 @@ fn complete(operation: &mut Operation) {
             operation,
             401,
             "`missing_token`, `invalid_token` (invalid or expired) or `session_ended` (signed out, password changed or access removed)",
+        );
+    }
+    if secured && one_kind {
+        add(
+            operation,
+            403,
+            "`forbidden`: the other kind of account (a customer on a staff route, staff on the portal), or staff without the right this route needs",
         );
     }
     if operation.request_body.is_some() {
