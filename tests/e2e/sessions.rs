@@ -191,6 +191,57 @@ async fn with_the_policy_off_a_new_device_signs_in_and_the_owner_is_told() {
     );
 }
 
+/// Device mails name the browser and system parsed from the User-Agent, never the header's
+/// text (whoever signs in chooses it); the device list shows the same label.
+#[tokio::test]
+async fn device_mails_name_the_browser_and_system_not_the_raw_user_agent() {
+    const FIREFOX: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    const PHISHY: &str = "Mozilla/5.0 (Linux; Android 14) Chrome/126.0.0.0 Mobile Safari/537.36 \
+                          Call +1 555 0100 or visit secure-login.example to keep your account";
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = app.active_customer(&admin, true).await;
+    // One new-device mail a minute per account: the second agent signs in to another account.
+    let other = app.active_customer(&admin, true).await;
+    let sign_in_with = |email: &str, device: &'static str, agent: &'static str| {
+        app.http
+            .post(format!("{}/sessions", app.base))
+            .header("x-device-id", device)
+            .header("user-agent", agent)
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+    };
+
+    let pending = sign_in_with(&email, LAPTOP, FIREFOX).await.expect("sign in");
+    assert_eq!(pending.status(), StatusCode::ACCEPTED);
+    let confirm = app.latest_mail(&email, CONFIRM_SUBJECT).await;
+    assert!(confirm.body.contains("\nFirefox 128 on Windows\n"), "{}", confirm.body);
+    assert!(!confirm.body.contains("Mozilla") && !confirm.body.contains("Gecko"), "{}", confirm.body);
+
+    let code = confirmation_code(&app, &email).await;
+    let id = pending.json::<serde_json::Value>().await.expect("body")["confirmation_id"]
+        .as_str()
+        .expect("confirmation id")
+        .to_owned();
+    let confirmed = app
+        .post_from(LAPTOP, &format!("/sessions/device-confirmations/{id}"), json!({"code": code}), None)
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{:?}", confirmed.body);
+    let told = app.latest_mail(&email, NEW_SIGN_IN_SUBJECT).await;
+    assert!(told.body.contains("\nFirefox 128 on Windows\n"), "{}", told.body);
+
+    assert_eq!(sign_in_with(&other, PHONE, PHISHY).await.expect("sign in").status(), StatusCode::ACCEPTED);
+    let phone = app.latest_mail(&other, CONFIRM_SUBJECT).await;
+    assert!(phone.body.contains("\nChrome 126 on Android 14\n"), "{}", phone.body);
+    assert!(!phone.body.contains("555") && !phone.body.contains("secure-login"), "{}", phone.body);
+
+    let token = confirmed.body["access_token"].as_str().expect("token");
+    let devices = app.get("/me/devices", Some(token)).await;
+    let labels: Vec<&str> =
+        devices.body.as_array().expect("devices").iter().filter_map(|d| d["label"].as_str()).collect();
+    assert!(labels.contains(&"Firefox 128 on Windows"), "{:?}", devices.body);
+}
+
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_ends_the_session() {
     let app = spawn_app().await;

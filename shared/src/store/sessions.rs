@@ -39,7 +39,8 @@ pub struct Session {
 pub struct TrustedDevice {
     /// Keyed hash of the client's device id: the id never stored or shown.
     pub device_hash: String,
-    /// The user agent it signed in with, shortened: for people to recognise it.
+    /// The browser and system it signed in with ("Firefox 128 on Windows", parsed from its
+    /// User-Agent): for people to recognise it.
     pub label: String,
     pub trust_version: u64,
     #[serde(with = "crate::time::rfc3339")]
