@@ -12,10 +12,13 @@ use crate::domain::RegistrationPolicy;
 use crate::store::StoreError;
 
 use crate::auth::Keys;
+use crate::auth::master_secret::{self, MasterSecretError};
 use crate::auth::password::Passwords;
 use crate::config::{Config, ConfigError};
 use crate::notify::Notifier;
 use crate::store::Store;
+use secrecy::{ExposeSecret, SecretString};
+use thiserror::Error;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -28,6 +31,15 @@ pub struct AppState {
     /// The AWS settings every client is built from (functions build the clients only they use).
     pub sdk: SdkConfig,
     policy_cache: Arc<Mutex<Option<(Instant, RegistrationPolicy)>>>,
+}
+
+/// Why a cold start failed: a setting, or the master secret.
+#[derive(Debug, Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    MasterSecret(#[from] MasterSecretError),
 }
 
 /// How long a call to DynamoDB, SES, SNS or End User Messaging Social may take: a connection in
@@ -47,14 +59,15 @@ pub fn aws_timeouts() -> TimeoutConfig {
 const POLICY_CACHE_TTL: Duration = Duration::from_secs(30);
 
 impl AppState {
-    /// Reads the environment and builds the AWS clients; a bad setting fails the cold start,
-    /// not a request. This is the functions' start on Lambda, which gives them their role's
-    /// credentials in the environment: the `SdkConfig` is built directly, not by aws-config's
-    /// loader, whose provider chains and profile files cost about a millisecond of every cold
-    /// start and a megabyte of every binary (BENCHMARKS.md, "Cold start"). Tools that need the
-    /// default credential chain use [`Self::new`].
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
+    /// Reads the environment, the master secret (from Secrets Manager) and builds the AWS
+    /// clients; a bad setting or an unreadable secret fails the cold start, not a request (and is
+    /// logged, naming the secret, never its value). This is the functions' start on Lambda,
+    /// which gives them their role's credentials in the environment: the `SdkConfig` is built
+    /// directly, not by aws-config's loader, whose provider chains and profile files cost about a
+    /// millisecond of every cold start and a megabyte of every binary (BENCHMARKS.md, "Cold
+    /// start"). Tools that need the default credential chain use [`Self::new`].
+    pub async fn from_env() -> Result<Self, InitError> {
+        let config = Config::from_env().inspect_err(|error| tracing::error!(%error, "cold start failed"))?;
         let credentials = EnvironmentVariableCredentialsProvider::new();
         let mut sdk = SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -64,25 +77,36 @@ impl AppState {
         if let Some(endpoint) = &config.aws_endpoint_url {
             sdk = sdk.endpoint_url(endpoint);
         }
-        Ok(Self::with_sdk_config(config, &sdk.build()))
+        Self::build(config, &sdk.build())
+            .await
+            .inspect_err(|error| tracing::error!(%error, "cold start failed"))
+            .map_err(InitError::from)
     }
 
     /// One `SdkConfig` (region and endpoint explicit, credentials from the default chain)
     /// shared by every client. Only the DynamoDB client is built here; the notifier builds its
-    /// clients when it first sends.
-    pub async fn new(config: Config) -> Self {
+    /// clients when it first sends. For tools run by an operator (`portico-local create-admin`).
+    pub async fn new(config: Config) -> Result<Self, MasterSecretError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(config.region.clone()))
             .timeout_config(aws_timeouts());
         if let Some(endpoint) = &config.aws_endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
-        Self::with_sdk_config(config, &loader.load().await)
+        Self::build(config, &loader.load().await).await
     }
 
-    /// Builds the state on given AWS settings (the local stack and tests bring their own).
-    pub fn with_sdk_config(config: Config, sdk: &SdkConfig) -> Self {
-        let keys = Keys::derive(config.master_secret_bytes(), &config.jwt_issuer, &config.jwt_audience);
+    /// Builds the state on given AWS settings (the local stack and tests bring their own): reads
+    /// the master secret `config` names through them, as a cold start does.
+    pub async fn build(config: Config, sdk: &SdkConfig) -> Result<Self, MasterSecretError> {
+        let secret = master_secret::read(sdk, &config.master_secret).await?;
+        Ok(Self::with_master_secret(config, sdk, &secret))
+    }
+
+    /// Builds the state on given AWS settings with a master secret read already (a test that
+    /// points the clients at a stalled endpoint).
+    pub fn with_master_secret(config: Config, sdk: &SdkConfig, secret: &SecretString) -> Self {
+        let keys = Keys::derive(secret.expose_secret().as_bytes(), &config.jwt_issuer, &config.jwt_audience);
         Self {
             store: Store::new(
                 aws_sdk_dynamodb::Client::from_conf(

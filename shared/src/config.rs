@@ -2,11 +2,7 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
 use thiserror::Error;
-
-/// The master secret must carry at least 256 bits; every key Portico uses is derived from it.
-const MIN_SECRET_BYTES: usize = 32;
 
 /// Answers that must not tell whether an account exists take at least this long by default
 /// (above the time of the slowest path, a registration that hashes a password).
@@ -78,6 +74,17 @@ pub struct WhatsAppSender {
     pub meta_api_version: String,
 }
 
+/// Which Secrets Manager secret holds the master secret (its value is read at cold start by
+/// [`crate::auth::master_secret::read`], never from the environment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterSecretId {
+    /// Its ARN or name (`PORTICO_SECRET_ID`).
+    pub secret_id: String,
+    /// The version to read (`PORTICO_SECRET_VERSION`, a version id); unset: `AWSCURRENT`. A
+    /// rotation deploys the new version's id, so every running copy starts afresh on it.
+    pub version_id: Option<String>,
+}
+
 /// Settings of one Portico process, read once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -97,8 +104,9 @@ pub struct Config {
     pub whatsapp: Option<WhatsAppSender>,
     /// Base URL of the public API, used in mailed links (`PUBLIC_BASE_URL`).
     pub public_base_url: String,
-    /// Master secret (`PORTICO_SECRET`, ≥ 32 bytes) from which JWT, token-hash and cursor keys are derived.
-    pub master_secret: SecretString,
+    /// The Secrets Manager secret (≥ 32 bytes) from which JWT, token-hash and cursor keys are
+    /// derived.
+    pub master_secret: MasterSecretId,
     /// `iss` of issued JWTs (`JWT_ISSUER`, default `portico`).
     pub jwt_issuer: String,
     /// `aud` of issued access tokens (`JWT_AUDIENCE`, default `portico-api`).
@@ -145,13 +153,19 @@ impl Config {
         };
         let optional = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
 
-        let master_secret = required("PORTICO_SECRET")?;
-        if master_secret.len() < MIN_SECRET_BYTES {
+        // The secret's value never travels in the environment (anyone allowed
+        // `lambda:GetFunctionConfiguration` reads that): a stale setting fails loudly instead of
+        // being ignored.
+        if lookup("PORTICO_SECRET").is_some() {
             return Err(ConfigError::Invalid {
                 name: "PORTICO_SECRET",
-                reason: format!("must be at least {MIN_SECRET_BYTES} bytes"),
+                reason: "is not read: set PORTICO_SECRET_ID to the Secrets Manager secret instead".into(),
             });
         }
+        let master_secret = MasterSecretId {
+            secret_id: required("PORTICO_SECRET_ID")?,
+            version_id: optional("PORTICO_SECRET_VERSION"),
+        };
         let public_base_url = required("PUBLIC_BASE_URL")?.trim_end_matches('/').to_owned();
         if !(public_base_url.starts_with("https://") || public_base_url.starts_with("http://")) {
             return Err(ConfigError::Invalid {
@@ -214,7 +228,7 @@ impl Config {
                 },
             ),
             public_base_url,
-            master_secret: SecretString::from(master_secret),
+            master_secret,
             jwt_issuer: optional("JWT_ISSUER").unwrap_or_else(|| "portico".into()),
             jwt_audience: optional("JWT_AUDIENCE").unwrap_or_else(|| "portico-api".into()),
             enumeration_floor: Duration::from_millis(floor_ms.into()),
@@ -229,10 +243,6 @@ impl Config {
             lambda_endpoint_url: optional("LAMBDA_ENDPOINT_URL").filter(|url| !url.is_empty()),
             password_cost,
         })
-    }
-
-    pub(crate) fn master_secret_bytes(&self) -> &[u8] {
-        self.master_secret.expose_secret().as_bytes()
     }
 }
 
@@ -255,7 +265,7 @@ mod tests {
         ("TABLE_NAME", "portico"),
         ("MAIL_SENDER", "no-reply@example.com"),
         ("PUBLIC_BASE_URL", "https://api.example.com/"),
-        ("PORTICO_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("PORTICO_SECRET_ID", "portico/master-secret"),
     ];
 
     #[test]
@@ -300,12 +310,21 @@ mod tests {
     }
 
     #[test]
-    fn refuses_missing_and_short_secret() {
+    fn names_the_secret_and_never_takes_its_value() {
+        let config = Config::from_lookup(lookup(&BASE)).expect("valid config");
+        assert_eq!(
+            config.master_secret,
+            MasterSecretId { secret_id: "portico/master-secret".into(), version_id: None }
+        );
+        let vars: Vec<_> = BASE.iter().copied().chain([("PORTICO_SECRET_VERSION", "v-2")]).collect();
+        let pinned = Config::from_lookup(lookup(&vars)).expect("valid config");
+        assert_eq!(pinned.master_secret.version_id.as_deref(), Some("v-2"));
+
         let missing = Config::from_lookup(lookup(&BASE[..3])).unwrap_err();
-        assert!(matches!(missing, ConfigError::Missing("PORTICO_SECRET")));
-        let mut short = BASE;
-        short[3] = ("PORTICO_SECRET", "too-short");
-        let err = Config::from_lookup(lookup(&short)).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { name: "PORTICO_SECRET", .. }));
+        assert!(matches!(missing, ConfigError::Missing("PORTICO_SECRET_ID")));
+        let vars: Vec<_> =
+            BASE.iter().copied().chain([("PORTICO_SECRET", "0123456789abcdef0123456789abcdef")]).collect();
+        let plain = Config::from_lookup(lookup(&vars)).unwrap_err();
+        assert!(matches!(plain, ConfigError::Invalid { name: "PORTICO_SECRET", .. }), "{plain}");
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
-use crate::support::{REGION, SENDER, moto_endpoint, spawn_app};
+use crate::support::{REGION, SENDER, TEST_MASTER_SECRET, moto_endpoint, spawn_app};
 
 /// (function, fixture, expected status, expected problem code)
 const CASES: [(&str, &str, u16, Option<&str>); 15] = [
@@ -176,8 +176,27 @@ async fn ended_with(
 
 /// Runs `function` once on `event`: the runtime API call it ended with, or its early exit.
 async fn invoke(function: &str, event: String, table: &str) -> Outcome {
+    invoke_with_secret(function, event, table, TEST_MASTER_SECRET).await
+}
+
+/// `invoke` with the master secret read from the secret `secret_id` (moto's Secrets Manager).
+async fn invoke_with_secret(function: &str, event: String, table: &str, secret_id: &str) -> Outcome {
     let (runtime_api, mut received) = start_runtime_api(Some(event)).await;
-    let process = lambda_process(function, &runtime_api)
+    let process = function_process(function, &runtime_api, table, secret_id)
+        .spawn()
+        .expect("start the function binary");
+    ended_with(process, &mut received, function).await
+}
+
+/// The function binary with Lambda's environment and Portico's settings (moto as AWS).
+fn function_process(
+    function: &str,
+    runtime_api: &str,
+    table: &str,
+    secret_id: &str,
+) -> tokio::process::Command {
+    let mut command = lambda_process(function, runtime_api);
+    command
         .env("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -185,10 +204,8 @@ async fn invoke(function: &str, event: String, table: &str) -> Outcome {
         .env("TABLE_NAME", table)
         .env("MAIL_SENDER", SENDER)
         .env("PUBLIC_BASE_URL", "https://api.example.com")
-        .env("PORTICO_SECRET", "runtime-test-secret-0123456789abcdef0123")
-        .spawn()
-        .expect("start the function binary");
-    ended_with(process, &mut received, function).await
+        .env("PORTICO_SECRET_ID", secret_id);
+    command
 }
 
 /// Runs `function` once on its fixture `fixture`: the runtime API call that ended it.
@@ -276,6 +293,67 @@ async fn a_function_without_configuration_fails_its_cold_start() {
     let status =
         tokio::time::timeout(Duration::from_secs(30), process.wait()).await.expect("exits").expect("status");
     assert!(!status.success(), "a missing TABLE_NAME must fail the cold start");
+}
+
+/// The master secret comes from Secrets Manager (moto here) at the cold start: a staff token the
+/// in-process app signed with keys derived from the test secret opens a route of the built
+/// `admin` binary, which read the same secret by `PORTICO_SECRET_ID` (a binary with any other
+/// secret answers 401 `invalid_token`).
+#[tokio::test]
+async fn the_master_secret_is_read_from_secrets_manager_at_the_cold_start() {
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let event = std::fs::read_to_string(workspace().join("events/admin/get-registration-settings.json"))
+        .expect("fixture")
+        .replace("{{STAFF_ACCESS_TOKEN}}", &admin);
+    match invoke("admin", event, app.state.store.table()).await {
+        Outcome::Called(kind, body) => {
+            let response: Value = serde_json::from_str(&body).expect("an API Gateway response");
+            assert_eq!((kind, response["statusCode"].as_u64()), ("response", Some(200)), "{body}");
+        }
+        exited @ Outcome::Exited(..) => panic!("admin did not start: {exited:?}"),
+    }
+}
+
+/// A master secret that can't be read, or can't be used, fails the cold start before the first
+/// `/next`, with a log line that names the secret and the cause, and never shows the value.
+#[tokio::test]
+async fn an_unreadable_or_unusable_master_secret_fails_the_cold_start_clearly() {
+    let app = spawn_app().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&app.state.sdk);
+    // 20 characters: unique, and too short for a master secret.
+    let short = format!("too-short-{}", &ulid::Ulid::generate().to_string()[16..]);
+    let short_name = format!("portico/short-{}", ulid::Ulid::generate());
+    secrets.create_secret().name(&short_name).secret_string(&short).send().await.expect("create secret");
+    let missing = format!("portico/missing-{}", ulid::Ulid::generate());
+    for (secret_id, cause) in
+        [(missing.as_str(), "ResourceNotFoundException"), (short_name.as_str(), "shorter than 32 bytes")]
+    {
+        // No invocation waits: a function that started would poll `/next` until the timeout.
+        let (runtime_api, _received) = start_runtime_api(None).await;
+        let process = function_process("registration", &runtime_api, app.state.store.table(), secret_id)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start");
+        let output = tokio::time::timeout(Duration::from_secs(30), process.wait_with_output())
+            .await
+            .unwrap_or_else(|_| panic!("{secret_id}: the cold start must fail, not wait for work"))
+            .expect("output");
+        assert!(!output.status.success());
+        // The JSON log (stdout, as Lambda's CloudWatch gets it) and the exit's report (stderr).
+        let (logs, stderr) =
+            (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        let logged = logs
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| line["fields"]["message"] == "cold start failed")
+            .unwrap_or_else(|| panic!("no JSON log line for the failure:\n{logs}\n{stderr}"));
+        assert_eq!(logged["level"], "ERROR", "{logged}");
+        let error = logged["fields"]["error"].as_str().unwrap_or_default();
+        assert!(error.contains(secret_id) && error.contains(cause), "{error}");
+        assert!(stderr.contains(secret_id), "{stderr}");
+        assert!(!logs.contains(&short) && !stderr.contains(&short), "the value must never be logged");
+    }
 }
 
 /// The harness itself: a process that dies before answering (here a shell that exits as a

@@ -19,6 +19,9 @@ pub const DEVICE: &str = "test-device-0123456789abcdef";
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const SENDER: &str = "no-reply@portico.test";
 pub const REGION: &str = "us-east-1";
+/// The master secret every test app reads from moto's Secrets Manager at its start, as a
+/// function does at its cold start (`portico_local::ensure_master_secret` makes it).
+pub const TEST_MASTER_SECRET: &str = "portico/test-master-secret";
 
 pub fn moto_endpoint() -> &'static str {
     static ENDPOINT: OnceLock<String> = OnceLock::new();
@@ -72,7 +75,7 @@ pub fn test_config(table: &str) -> Config {
             "MAIL_SENDER" => SENDER.to_owned(),
             "WHATSAPP_PHONE_NUMBER_ID" => WHATSAPP_NUMBER_ID.to_owned(),
             "PUBLIC_BASE_URL" => "http://portico.test".to_owned(),
-            "PORTICO_SECRET" => "test-secret-0123456789abcdef0123456789".to_owned(),
+            "PORTICO_SECRET_ID" => TEST_MASTER_SECRET.to_owned(),
             "WEBHOOKS_ALLOW_LOCAL" => "true".to_owned(),
             _ => return None,
         })
@@ -138,9 +141,11 @@ async fn spawn(adjust: impl FnOnce(&mut Config), stream: bool) -> TestApp {
         .await
         .expect("verify sender");
 
+    portico_local::ensure_master_secret(&sdk, TEST_MASTER_SECRET).await.expect("master secret");
+
     let mut config = test_config(&table);
     adjust(&mut config);
-    let state = AppState::with_sdk_config(config, &sdk);
+    let state = AppState::build(config, &sdk).await.expect("the master secret is read from moto");
     let outbox = Outbox::new(moto_endpoint());
     let base = serve(state.clone(), outbox.clone()).await;
     TestApp { base, http: reqwest::Client::new(), state, outbox, dynamodb }

@@ -11,11 +11,10 @@
 //! `SSL_CERT_FILE` (the system bundle plus the test CA, one file as on Lambda), so a first
 //! response pays the handshake and the root-store loading.
 //!
-//! `coldstart [--runs N] [--write BENCHMARKS.md] [--extra FUNCTION:LABEL=PATH]...` prints the
-//! tables and, with `--write`, puts them between the cold-start markers of that file. `--extra`
-//! adds another build of a function (e.g. one built with `opt-level = "z"`) with its fixture, or
-//! of `hello` or `bare-sdk` (in its `eager` mode), as a lever row.
-//! `coldstart init-parts` is the child that times the parts of a function's init in-process.
+//! Every function reads its master secret from moto's Secrets Manager at init, as on Lambda.
+//!
+//! `coldstart --help` lists the options (`USAGE` below). `coldstart init-parts` is the child
+//! that times the parts of a function's init in-process.
 
 mod init_parts;
 mod report;
@@ -33,7 +32,6 @@ use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use portico::auth::{Grants, Keys};
 use portico::domain::{AccountKind, ModuleAccess, Permission};
-use secrecy::ExposeSecret;
 
 use runtime_api::Call;
 
@@ -42,6 +40,23 @@ type BoxError = Box<dyn Error + Send + Sync>;
 const REGION: &str = "us-east-1";
 const TABLE: &str = "portico-coldstart";
 const SECRET: &str = "coldstart-bench-secret-0123456789abcdef01";
+/// The Secrets Manager secret (in moto) holding `SECRET`, which the functions read at init.
+const SECRET_ID: &str = "portico/coldstart-master-secret";
+
+const USAGE: &str = "\
+usage: coldstart [--runs N] [--only FUNCTION,...] [--write BENCHMARKS.md]
+                 [--extra FUNCTION:LABEL=PATH]... [--before FUNCTION=PATH]...
+
+  --runs N        cold starts per subject after one uncounted round (default 20)
+  --only F,G      only these functions (e.g. registration,sessions), beside hello world, the bare
+                  SDK and the bare SDK reading the secret; the other levers are left out. A
+                  reduced run for a quick before/after: its tables are not the full bench's
+  --write FILE    put the tables between the cold-start markers of FILE (BENCHMARKS.md)
+  --extra F:L=P   another build P of function F (or of `hello`, or of `bare-sdk` in its `eager`
+                  mode) as a row labelled L, e.g. one built with opt-level = \"z\"
+  --before F=P    a build P of function F from before the secret was read at init: it gets the
+                  secret in PORTICO_SECRET, as the template gave it then
+";
 /// Placeholder in fixtures of routes that need a staff access token; the bench signs one.
 const TOKEN_PLACEHOLDER: &str = "{{STAFF_ACCESS_TOKEN}}";
 const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -103,22 +118,37 @@ fn main() -> Result<(), BoxError> {
     if args.peek().map(String::as_str) == Some("init-parts") {
         return runtime.block_on(init_parts::run());
     }
-    let mut runs = 20;
-    let mut write = None;
-    let mut extras = Vec::new();
+    let mut options = Options { runs: 20, ..Options::default() };
     while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value\n\n{USAGE}"));
         match arg.as_str() {
-            "--runs" => runs = value()?.parse()?,
-            "--write" => write = Some(PathBuf::from(value()?)),
-            "--extra" => extras.push(value()?),
-            _ => return Err(format!("unknown argument {arg}").into()),
+            "--runs" => options.runs = value()?.parse()?,
+            "--only" => options.only = Some(value()?.split(',').map(str::to_owned).collect()),
+            "--write" => options.write = Some(PathBuf::from(value()?)),
+            "--extra" => options.extras.push(value()?),
+            "--before" => options.before.push(value()?),
+            "--help" | "-h" => {
+                print!("{USAGE}");
+                return Ok(());
+            }
+            _ => return Err(format!("unknown argument {arg}\n\n{USAGE}").into()),
         }
     }
-    runtime.block_on(bench(runs, write, extras))
+    runtime.block_on(bench(options))
 }
 
-async fn bench(runs: usize, write: Option<PathBuf>, extras: Vec<String>) -> Result<(), BoxError> {
+#[derive(Default)]
+struct Options {
+    runs: usize,
+    /// Only these functions, and no levers but the secret read's.
+    only: Option<Vec<String>>,
+    write: Option<PathBuf>,
+    extras: Vec<String>,
+    before: Vec<String>,
+}
+
+async fn bench(options: Options) -> Result<(), BoxError> {
+    let Options { runs, only, write, extras, before } = options;
     let started = Instant::now();
     let bin_dir = std::env::current_exe()?.parent().ok_or("no binary dir")?.to_path_buf();
     let work = bin_dir.join("coldstart-run");
@@ -170,7 +200,7 @@ async fn bench(runs: usize, write: Option<PathBuf>, extras: Vec<String>) -> Resu
         ("TABLE_NAME", TABLE),
         ("MAIL_SENDER", "no-reply@example.com"),
         ("PUBLIC_BASE_URL", "https://api.example.com"),
-        ("PORTICO_SECRET", SECRET),
+        ("PORTICO_SECRET_ID", SECRET_ID),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value.to_owned()))
@@ -230,8 +260,19 @@ async fn bench(runs: usize, write: Option<PathBuf>, extras: Vec<String>) -> Resu
             Some(200),
         )),
         subject("bare SDK, no roots loaded (init only)", Kind::Lever, "bare-sdk", &["no-roots", TABLE], None),
+        subject(
+            "bare SDK + master secret read at init (GetSecretValue)",
+            Kind::Lever,
+            "bare-sdk",
+            &["secret", TABLE],
+            Some(200),
+        ),
     ];
-    for (function, file, status) in FIXTURES {
+    if only.is_some() {
+        subjects.retain(|s| s.kind != Kind::Lever || s.args.first().is_some_and(|mode| mode == "secret"));
+    }
+    let wanted = |function: &str| only.as_ref().is_none_or(|only| only.iter().any(|f| f == function));
+    for (function, file, status) in FIXTURES.into_iter().filter(|(function, ..)| wanted(function)) {
         let mut function_subject = subject(function, Kind::Function, function, &[], Some(status));
         function_subject.event = fixture(function, file)?;
         subjects.push(function_subject);
@@ -254,6 +295,19 @@ async fn bench(runs: usize, write: Option<PathBuf>, extras: Vec<String>) -> Resu
         };
         extra_subject.binary = PathBuf::from(path);
         subjects.push(extra_subject);
+    }
+    for old in &before {
+        let (function, path) = old.split_once('=').ok_or("--before FUNCTION=PATH")?;
+        let (_, file, status) = FIXTURES
+            .iter()
+            .find(|(f, ..)| *f == function)
+            .ok_or_else(|| format!("no fixture for {function}"))?;
+        let label = format!("{function} (before: secret in the environment)");
+        let mut old_subject = subject(&label, Kind::Function, function, &[], Some(*status));
+        old_subject.event = fixture(function, file)?;
+        old_subject.env.push(("PORTICO_SECRET".to_owned(), SECRET.to_owned()));
+        old_subject.binary = PathBuf::from(path);
+        subjects.push(old_subject);
     }
     for subject in &subjects {
         if !subject.binary.exists() {
@@ -338,6 +392,12 @@ async fn seed(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(SECRET_ID)
+        .secret_string(SECRET)
+        .send()
+        .await?;
     let template = std::fs::read_to_string(workspace().join("infra/template.yaml"))?;
     let definition = portico_local::table::table_definition(&template)?.without_stream();
     portico_local::table::create_table(&client, TABLE, &definition).await?;
@@ -360,15 +420,12 @@ fn staff_token() -> Result<(String, (ulid::Ulid, ulid::Ulid)), BoxError> {
         "TABLE_NAME" => Some(TABLE.to_owned()),
         "MAIL_SENDER" => Some("no-reply@example.com".to_owned()),
         "PUBLIC_BASE_URL" => Some("https://api.example.com".to_owned()),
-        "PORTICO_SECRET" => Some(SECRET.to_owned()),
+        "PORTICO_SECRET_ID" => Some(SECRET_ID.to_owned()),
         _ => None,
     };
     let config = portico::Config::from_lookup(lookup)?;
-    let keys = Keys::derive(
-        config.master_secret.expose_secret().as_bytes(),
-        &config.jwt_issuer,
-        &config.jwt_audience,
-    );
+    // The value the functions read from moto (`seed` stores it).
+    let keys = Keys::derive(SECRET.as_bytes(), &config.jwt_issuer, &config.jwt_audience);
     let grants = Grants {
         permissions: vec![Permission::SettingsManage],
         modules: BTreeMap::from([("tasks".to_owned(), ModuleAccess::READ_WRITE)]),

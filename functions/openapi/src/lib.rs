@@ -43,6 +43,11 @@ impl Modify for BearerAuth {
 }
 
 pub fn api() -> OpenApiRouter<AppState> {
+    routes()
+}
+
+/// The route, on any state: the document needs none.
+fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
     OpenApiRouter::new().routes(routes!(openapi_json))
 }
 
@@ -90,9 +95,11 @@ pub fn document() -> Document {
     document
 }
 
-pub fn router(state: AppState) -> Router {
-    let (router, _) = api().split_for_parts();
-    portico::http::with_defaults(router).with_state(state)
+/// The function's router. It needs no `AppState`, so the function reads no settings and no
+/// master secret at its cold start.
+pub fn router() -> Router {
+    let (router, _) = routes::<()>().split_for_parts();
+    portico::http::with_defaults(router)
 }
 
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",

@@ -56,6 +56,26 @@ pub async fn moto_sdk_config(endpoint: &str, region: &str) -> SdkConfig {
         .await
 }
 
+/// The master secret the local stack and the tests read, as functions do on AWS: it is made in
+/// moto's Secrets Manager (a random value) unless it is there already. `make run` reads it under
+/// this name; tests under their own.
+pub const LOCAL_MASTER_SECRET: &str = "portico/master-secret";
+
+/// Makes the secret `name` in moto's Secrets Manager with a random value, if it does not exist
+/// yet (concurrent callers: one makes it, the others find it).
+pub async fn ensure_master_secret(sdk: &SdkConfig, name: &str) -> Result<(), String> {
+    use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+    let secrets = aws_sdk_secretsmanager::Client::new(sdk);
+    let value = format!("{}{}", portico::auth::secret::random_token(), portico::auth::secret::random_token());
+    match secrets.create_secret().name(name).secret_string(value).send().await {
+        Ok(_) => Ok(()),
+        Err(error) if error.code() == Some("ResourceExistsException") => Ok(()),
+        Err(error) => {
+            Err(format!("creating the secret {name} in moto failed: {}", error.code().unwrap_or("unknown")))
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     #[error("{0}")]

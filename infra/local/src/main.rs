@@ -54,8 +54,8 @@ impl LocalSettings {
                     // WhatsApp sends reach moto_server.py's recorder and the printed outbox.
                     "WHATSAPP_PHONE_NUMBER_ID" => "phone-number-id-local".to_owned(),
                     "PUBLIC_BASE_URL" => public_url.clone(),
-                    // Local only: AWS deployments read theirs from Secrets Manager.
-                    "PORTICO_SECRET" => "local-development-secret-not-for-aws-use".to_owned(),
+                    // Made in moto's Secrets Manager at start and read from it, as on AWS.
+                    "PORTICO_SECRET_ID" => portico_local::LOCAL_MASTER_SECRET.to_owned(),
                     // Local receivers listen on http://127.0.0.1.
                     "WEBHOOKS_ALLOW_LOCAL" => "true".to_owned(),
                     _ => return None,
@@ -92,7 +92,7 @@ async fn main() -> Result<(), Error> {
 /// AWS credentials from the default chain.
 async fn create_admin_in_configured_table(email: &str) -> Result<(), Error> {
     let settings = LocalSettings::from_env()?;
-    let state = AppState::new(Config::from_env()?).await;
+    let state = AppState::new(Config::from_env()?).await?;
     let password = settings.admin_password.clone().unwrap_or_else(random_password);
     if create_admin(&state, email, "Administrator", &password).await? {
         println!("administrator {email} created; password: {password}");
@@ -106,7 +106,7 @@ async fn create_admin_in_configured_table(email: &str) -> Result<(), Error> {
 /// holding both `users.manage` and `settings.manage` once, if the table has no count yet. Until
 /// then no write can change who they are. A table that has a count keeps it.
 async fn count_admins_in_configured_table() -> Result<(), Error> {
-    let state = AppState::new(Config::from_env()?).await;
+    let state = AppState::new(Config::from_env()?).await?;
     let count = state.store.count_administrators().await?;
     println!("{count} administrator(s) (active staff holding users.manage and settings.manage)");
     Ok(())
@@ -115,7 +115,7 @@ async fn count_admins_in_configured_table() -> Result<(), Error> {
 /// For a table from before the customer search (AWS or local): gives every customer the keys
 /// `GET /admin/customers?q=` finds it by. Repeatable.
 async fn index_customers_in_configured_table() -> Result<(), Error> {
-    let state = AppState::new(Config::from_env()?).await;
+    let state = AppState::new(Config::from_env()?).await?;
     let written = state.store.index_customers_for_search().await?;
     println!("{written} customer(s) given their search keys");
     Ok(())
@@ -142,8 +142,9 @@ async fn run(settings: LocalSettings) -> Result<(), Error> {
         Err(error) => return Err(error.into()),
     }
     aws_sdk_ses::Client::new(&sdk).verify_email_identity().email_address(&config.mail_sender).send().await?;
+    portico_local::ensure_master_secret(&sdk, &config.master_secret.secret_id).await?;
 
-    let state = AppState::with_sdk_config(config, &sdk);
+    let state = AppState::build(config, &sdk).await?;
     let password = settings.admin_password.clone().unwrap_or_else(random_password);
     if create_admin(&state, &settings.admin_email, "Administrator", &password).await? {
         println!("seeded administrator: {}  password: {password}", settings.admin_email);

@@ -3,6 +3,7 @@
 pub mod challenge;
 pub mod jwt;
 pub mod keys;
+pub mod master_secret;
 pub mod password;
 pub mod secret;
 

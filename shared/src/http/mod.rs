@@ -54,7 +54,7 @@ pub async fn pad_to(started: tokio::time::Instant, floor: std::time::Duration) {
 
 /// What every Portico router has: problem+json for unknown routes and methods, the body cap,
 /// and one span and log line per request.
-pub fn with_defaults(router: Router<AppState>) -> Router<AppState> {
+pub fn with_defaults<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     router
         .route_layer(axum::middleware::from_fn(trace::name_route))
         .fallback(route_not_found)
@@ -69,4 +69,11 @@ pub async fn run_on_lambda(router: fn(AppState) -> Router) -> Result<(), lambda_
     lambda_http::tracing::init_default_subscriber();
     let state = AppState::from_env().await?;
     lambda_http::run(router(state)).await
+}
+
+/// The `main` of an HTTP function that needs no state (the OpenAPI document): no settings, no
+/// master secret, no clients — and no right to read the secret in the template.
+pub async fn run_stateless_on_lambda(router: fn() -> Router) -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    lambda_http::run(router()).await
 }

@@ -12,6 +12,9 @@
 //! - `three-clients`: DynamoDB, SES and SNS clients built at init, each with its own HTTP client
 //!   (the SDK's default), as every function did before the cold-start work;
 //! - `shared-http`: the same three clients on one HTTP client;
+//! - `secret`: `direct`, and the master secret read at init with Secrets Manager's
+//!   `GetSecretValue` (the secret `PORTICO_SECRET_ID` names), as the functions do since issue 13:
+//!   its own connection (another service's endpoint on AWS), handshake and round trip;
 //! - `no-roots`: an HTTP client that loads no root certificate — the floor of compiled-in roots,
 //!   whose trust anchors need no parsing; it cannot trust the bench's test CA, so the bench
 //!   measures its init alone.
@@ -37,6 +40,7 @@ enum Mode {
     Prime,
     ThreeClients,
     SharedHttp,
+    Secret,
     NoRoots,
 }
 
@@ -49,6 +53,7 @@ impl Mode {
             "prime" => Self::Prime,
             "three-clients" => Self::ThreeClients,
             "shared-http" => Self::SharedHttp,
+            "secret" => Self::Secret,
             "no-roots" => Self::NoRoots,
             _ => return None,
         })
@@ -104,7 +109,7 @@ async fn policy(State(bare): State<Arc<Bare>>) -> Result<String, StatusCode> {
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bare-sdk eager|direct|lazy|prime|three-clients|shared-http|no-roots TABLE";
+    let usage = "usage: bare-sdk eager|direct|lazy|prime|three-clients|shared-http|secret|no-roots TABLE";
     let mode = args.next().as_deref().and_then(Mode::parse).ok_or(usage)?;
     let table = args.next().ok_or(usage)?;
 
@@ -115,7 +120,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Mode::NoRoots => loader = loader.http_client(https_client(TrustStore::empty())?),
         _ => {}
     }
-    let sdk = if mode == Mode::Direct {
+    let sdk = if matches!(mode, Mode::Direct | Mode::Secret) {
         let region = std::env::var("AWS_REGION").map_err(|_| "AWS_REGION is not set")?;
         let mut sdk = SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -138,6 +143,18 @@ async fn main() -> Result<(), lambda_http::Error> {
         }
         Mode::Prime => {
             bare.read_policy().await?;
+        }
+        Mode::Secret => {
+            bare.dynamodb();
+            let id = std::env::var("PORTICO_SECRET_ID").map_err(|_| "PORTICO_SECRET_ID is not set")?;
+            let secret = aws_sdk_secretsmanager::Client::new(&bare.sdk)
+                .get_secret_value()
+                .secret_id(id)
+                .send()
+                .await?;
+            if secret.secret_string().is_none_or(str::is_empty) {
+                return Err("the secret holds no text".into());
+            }
         }
         Mode::ThreeClients | Mode::SharedHttp => {
             bare.dynamodb();
