@@ -38,12 +38,13 @@ help:
 	@echo "make bench  benchmarks (cold start, criteria, imports, lists); figures in BENCHMARKS.md"
 	@echo "make bench-coldstart  the cold-start part alone"
 
-# moto (DynamoDB, SES, SNS, Secrets Manager), cfn-lint, and the contract's tools
-# (openapi-spec-validator, schemathesis, openapi-python-client), pinned, in the project venv.
+# moto (DynamoDB, SES, SNS, Secrets Manager; KMS for the cold-start bench), cfn-lint, and the
+# contract's tools (openapi-spec-validator, schemathesis, openapi-python-client), pinned, in the
+# project venv.
 $(VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
-		'moto[server,dynamodb,ses,sns,secretsmanager]==$(MOTO_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)' \
+		'moto[server,dynamodb,ses,sns,secretsmanager,kms]==$(MOTO_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)' \
 		'openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)' 'schemathesis==$(SCHEMATHESIS_VERSION)' \
 		'openapi-python-client==$(OPENAPI_PYTHON_CLIENT_VERSION)'
 	touch $@

@@ -49,7 +49,8 @@ usage: coldstart [--runs N] [--only FUNCTION,...] [--write BENCHMARKS.md]
 
   --runs N        cold starts per subject after one uncounted round (default 20)
   --only F,G      only these functions (e.g. registration,sessions), beside hello world, the bare
-                  SDK and the bare SDK reading the secret; the other levers are left out. A
+                  SDK and the bare SDK reading the secret (Secrets Manager, KMS); the other levers
+                  are left out. A
                   reduced run for a quick before/after: its tables are not the full bench's
   --write FILE    put the tables between the cold-start markers of FILE (BENCHMARKS.md)
   --extra F:L=P   another build P of function F (or of `hello`, or of `bare-sdk` in its `eager`
@@ -267,9 +268,21 @@ async fn bench(options: Options) -> Result<(), BoxError> {
             &["secret", TABLE],
             Some(200),
         ),
+        subject(
+            "bare SDK + master secret decrypted at init (KMS-encrypted variable, Decrypt)",
+            Kind::Lever,
+            "bare-sdk",
+            &["kms", TABLE],
+            Some(200),
+        ),
     ];
+    let ciphertext = kms_encrypted_secret(&bin_dir.join("bare-sdk"), &common).await?;
+    for subject in subjects.iter_mut().filter(|s| s.args.first().is_some_and(|mode| mode == "kms")) {
+        subject.env.push(("PORTICO_SECRET_CIPHERTEXT".to_owned(), ciphertext.clone()));
+    }
     if only.is_some() {
-        subjects.retain(|s| s.kind != Kind::Lever || s.args.first().is_some_and(|mode| mode == "secret"));
+        let about_the_secret = |mode: &String| mode == "secret" || mode == "kms";
+        subjects.retain(|s| s.kind != Kind::Lever || s.args.first().is_some_and(about_the_secret));
     }
     let wanted = |function: &str| only.as_ref().is_none_or(|only| only.iter().any(|f| f == function));
     for (function, file, status) in FIXTURES.into_iter().filter(|(function, ..)| wanted(function)) {
@@ -411,6 +424,23 @@ async fn seed(
         .send()
         .await?;
     Ok(())
+}
+
+/// `SECRET` encrypted with a key made in moto's KMS (by `bare-sdk kms-setup`), base64: the value
+/// of a KMS-encrypted variable, as Lambda's encryption helpers would store it.
+async fn kms_encrypted_secret(bare_sdk: &Path, env: &[(String, String)]) -> Result<String, BoxError> {
+    let output = tokio::process::Command::new(bare_sdk)
+        .args(["kms-setup", TABLE])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("PORTICO_SECRET_VALUE", SECRET)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "kms-setup")
+        .output()
+        .await?;
+    if !output.status.success() {
+        return Err(format!("bare-sdk kms-setup failed: {}", String::from_utf8_lossy(&output.stderr)).into());
+    }
+    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
 }
 
 /// A staff access token as `sessions` would issue it: settings and read access to tasks; with

@@ -15,6 +15,10 @@
 //! - `secret`: `direct`, and the master secret read at init with Secrets Manager's
 //!   `GetSecretValue` (the secret `PORTICO_SECRET_ID` names), as the functions do since issue 13:
 //!   its own connection (another service's endpoint on AWS), handshake and round trip;
+//! - `kms`: `direct`, and the master secret decrypted at init from a KMS-encrypted variable
+//!   (`PORTICO_SECRET_CIPHERTEXT`, base64), the other way to keep it out of the plain
+//!   environment: one `kms:Decrypt` round trip instead. `kms-setup` (not timed) makes a key in
+//!   moto, encrypts `PORTICO_SECRET_VALUE` with it and prints the variable's value;
 //! - `no-roots`: an HTTP client that loads no root certificate — the floor of compiled-in roots,
 //!   whose trust anchors need no parsing; it cannot trust the bench's test CA, so the bench
 //!   measures its init alone.
@@ -41,6 +45,8 @@ enum Mode {
     ThreeClients,
     SharedHttp,
     Secret,
+    Kms,
+    KmsSetup,
     NoRoots,
 }
 
@@ -54,6 +60,8 @@ impl Mode {
             "three-clients" => Self::ThreeClients,
             "shared-http" => Self::SharedHttp,
             "secret" => Self::Secret,
+            "kms" => Self::Kms,
+            "kms-setup" => Self::KmsSetup,
             "no-roots" => Self::NoRoots,
             _ => return None,
         })
@@ -109,7 +117,7 @@ async fn policy(State(bare): State<Arc<Bare>>) -> Result<String, StatusCode> {
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bare-sdk eager|direct|lazy|prime|three-clients|shared-http|secret|no-roots TABLE";
+    let usage = "usage: bare-sdk eager|direct|lazy|prime|three-clients|shared-http|secret|kms|kms-setup|no-roots TABLE";
     let mode = args.next().as_deref().and_then(Mode::parse).ok_or(usage)?;
     let table = args.next().ok_or(usage)?;
 
@@ -120,7 +128,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         Mode::NoRoots => loader = loader.http_client(https_client(TrustStore::empty())?),
         _ => {}
     }
-    let sdk = if matches!(mode, Mode::Direct | Mode::Secret) {
+    let sdk = if matches!(mode, Mode::Direct | Mode::Secret | Mode::Kms | Mode::KmsSetup) {
         let region = std::env::var("AWS_REGION").map_err(|_| "AWS_REGION is not set")?;
         let mut sdk = SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -155,6 +163,36 @@ async fn main() -> Result<(), lambda_http::Error> {
             if secret.secret_string().is_none_or(str::is_empty) {
                 return Err("the secret holds no text".into());
             }
+        }
+        Mode::Kms => {
+            bare.dynamodb();
+            let variable = std::env::var("PORTICO_SECRET_CIPHERTEXT")
+                .map_err(|_| "PORTICO_SECRET_CIPHERTEXT is not set")?;
+            let ciphertext = aws_smithy_types::base64::decode(variable.trim())?;
+            let plain = aws_sdk_kms::Client::new(&bare.sdk)
+                .decrypt()
+                .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(ciphertext))
+                .send()
+                .await?;
+            if plain.plaintext().is_none_or(|text| text.as_ref().is_empty()) {
+                return Err("nothing decrypted".into());
+            }
+        }
+        Mode::KmsSetup => {
+            let value =
+                std::env::var("PORTICO_SECRET_VALUE").map_err(|_| "PORTICO_SECRET_VALUE is not set")?;
+            let kms = aws_sdk_kms::Client::new(&bare.sdk);
+            let key = kms.create_key().send().await?;
+            let key_id = key.key_metadata().map(|k| k.key_id().to_owned()).ok_or("no key id")?;
+            let encrypted = kms
+                .encrypt()
+                .key_id(key_id)
+                .plaintext(aws_sdk_kms::primitives::Blob::new(value.into_bytes()))
+                .send()
+                .await?;
+            let blob = encrypted.ciphertext_blob().ok_or("no ciphertext")?;
+            println!("{}", aws_smithy_types::base64::encode(blob.as_ref()));
+            return Ok(());
         }
         Mode::ThreeClients | Mode::SharedHttp => {
             bare.dynamodb();
