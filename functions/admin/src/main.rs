@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    portico::http::run_on_lambda(portico_admin::router).await
+    portico::http::run_on_lambda(portico_admin::routes).await
 }

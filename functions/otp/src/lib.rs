@@ -39,9 +39,14 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(challenges::verify_code))
 }
 
-pub fn router(state: AppState) -> Router {
+/// The routes, waiting for their state: a cold start builds them while it reads the state.
+pub fn routes() -> Router<AppState> {
     let (router, _) = api().split_for_parts();
-    portico::http::with_defaults(router).with_state(state)
+    portico::http::with_defaults(router)
+}
+
+pub fn router(state: AppState) -> Router {
+    routes().with_state(state)
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {

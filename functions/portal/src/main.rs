@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    portico::http::run_on_lambda(portico_portal::router).await
+    portico::http::run_on_lambda(portico_portal::routes).await
 }

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    portico::http::run_on_lambda(portico_records::router).await
+    portico::http::run_on_lambda(portico_records::routes).await
 }

@@ -65,10 +65,14 @@ pub fn with_defaults<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Rou
 
 /// The whole `main` of an HTTP function: JSON logs, state from the environment, and the router
 /// served through the Lambda runtime. Configuration errors fail the cold start.
-pub async fn run_on_lambda(router: fn(AppState) -> Router) -> Result<(), lambda_http::Error> {
+pub async fn run_on_lambda(routes: fn() -> Router<AppState>) -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let state = AppState::from_env().await?;
-    lambda_http::run(router(state)).await
+    // Reading the state waits on the network (the master secret, a TLS handshake): the routes,
+    // CPU work of their own, are built meanwhile.
+    let state = tokio::spawn(AppState::from_env());
+    let routes = routes();
+    let state = state.await??;
+    lambda_http::run(routes.with_state(state)).await
 }
 
 /// The `main` of an HTTP function that needs no state (the OpenAPI document): no settings, no
