@@ -3,7 +3,7 @@
 "use strict";
 
 import { api } from "./api.js";
-import { $, confirmed, el, fill, formatNumber, itemForm, loadList, swatch } from "./ui.js";
+import { $, confirmed, el, fill, formatNumber, itemForm, loadList, rowAction, swatch } from "./ui.js";
 
 let editor;
 
@@ -18,13 +18,8 @@ function edit(label) {
 }
 
 async function remove(label) {
-  if (!confirmed(`Delete the label ${label.name}?`)) return;
-  $("#labels-error").textContent = "";
-  try {
-    await api("DELETE", `/admin/labels/${label.id}`);
-    await load();
-  } catch (error) {
-    $("#labels-error").textContent = error.message;
+  if (confirmed(`Delete the label ${label.name}?`)) {
+    await rowAction("DELETE", `/admin/labels/${label.id}`, $("#labels-error"), load);
   }
 }
 

@@ -3,7 +3,7 @@
 "use strict";
 
 import { api } from "./api.js";
-import { $, checkboxes, checkedValues, confirmed, el, fill, formatNumber, itemForm, loadList } from "./ui.js";
+import { $, checkboxes, checkedValues, confirmed, el, fill, formatNumber, itemForm, loadList, rowAction } from "./ui.js";
 
 const PERMISSIONS = [
   { value: "settings.manage", label: "Change settings: registration policy, labels, roles, fields, rules" },
@@ -59,13 +59,8 @@ function edit(role) {
 }
 
 async function remove(role) {
-  if (!confirmed(`Delete the role ${role.name}?`)) return;
-  $("#roles-error").textContent = "";
-  try {
-    await api("DELETE", `/admin/roles/${encodeURIComponent(role.id)}`);
-    await load();
-  } catch (error) {
-    $("#roles-error").textContent = error.message;
+  if (confirmed(`Delete the role ${role.name}?`)) {
+    await rowAction("DELETE", `/admin/roles/${encodeURIComponent(role.id)}`, $("#roles-error"), load);
   }
 }
 

@@ -2,7 +2,7 @@
 // locale, problems shown beside the controls they name, loading and empty states.
 "use strict";
 
-import { session } from "./api.js";
+import { api, session } from "./api.js";
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -166,6 +166,17 @@ export async function loadList(screen, errorLine, work) {
   errorLine.textContent = "";
   try {
     await loading(screen, work);
+  } catch (error) {
+    errorLine.textContent = error.message;
+  }
+}
+
+/** A row's action (`method` on `path`), then `after()`; a refusal is said in `errorLine`. */
+export async function rowAction(method, path, errorLine, after) {
+  errorLine.textContent = "";
+  try {
+    await api(method, path);
+    await after();
   } catch (error) {
     errorLine.textContent = error.message;
   }

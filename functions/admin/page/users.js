@@ -4,7 +4,7 @@
 "use strict";
 
 import { api, session } from "./api.js";
-import { $, checkboxes, checkedValues, confirmed, el, fill, itemForm, loadList } from "./ui.js";
+import { $, checkboxes, checkedValues, confirmed, el, fill, itemForm, loadList, rowAction } from "./ui.js";
 
 const form = () => $("#user-form");
 let editor;
@@ -30,13 +30,7 @@ function edit(user) {
 
 async function setState(user, action) {
   if (action === "disable" && !confirmed(`Disable ${user.name}? They are signed out everywhere at once.`)) return;
-  $("#users-error").textContent = "";
-  try {
-    await api("POST", `/admin/users/${user.id}/${action}`);
-    await load();
-  } catch (error) {
-    $("#users-error").textContent = error.message;
-  }
+  await rowAction("POST", `/admin/users/${user.id}/${action}`, $("#users-error"), load);
 }
 
 function row(user) {

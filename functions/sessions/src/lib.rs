@@ -54,8 +54,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// The routes, waiting for their state: a cold start builds them while it reads the state.
 pub fn routes() -> Router<AppState> {
-    let (router, _) = api().split_for_parts();
-    portico::http::with_defaults(router)
+    portico::http::with_defaults(api().split_for_parts().0)
 }
 
 pub fn router(state: AppState) -> Router {
