@@ -327,7 +327,7 @@ async fn set_user_status(
 
 #[utoipa::path(post, path = "/admin/users/{id}/disable", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = UserView, description = "Disabled: signed out everywhere, can't sign in; access tokens already issued lapse within 15 minutes"),
+    responses((status = 200, body = UserView, description = "Disabled: signed out everywhere, can't sign in; access tokens already issued stop working at once (their session ended)"),
         (status = 403, body = Problem, description = "`beyond_own_rights`: the user holds rights the caller lacks, or is in a project the caller is not in"),
         (status = 404, body = Problem),
         (status = 409, body = Problem, description = "`not_active`, `own_account`, `last_administrator`: the user is the last active staff user holding both `users.manage` and `settings.manage`, or `conflict`"),
