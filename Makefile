@@ -28,12 +28,13 @@ COLDSTART_RUNS ?= 20
 # e.g. COLDSTART_ARGS='--extra "registration:registration, opt-level z=/path/to/registration"'
 COLDSTART_ARGS ?=
 
-.PHONY: help venv browser-deps run test lint build bench bench-coldstart password-list clean
+.PHONY: help venv browser-deps run test lint openapi build bench bench-coldstart password-list clean
 
 help:
 	@echo "make run    start the whole system locally (API on http://127.0.0.1:3000)"
 	@echo "make test   unit, store, end-to-end and runtime-protocol tests; template lint"
 	@echo "make lint   rustfmt check, clippy -D warnings, cfn-lint"
+	@echo "make openapi  write functions/openapi/openapi.json again from the code"
 	@echo "make build  sam build: release arm64 bootstraps of every function"
 	@echo "make bench  benchmarks (cold start, criteria, imports, lists); figures in BENCHMARKS.md"
 	@echo "make bench-coldstart  the cold-start part alone"
@@ -74,6 +75,10 @@ lint: venv
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
+
+# The committed OpenAPI document, generated again by its golden-file test.
+openapi:
+	UPDATE_EXPECT=1 cargo test -p portico-tests $(TEST_FEATURES) --test e2e -- contract::the_committed_document_is_the_generated_one
 
 # aws-sam-cli pins boto3 versions that clash with moto's, so SAM gets a venv of its own, with
 # cargo-lambda and zig (the arm64 cross-linker) from PyPI.

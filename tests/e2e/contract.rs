@@ -114,11 +114,21 @@ fn no_two_types_share_a_schema_name() {
     );
 }
 
+/// The function serves the committed document (`functions/openapi/openapi.json`): it must be the
+/// one the code generates. `make openapi` writes it again.
+#[test]
+fn the_committed_document_is_the_generated_one() {
+    let generated = portico_openapi::document().to_pretty_json().expect("document as JSON") + "\n";
+    expect_test::expect_file!["../../functions/openapi/openapi.json"].assert_eq(&generated);
+}
+
 #[tokio::test]
 async fn the_document_is_served() {
     let app = crate::support::spawn_app().await;
     let served = app.get("/openapi.json", None).await;
     assert_eq!(served.status, reqwest::StatusCode::OK);
+    let committed: serde_json::Value = serde_json::from_str(portico_openapi::DOCUMENT).expect("the document");
+    assert_eq!(served.body, committed);
     assert_eq!(served.body["info"]["title"], "Portico");
     assert!(served.body["components"]["securitySchemes"]["bearer"].is_object());
 }
