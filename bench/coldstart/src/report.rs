@@ -47,11 +47,19 @@ struct Row<'a> {
     subject: &'a Subject,
     init: Option<Duration>,
     first: Option<Duration>,
-    size: Option<u64>,
+    size: Sizes,
     rss_kib: Option<u64>,
 }
 
-fn rows<'a>(subjects: &'a [Subject], samples: &[Vec<Sample>], sizes: &[Option<u64>]) -> Vec<Row<'a>> {
+/// A subject's binary: the x86_64 one the bench runs, and the arm64 bootstrap cargo-lambda
+/// built of it (`--arm64`), which is what Lambda runs and what the size goal is about.
+#[derive(Clone, Copy, Default)]
+pub struct Sizes {
+    pub x86_64: Option<u64>,
+    pub arm64: Option<u64>,
+}
+
+fn rows<'a>(subjects: &'a [Subject], samples: &[Vec<Sample>], sizes: &[Sizes]) -> Vec<Row<'a>> {
     subjects
         .iter()
         .zip(samples)
@@ -93,7 +101,7 @@ fn mark(met: Option<bool>) -> &'static str {
 pub fn render(
     subjects: &[Subject],
     samples: &[Vec<Sample>],
-    sizes: &[Option<u64>],
+    sizes: &[Sizes],
     parts: &[(String, Vec<Duration>)],
     context: &Context,
 ) -> String {
@@ -114,19 +122,20 @@ pub fn render(
         if context.system_roots { "the system bundle plus the test CA" } else { "the test CA alone" },
         context.elapsed.as_secs_f64(),
     );
-    let header = "| binary | init | × hello | first response | × hello | × bare SDK | size | peak RSS |\n\
-                  |---|---|---|---|---|---|---|---|";
+    let header = "| binary | init | × hello | first response | × hello | × bare SDK | size | arm64 | peak RSS |\n\
+                  |---|---|---|---|---|---|---|---|---|";
     let line = |out: &mut String, row: &Row| {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.subject.label,
             opt_ms(row.init),
             opt_ratio(ratio(row.init, hello_init)),
             opt_ms(row.first),
             opt_ratio(ratio(row.first, hello_first)),
             opt_ratio(ratio(row.first, bare_first)),
-            mib(row.size),
+            mib(row.size.x86_64),
+            mib(row.size.arm64),
             mib(row.rss_kib.map(|k| k * 1024)),
         );
     };
@@ -147,7 +156,13 @@ pub fn render(
     let _ = writeln!(
         out,
         "\n**Goals** (issue 12): init ≤ {INIT_RATIO}× hello; first response ≤ {FIRST_RESPONSE_RATIO}× \
-         hello's (and, for scale, × the bare SDK's); binary ≤ {SIZE_MIB} MiB (x86_64 here); peak RSS ≤ {RSS_MIB} MiB.\n"
+         hello's (and, for scale, × the bare SDK's); stripped arm64 bootstrap ≤ {SIZE_MIB} MiB ({}); peak RSS \
+         ≤ {RSS_MIB} MiB.\n",
+        if rows.iter().any(|row| row.size.arm64.is_some()) {
+            "built by cargo-lambda as `sam build` does"
+        } else {
+            "not built in this run: the x86_64 binary's size instead"
+        }
     );
     let _ = writeln!(
         out,
@@ -167,8 +182,8 @@ pub fn render(
             opt_ratio(first),
             mark(first_bare.map(|r| r <= FIRST_RESPONSE_RATIO)),
             opt_ratio(first_bare),
-            mark(row.size.map(|b| b as f64 / MIB <= SIZE_MIB)),
-            mib(row.size),
+            mark(row.size.arm64.or(row.size.x86_64).map(|b| b as f64 / MIB <= SIZE_MIB)),
+            mib(row.size.arm64.or(row.size.x86_64)),
             mark(row.rss_kib.map(|k| k as f64 / 1024.0 <= RSS_MIB)),
             mib(row.rss_kib.map(|k| k * 1024)),
         );
