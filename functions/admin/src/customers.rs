@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 use portico::domain::{AccountKind, AccountStatus, Permission};
 use portico::error::Problem;
 use portico::http::{ApiQuery, PageQuery, PagedResponse, Staff};
+use portico::routes;
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::labels::LabelView;
 use crate::registrations::{CustomerView, status_param};

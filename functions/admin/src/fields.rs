@@ -10,13 +10,13 @@ use portico::domain::modules;
 use portico::domain::permission::RoleGrants;
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, Staff};
+use portico::routes;
 use portico::store::StoreError;
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::roles::Granter;
 

@@ -8,6 +8,7 @@ use portico::domain::lifecycle::{MoveFrom, Stage};
 use portico::domain::{Colour, Label, Permission};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff};
+use portico::routes;
 use portico::store::WriteSet;
 use portico::store::labels::{LabelDeletion, LabelLink, LabelWrite};
 use portico::store::lifecycle::LifecycleMove;
@@ -16,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

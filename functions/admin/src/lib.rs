@@ -17,9 +17,9 @@ use chrono::Utc;
 use portico::domain::{Permission, RegistrationPolicy};
 use portico::error::Problem;
 use portico::http::{ApiJson, Staff};
+use portico::routes;
 use portico::{ApiError, AppState};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

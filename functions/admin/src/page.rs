@@ -6,9 +6,9 @@ use axum::extract::Path;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use portico::error::Problem;
+use portico::routes;
 use portico::{ApiError, AppState};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 const INDEX: &str = include_str!("../page/index.html");
 

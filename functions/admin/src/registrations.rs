@@ -9,12 +9,12 @@ use portico::error::Problem;
 use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff};
 use portico::notify::MailTemplate;
 use portico::records::portal;
+use portico::routes;
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 const MAX_REASON_CHARS: usize = 1000;
 

@@ -13,13 +13,13 @@ use portico::domain::modules;
 use portico::domain::permission::{BuiltinRole, ModuleAccess, Role, RoleGrants, builtin_role, check_role_id};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, Staff};
+use portico::routes;
 use portico::store::roles::{RoleCreation, RoleDeletion, RoleUpdate, StoredRole};
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_roles, create_role)).routes(routes!(

@@ -10,6 +10,7 @@ use portico::domain::permission::{BuiltinRole, Role, RoleGrants, check_role_id};
 use portico::domain::{Account, AccountKind, AccountStatus, Email, Permission};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, Staff};
+use portico::routes;
 use portico::store::accounts::StaffWrite;
 use portico::store::roles::MAX_ROLES_PER_USER;
 use portico::{ApiError, AppState};
@@ -17,7 +18,6 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -14,6 +14,7 @@ use portico::domain::workflow::{
 };
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff, required_version};
+use portico::routes;
 use portico::store::workflows::{StoredWorkflowRule, WorkflowRun};
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,6 @@ use serde_json::{Map, Value as JsonValue};
 use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// At most this many rules: the stream consumer reads them all for every batch.
 pub const MAX_RULES: usize = 200;

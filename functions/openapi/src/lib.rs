@@ -2,106 +2,38 @@
 //! routers' own handler annotations and types.
 //!
 //! The function serves `openapi.json`, the document as committed, and a contract test fails when
-//! it differs from what [`document`] generates now (`make openapi` writes it again). Generating
+//! it differs from what `document()` generates now (the `generate` feature) (`make openapi` writes it again). Generating
 //! it in the Lambda linked every function's schema code into one binary (23 MiB) and cost the
 //! first request about 10 ms; the committed file also shows each change of the API in review.
 
+#[cfg(feature = "generate")]
+mod document;
+#[cfg(feature = "generate")]
 mod errors;
+
+#[cfg(feature = "generate")]
+pub use document::{clashing_schema_names, document, parts};
 
 use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use portico::AppState;
-use utoipa::openapi::OpenApi as Document;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use portico::routes;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Portico",
-        description = "The customer side of a CRM: registration with admin approval, sign-in with device confirmation, \
-                       OTP-guarded changes, a criteria-driven portal and workflow automation. Errors are \
-                       application/problem+json (RFC 9457) with a stable `code`."
-    ),
-    modifiers(&BearerAuth),
-    components(schemas(portico::error::Problem, portico::error::FieldError))
-)]
-struct Base;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut Document) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
-            ),
-        );
-    }
-}
 
 pub fn api() -> OpenApiRouter<AppState> {
-    routes()
+    document_route()
 }
 
 /// The route, on any state: the document needs none.
-fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
+fn document_route<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
     OpenApiRouter::new().routes(routes!(openapi_json))
-}
-
-/// Each function's part of the document, this one's included.
-pub fn parts() -> [Document; 7] {
-    [
-        portico_registration::openapi(),
-        portico_sessions::openapi(),
-        portico_admin::openapi(),
-        portico_records::openapi(),
-        portico_otp::openapi(),
-        portico_portal::openapi(),
-        api().into_openapi(),
-    ]
-}
-
-/// Schema names two parts give different schemas: merging keeps one of them, so the other
-/// part's operations would be documented with a stranger's type.
-pub fn clashing_schema_names() -> Vec<String> {
-    let mut seen: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
-    let mut clashes = Vec::new();
-    for part in parts() {
-        for (name, schema) in part.components.map(|c| c.schemas).unwrap_or_default() {
-            let schema = serde_json::to_value(schema).unwrap_or_default();
-            match seen.get(&name) {
-                Some(earlier) if *earlier != schema => clashes.push(name),
-                Some(_) => {}
-                None => {
-                    seen.insert(name, schema);
-                }
-            }
-        }
-    }
-    clashes
-}
-
-/// The whole document: every function's routes, this one's included.
-pub fn document() -> Document {
-    let mut document = Base::openapi();
-    document.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    for part in parts() {
-        document.merge(part);
-    }
-    errors::document_errors(&mut document);
-    document
 }
 
 /// The function's router. It needs no `AppState`, so the function reads no settings and no
 /// master secret at its cold start.
 pub fn router() -> Router {
-    let (router, _) = routes::<()>().split_for_parts();
+    let (router, _) = document_route::<()>().split_for_parts();
     portico::http::with_defaults(router)
 }
 
@@ -111,5 +43,5 @@ async fn openapi_json() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], DOCUMENT)
 }
 
-/// The document as committed: what [`document`] generated at the last `make openapi`.
+/// The document as committed: what `document()` generated at the last `make openapi`.
 pub const DOCUMENT: &str = include_str!("../openapi.json");

@@ -18,13 +18,13 @@ use portico::domain::otp::{
 };
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, Staff};
+use portico::routes;
 use portico::store::otp_rules::StoredOtpRule;
 use portico::{ApiError, AppState};
 use serde::Serialize;
 use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// At most this many rules: every write of a guarded module reads them all.
 pub const MAX_RULES: usize = 100;

@@ -14,13 +14,13 @@ use portico::records::RecordError;
 use portico::records::portal::{
     Customer, PortalConfig, PortalList, PortalRecordView, RecordExposure, relink_customer, render,
 };
+use portico::routes;
 use portico::store::portal::StoredPortalModule;
 use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// Most candidates one preview explains.
 const MAX_PREVIEW_RECORDS: u32 = 50;

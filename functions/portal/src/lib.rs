@@ -15,12 +15,12 @@ use portico::http::cursor::sealed_cursor;
 use portico::http::{ApiQuery, Customer as CustomerToken, PageQuery, PagedResponse};
 use portico::records::RecordError;
 use portico::records::portal::{Customer, PortalConfig, PortalList, PortalRecordView, link_customer, render};
+use portico::routes;
 use portico::{ApiError, AppState};
 use serde::Serialize;
 use ulid::Ulid;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

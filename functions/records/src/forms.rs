@@ -14,6 +14,7 @@ use portico::domain::modules::{self, Origin};
 use portico::error::{FieldError, Problem};
 use portico::http::{ApiJson, ApiQuery, PageQuery, PagedResponse, Staff, required_version};
 use portico::records::{Caller, Need, RecordError, RecordView, View};
+use portico::routes;
 use portico::store::WriteSet;
 use portico::store::forms::{SUBMISSION, StoredForm, Submission};
 use portico::{ApiError, AppState};
@@ -22,7 +23,6 @@ use serde_json::{Map, Value as JsonValue};
 use ulid::Ulid;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// At most this many forms (every list reads them all).
 pub const MAX_FORMS: usize = 200;

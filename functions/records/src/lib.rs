@@ -11,6 +11,7 @@ use portico::domain::modules::Origin;
 use portico::error::Problem;
 use portico::http::{ApiJson, Staff, if_match, required_version};
 use portico::records::{Caller, Need, RecordError, RecordView, View, custom_fields, otp};
+use portico::routes;
 use portico::store::WriteSet;
 use portico::{ApiError, AppState};
 use serde::Deserialize;
@@ -18,7 +19,6 @@ use serde_json::{Map, Value as JsonValue};
 use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 mod audit;
 mod export;

@@ -21,6 +21,7 @@ use portico::http::device::device_label;
 use portico::http::page::LinkKind;
 use portico::http::{ApiJson, ClientIp, DeviceId, pad_to};
 use portico::notify::MailTemplate;
+use portico::routes;
 use portico::store::accounts::Registered;
 use portico::store::challenges::ChallengeAt;
 use portico::store::rate_limit::{Cooldown, RateDecision, RateLimit};
@@ -30,7 +31,6 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 const MAX_NAME_CHARS: usize = 200;
 

@@ -9,10 +9,10 @@ use portico::http::page::{
     LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, prompt_page,
 };
 use portico::http::{ApiForm, ApiQuery};
+use portico::routes;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(show_verify_email, confirm_verify_email))

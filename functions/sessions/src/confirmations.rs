@@ -17,6 +17,7 @@ use portico::http::page::{
 };
 use portico::http::{ApiForm, ApiJson, ApiQuery, DeviceId};
 use portico::notify::MailTemplate;
+use portico::routes;
 use portico::store::WriteSet;
 use portico::store::challenges::ChallengeAt;
 use portico::store::confirmations::DeviceConfirmation;
@@ -27,7 +28,6 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::tokens::{self, Tokens, login_of};
 use crate::{ConfirmationRequired, ensure_active, sign_in_activity};

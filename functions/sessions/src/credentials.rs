@@ -23,6 +23,7 @@ use portico::http::page::{
 };
 use portico::http::{ApiForm, ApiJson, ApiQuery, Authenticated, DeviceId, pad_to};
 use portico::notify::MailTemplate;
+use portico::routes;
 use portico::store::challenges::ChallengeAt;
 use portico::store::credentials::{EmailChange, EmailChangeOutcome, PasswordProof, PasswordReset};
 use portico::store::rate_limit::{Cooldown, RateDecision};
@@ -31,7 +32,6 @@ use portico::{ApiError, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::tokens::{self, Tokens, login_of};
 

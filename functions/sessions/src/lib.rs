@@ -20,6 +20,7 @@ use portico::domain::{AccountKind, AccountStatus, Email};
 use portico::error::Problem;
 use portico::http::device::device_label;
 use portico::http::{ApiJson, Authenticated, ClientIp, DeviceId};
+use portico::routes;
 use portico::store::WriteSet;
 use portico::store::rate_limit::RateLimit;
 use portico::store::sessions::SessionStart;
@@ -29,7 +30,6 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub use tokens::Tokens;
 

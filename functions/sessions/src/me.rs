@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use portico::domain::{AccountKind, AccountStatus, AccountType, Locale, Permission};
 use portico::error::Problem;
 use portico::http::{Authenticated, DeviceId};
+use portico::routes;
 use portico::{ApiError, AppState};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

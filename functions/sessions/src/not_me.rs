@@ -12,13 +12,13 @@ use portico::http::page::{
     LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, prompt_page,
 };
 use portico::http::{ApiForm, ApiQuery};
+use portico::routes;
 use portico::store::confirmations::NotMe;
 use portico::{ApiError, AppState};
 use serde::Deserialize;
 use ulid::Ulid;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(show, submit))

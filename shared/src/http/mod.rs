@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod device;
 pub mod json;
 pub mod page;
+pub mod routes;
 pub mod trace;
 
 use axum::Router;
