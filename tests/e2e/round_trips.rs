@@ -148,7 +148,7 @@ const EXPECTED: &[Row] = &[
     ("save portal module", "PUT", "/admin/portal/modules/{module}", 4, 0, 0, 2, "the caller's rights read afresh, definitions (a masked field can't be shown), conditional PutItem; + the session check (revocation)"),
     ("portal config", "GET", "/admin/portal/modules", 3, 0, 0, 2, "the exposures and the definitions they are checked against (two Queries in parallel); + the session check (revocation)"),
     ("portal module", "GET", "/admin/portal/modules/{module}", 3, 0, 0, 2, "as the list, for one module; + the session check (revocation)"),
-    ("portal modules (first request: link)", "GET", "/portal/modules", 8, 0, 0, 6, "once per customer active from registration: account, exposures, definitions (parallel), staff (the contact's owner), definitions and OTP rules again for the contact's creation, transaction (contact, both sides of the link); + the session check (revocation)"),
+    ("portal modules (first request: link)", "GET", "/portal/modules", 7, 0, 0, 6, "once per customer active from registration: account, exposures, definitions (parallel), staff (the contact's owner), the OTP rules for the contact's creation, transaction (contact, both sides of the link); + the session check (revocation)"),
     ("portal modules", "GET", "/portal/modules", 4, 0, 0, 3, "account, exposures, definitions (three requests in parallel: the account is read each time, so a disabled customer stops at once); + the session check (revocation)"),
     ("portal list (related)", "GET", "/portal/records/{module}", 6, 0, 0, 5, "account, exposures and definitions in parallel; the linked contact; one Query of the contact index with the criteria pushed down; + the session check (revocation)"),
     ("portal list (public, key index)", "GET", "/portal/records/{module}", 6, 0, 0, 5, "as related; one Query of the key index (region = the contact's billing country); + the session check (revocation)"),
@@ -168,7 +168,7 @@ const EXPECTED: &[Row] = &[
     // Static answers.
     ("admin page", "GET", "/admin/", 0, 0, 0, 0, "compiled in"),
     ("admin asset", "GET", "/admin/assets/{name}", 0, 0, 0, 0, "compiled in"),
-    ("openapi", "GET", "/openapi.json", 0, 0, 0, 0, "generated once per instance"),
+    ("openapi", "GET", "/openapi.json", 0, 0, 0, 0, "the committed document, compiled in"),
 ];
 
 /// What one call sent.

@@ -54,7 +54,7 @@ async fn signed_in(state: &AppState, token: &CustomerToken) -> Result<(PortalCon
         .ok_or_else(|| ApiError::forbidden("account_not_active", "This account is not active."))?;
     let contact_id = match account.contact_id {
         Some(contact_id) => contact_id,
-        None => link_customer(&state.store, &account, None).await?,
+        None => link_customer(&state.store, &account, None, Some(&config.custom)).await?,
     };
     Ok((config, account.id, contact_id))
 }

@@ -356,11 +356,14 @@ impl PortalList {
 /// address when the address is verified; otherwise a new contact made from the registration
 /// (name, phone, and the company as a new `accounts` record), owned by `owner` (the approving
 /// staff member) or else the longest-serving active administrator. Returns the contact's id;
-/// an account linked already (by a concurrent call, too) keeps its contact.
+/// an account linked already (by a concurrent call, too) keeps its contact. `custom`: the
+/// contact fields, when the caller has read them already (the portal's configuration holds
+/// them); read here otherwise.
 pub async fn link_customer(
     store: &Store,
     account: &Account,
     owner: Option<Ulid>,
+    custom: Option<&[ContactField]>,
 ) -> Result<Ulid, RecordError> {
     if let Some(contact_id) = account.contact_id {
         return Ok(contact_id);
@@ -398,8 +401,15 @@ pub async fn link_customer(
         None => longest_serving_administrator(store).await?,
     };
     let caller = Caller::system(Origin::Portal(account.id));
-    let custom = store.contact_fields().await?;
-    let contacts = View::new(&caller, modules::contacts(), &custom);
+    let read;
+    let custom = match custom {
+        Some(custom) => custom,
+        None => {
+            read = store.contact_fields().await?;
+            &read
+        }
+    };
+    let contacts = View::new(&caller, modules::contacts(), custom);
     let mut items = WriteSet::new();
     let (first_name, last_name) = split_name(&account.name);
     let mut values = BTreeMap::from([
@@ -438,7 +448,7 @@ pub async fn link_customer(
 /// address): a failure is logged, not returned, and the portal links at the customer's first
 /// request instead. The contact's id, when linked.
 pub async fn link_logged(store: &Store, account: &Account, owner: Option<Ulid>) -> Option<Ulid> {
-    match link_customer(store, account, owner).await {
+    match link_customer(store, account, owner, None).await {
         Ok(contact_id) => Some(contact_id),
         Err(error) => {
             tracing::warn!(account_id = %account.id, %error, "the customer is not linked to a contact yet");
