@@ -36,7 +36,7 @@ help:
 	@echo "make lint   rustfmt check, clippy -D warnings, cfn-lint"
 	@echo "make openapi  write functions/openapi/openapi.json again from the code"
 	@echo "make build  sam build: release arm64 bootstraps of every function"
-	@echo "make bench  benchmarks (cold start, criteria, imports, lists); figures in BENCHMARKS.md"
+	@echo "make bench  benchmarks (arm64 sizes, cold start, criteria, imports, lists); figures in BENCHMARKS.md"
 	@echo "make bench-coldstart  the cold-start part alone (x86_64 sizes)"
 	@echo "make bench-size  the arm64 bootstraps, as sam build builds them"
 
@@ -75,6 +75,8 @@ test: venv browser-deps
 lint: venv
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	# The functions as a Lambda build has them: without `portico/openapi` (portico::routes!).
+	cargo clippy $(COLDSTART_FUNCTIONS) -- -D warnings
 	$(VENV)/bin/cfn-lint infra/template.yaml
 
 # The committed OpenAPI document, generated again by its golden-file test.
