@@ -498,8 +498,14 @@ pub async fn create_workflow_rule(app: &TestApp, admin: &str, rule: Value) -> St
     created.body["id"].as_str().expect("id").to_owned()
 }
 
-/// Whether a request body is the session check of an authenticated request (a GetItem of the
-/// session item, its key only).
+/// Whether a request body is the session check of an authenticated request: a GetItem of the
+/// session item, its key only, or (staff routes and the caller's own account) one BatchGetItem
+/// of the session and the account.
 pub fn is_session_check(body: &str) -> bool {
-    body.contains(r#""S":"SESSION#"#) && body.contains(r#""ProjectionExpression":"PK""#)
+    let session_only = body.contains(r#""S":"SESSION#"#) && body.contains(r#""ProjectionExpression":"PK""#);
+    let with_account = body.contains(r#""RequestItems""#)
+        && body.contains(r#""S":"SESSION#"#)
+        && body.contains(r#""S":"ACCOUNT""#)
+        && body.matches(r#""PK":"#).count() == 2;
+    session_only || with_account
 }

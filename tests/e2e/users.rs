@@ -82,6 +82,62 @@ async fn an_administrator_creates_staff_and_changes_their_roles() {
     assert_eq!(agent["modules"], json!({"deliveries": "rw:own", "meetings": "rw:own", "tasks": "rw:own"}));
 }
 
+/// Disabling a user writes the account, then ends its sessions: a token used in between is
+/// refused by the account's status, which every staff route reads with the session check.
+#[tokio::test]
+async fn a_staff_token_stops_once_its_account_is_disabled_though_its_session_lives() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    let app = spawn_app().await;
+    let (admin, _) = app.admin_token().await;
+    let email = unique_email("between");
+    let created = app
+        .post(
+            "/admin/users",
+            json!({"email": email, "name": "Between", "password": PASSWORD, "roles": ["sales_manager"]}),
+            Some(&admin),
+        )
+        .await;
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let signed_in = app.sign_in(&email, PASSWORD).await.body;
+    let token = signed_in["access_token"].as_str();
+    assert_eq!(app.request(Method::GET, "/records/contacts", None, token).await.status, StatusCode::OK);
+
+    // Only the account's half of a disable: its sessions still live.
+    app.dynamodb
+        .update_item()
+        .table_name(app.state.store.table())
+        .key("PK", AttributeValue::S(format!("ACCOUNT#{id}")))
+        .key("SK", AttributeValue::S("ACCOUNT".into()))
+        .update_expression("SET #status = :disabled")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":disabled", AttributeValue::S("disabled".into()))
+        .send()
+        .await
+        .expect("status written");
+    for (method, path, body) in [
+        (Method::GET, "/records/contacts", None),
+        (Method::POST, "/records/contacts", Some(json!({"fields": {"last_name": "Ghost"}}))),
+        (Method::GET, "/admin/labels", None),
+    ] {
+        let refused = app.request(method, path, body, token).await;
+        assert_eq!(
+            (refused.status, refused.body["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden")),
+            "{path}"
+        );
+    }
+    let contacts = app.request(Method::GET, "/records/contacts", None, Some(&admin)).await;
+    assert!(
+        contacts.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|contact| contact["fields"]["last_name"] != "Ghost"),
+        "nothing was written"
+    );
+}
+
 #[tokio::test]
 async fn a_disabled_staff_user_is_signed_out_and_kept_out_until_enabled() {
     let app = spawn_app().await;

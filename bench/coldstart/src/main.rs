@@ -31,7 +31,9 @@ use aws_sdk_dynamodb::config::Credentials;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use portico::auth::{Grants, Keys};
-use portico::domain::{AccountKind, ModuleAccess, Permission};
+use portico::domain::account::{Account, PasswordHash};
+use portico::domain::{AccountKind, BuiltinRole, Email, ModuleAccess, Permission};
+use portico::store::accounts::StaffWrite;
 
 use runtime_api::Call;
 
@@ -389,8 +391,8 @@ async fn bench(options: Options) -> Result<(), BoxError> {
 }
 
 /// The table, as `infra/template.yaml` defines it (without its stream: nothing here reads it),
-/// with the session of the staff token (`(account, session)`): every authenticated request
-/// checks that its session lives.
+/// with the account and session of the staff token (`(account, session)`): every authenticated
+/// request checks that its session lives, staff routes that its account is active staff.
 async fn seed(
     endpoint: &str,
     ca: &[u8],
@@ -429,6 +431,21 @@ async fn seed(
     let template = std::fs::read_to_string(workspace().join("infra/template.yaml"))?;
     let definition = portico_local::table::table_definition(&template)?.without_stream();
     portico_local::table::create_table(&client, TABLE, &definition).await?;
+    // Staff routes read the caller's account with the session: an active administrator.
+    let mut staff = Account::new_staff(
+        Email::parse("bench@example.com")?,
+        "Bench".to_owned(),
+        PasswordHash::new("unused: the bench never signs in".to_owned()),
+        vec![BuiltinRole::Administrator.id().to_owned()],
+        Vec::new(),
+        chrono::Utc::now(),
+    );
+    staff.id = account;
+    let store = portico::store::Store::new(client.clone(), TABLE);
+    match store.create_staff(&staff, None, &[BuiltinRole::Administrator.definition()]).await? {
+        StaffWrite::Done => {}
+        refused => return Err(format!("the bench's staff account was not stored: {refused:?}").into()),
+    }
     let (pk, sk) = portico::store::keys::session(account, session);
     client
         .put_item()

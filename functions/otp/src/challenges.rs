@@ -50,7 +50,7 @@ pub struct VerifyRequest {
         (status = 404, body = Problem, description = "No such challenge, or another agent's")))]
 pub async fn get_challenge(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     Path(id): Path<String>,
 ) -> Result<Json<ChallengeView>, ApiError> {
     Ok(Json(otp::status(&state, claims.sub, &id).await?))
@@ -66,7 +66,7 @@ pub async fn get_challenge(
         (status = 502, body = Problem, description = "`otp_delivery_failed`: the provider refused the send; the challenge stays resendable")))]
 pub async fn send_code(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ChallengeView>, ApiError> {
@@ -82,7 +82,7 @@ pub async fn send_code(
         (status = 502, body = Problem, description = "`otp_delivery_failed`")))]
 pub async fn resend_code(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ChallengeView>, ApiError> {
@@ -101,7 +101,7 @@ pub async fn resend_code(
         (status = 423, body = Problem, description = "`otp_locked`: too many wrong codes")))]
 pub async fn verify_code(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<Json<Verified>, ApiError> {

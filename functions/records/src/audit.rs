@@ -75,7 +75,7 @@ fn entry_view(view: &View<'_>, entry: AuditEntry) -> AuditEntryView {
         (status = 400, body = Problem), (status = 404, body = Problem, description = "No such record, or one the caller may not read")))]
 pub(crate) async fn record_audit(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     Path((module, id)): Path<(String, String)>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<PagedResponse<AuditEntryView>>, ApiError> {

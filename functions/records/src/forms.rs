@@ -403,7 +403,7 @@ async fn submit_form(
         (status = 401, body = Problem), (status = 404, body = Problem)))]
 async fn contact_submissions(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     Path((module, id)): Path<(String, String)>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<PagedResponse<Submission>>, ApiError> {

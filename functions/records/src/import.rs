@@ -158,7 +158,7 @@ fn too_many_rows() -> ApiError {
         (status = 413, body = Problem)))]
 pub async fn import_contacts(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<CsvParams>,
     body: Bytes,

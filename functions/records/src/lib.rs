@@ -91,7 +91,7 @@ pub struct NewRecord {
         (status = 404, body = Problem), (status = 409, body = Problem, description = "`value_taken`, or `conflict`: a concurrent write; retry")))]
 async fn create_record(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     Path(module): Path<String>,
     ApiJson(request): ApiJson<NewRecord>,
 ) -> Result<Response, ApiError> {
@@ -111,7 +111,7 @@ async fn create_record(
     responses((status = 200, body = RecordView), (status = 404, body = Problem, description = "No such record, or one the caller may not read")))]
 async fn get_record(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     Path((module, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let caller = Caller::staff(&claims, Origin::Api);
@@ -149,7 +149,7 @@ pub struct RecordPatch {
         (status = 502, body = Problem, description = "`otp_delivery_failed`: the challenge is open (`challenge_id`) but its code could not be sent")))]
 async fn patch_record(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     Path((module, id)): Path<(String, String)>,
     headers: HeaderMap,
     ApiJson(patch): ApiJson<RecordPatch>,
@@ -179,7 +179,7 @@ async fn patch_record(
         (status = 412, body = Problem, description = "`version_mismatch`: the record changed since it was read")))]
 async fn delete_record(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     Path((module, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {

@@ -57,7 +57,7 @@ pub struct ListQuery {
         (status = 404, body = Problem)))]
 pub(crate) async fn list_records(
     State(state): State<AppState>,
-    Staff(claims): Staff,
+    Staff(claims, _): Staff,
     Path(module): Path<String>,
     headers: HeaderMap,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use portico::domain::{AccountKind, AccountStatus, AccountType, Locale, Permission};
 use portico::error::Problem;
-use portico::http::{Authenticated, DeviceId};
+use portico::http::{Authenticated, DeviceId, SignedIn};
 use portico::routes;
 use portico::{ApiError, AppState};
 use serde::Serialize;
@@ -43,16 +43,8 @@ pub struct Profile {
 
 #[utoipa::path(get, path = "/me", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = Profile), (status = 401, body = Problem)))]
-async fn profile(
-    State(state): State<AppState>,
-    Authenticated(claims): Authenticated,
-) -> Result<Json<Profile>, ApiError> {
-    let account = state
-        .store
-        .account(claims.sub)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "The account no longer exists."))?;
-    Ok(Json(Profile {
+async fn profile(SignedIn(claims, account): SignedIn) -> Json<Profile> {
+    Json(Profile {
         id: account.id.to_string(),
         kind: account.kind,
         email: account.email.into(),
@@ -65,7 +57,7 @@ async fn profile(
         email_verified: account.email_verified,
         created_at: account.created_at,
         permissions: claims.perms,
-    }))
+    })
 }
 
 /// What an account may change of itself here.
@@ -80,14 +72,16 @@ pub struct ProfileChange {
     responses((status = 200, body = Profile), (status = 400, body = Problem), (status = 401, body = Problem)))]
 async fn change_profile(
     State(state): State<AppState>,
-    Authenticated(claims): Authenticated,
+    SignedIn(claims, mut account): SignedIn,
     portico::http::ApiJson(change): portico::http::ApiJson<ProfileChange>,
 ) -> Result<Json<Profile>, ApiError> {
     if !state.store.set_locale(claims.sub, change.locale, Utc::now()).await? {
         return Err(ApiError::unauthorized("invalid_token", "The account no longer exists."));
     }
     tracing::info!(account_id = %claims.sub, locale = ?change.locale, "locale changed");
-    profile(State(state), Authenticated(claims)).await
+    // The account as read with the session, with the one field this request changed.
+    account.locale = change.locale;
+    Ok(profile(SignedIn(claims, account)).await)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -105,12 +99,11 @@ pub struct DeviceView {
     responses((status = 200, body = Vec<DeviceView>), (status = 401, body = Problem)))]
 async fn devices(
     State(state): State<AppState>,
-    Authenticated(claims): Authenticated,
+    SignedIn(claims, account): SignedIn,
     device: Option<DeviceId>,
 ) -> Result<Json<Vec<DeviceView>>, ApiError> {
     let current = device.map(|DeviceId(id)| state.keys.device_hash(claims.sub, &id));
-    let account = state.store.account(claims.sub).await?;
-    let trust_version = account.map(|account| account.trust_version).unwrap_or_default();
+    let trust_version = account.trust_version;
     let devices = state
         .store
         .devices(claims.sub)

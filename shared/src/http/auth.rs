@@ -19,64 +19,68 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "missing_token",
-                    "Sign in and send the access token as a Bearer token.",
-                )
-            })?;
-        let claims = state.keys.jwt.verify_access(token.trim()).map_err(|error| {
-            tracing::debug!(%error, "access token refused");
-            ApiError::unauthorized("invalid_token", "The access token is invalid or expired.")
-        })?;
+        let claims = verified_claims(parts, state)?;
         // Revocation takes effect at once: a token of a session that ended (sign-out, password
         // reset, "not me", a disabled account) is refused on every route, though unexpired.
         if !state.store.session_alive(claims.sub, claims.sid).await? {
-            tracing::info!(account_id = %claims.sub, "access token of an ended session refused");
-            return Err(ApiError::unauthorized(
-                "session_ended",
-                "This session has ended (signed out, password changed or access removed); sign in again.",
-            ));
+            return Err(session_ended(&claims));
         }
         Ok(Self(claims))
     }
 }
 
-/// A signed-in staff member.
+/// The claims of the request's Bearer token, if it is one of ours and unexpired (401 otherwise);
+/// its session is not checked yet.
+fn verified_claims(parts: &Parts, state: &AppState) -> Result<AccessClaims, ApiError> {
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .ok_or_else(|| {
+            ApiError::unauthorized("missing_token", "Sign in and send the access token as a Bearer token.")
+        })?;
+    state.keys.jwt.verify_access(token.trim()).map_err(|error| {
+        tracing::debug!(%error, "access token refused");
+        ApiError::unauthorized("invalid_token", "The access token is invalid or expired.")
+    })
+}
+
+fn session_ended(claims: &AccessClaims) -> ApiError {
+    tracing::info!(account_id = %claims.sub, "access token of an ended session refused");
+    ApiError::unauthorized(
+        "session_ended",
+        "This session has ended (signed out, password changed or access removed); sign in again.",
+    )
+}
+
+/// A signed-in staff member, active in the table now: the extractor reads the token's session
+/// and the account together (one BatchGetItem), so the account's status and roles are as fresh
+/// as the revocation check, at no extra round trip.
 #[derive(Debug, Clone)]
-pub struct Staff(pub AccessClaims);
+pub struct Staff(pub AccessClaims, pub Account);
 
 impl Staff {
-    /// 403 unless the staff member holds `permission`.
+    /// 403 unless the staff member's token grants `permission`.
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
         if self.0.has(permission) { Ok(()) } else { Err(ApiError::not_permitted()) }
     }
 
-    /// The staff member's account and rights as the table holds them now, if they are active
-    /// and hold `permission` there too (403 otherwise). For routes that change the
-    /// organisation's settings: the access token may be up to 15 minutes old, and a right
-    /// taken away must stop at once.
+    /// The staff member's account and rights as the table holds them now, if their roles grant
+    /// `permission` there too (403 otherwise). For routes that change the organisation's
+    /// settings: the access token may be up to 15 minutes old, and a right taken away must stop
+    /// at once. Built-in roles cost no read; custom ones one BatchGetItem.
     pub async fn rights_now(
         &self,
         state: &AppState,
         permission: Permission,
     ) -> Result<(Account, RoleGrants), ApiError> {
         self.require(permission)?;
-        let account =
-            state.store.account(self.0.sub).await?.filter(|account| {
-                account.kind == AccountKind::Staff && account.status == AccountStatus::Active
-            });
-        let Some(account) = account else { return Err(ApiError::not_permitted()) };
-        let grants = state.store.grants_of_roles(&account.roles).await?;
+        let grants = state.store.grants_of_roles(&self.1.roles).await?;
         if !grants.permissions.contains(&permission) {
             return Err(ApiError::not_permitted());
         }
-        Ok((account, grants))
+        Ok((self.1.clone(), grants))
     }
 
     /// 403 unless the staff member holds `permission` now (`rights_now`).
@@ -106,11 +110,35 @@ impl FromRequestParts<AppState> for Staff {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Authenticated(claims) = Authenticated::from_request_parts(parts, state).await?;
-        if claims.kind == AccountKind::Staff {
-            Ok(Self(claims))
-        } else {
-            Err(ApiError::forbidden("forbidden", "This is for staff only."))
+        let SignedIn(claims, account) = SignedIn::from_request_parts(parts, state).await?;
+        if claims.kind != AccountKind::Staff {
+            return Err(ApiError::forbidden("forbidden", "This is for staff only."));
         }
+        // Disabling a user changes the account first and ends its sessions after: in between,
+        // the status refuses the token.
+        if account.kind != AccountKind::Staff || account.status != AccountStatus::Active {
+            return Err(ApiError::not_permitted());
+        }
+        Ok(Self(claims, account))
+    }
+}
+
+/// Any signed-in account, with the account as the table holds it now: read with the session
+/// check in one BatchGetItem, for routes that need the caller's account anyway.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub AccessClaims, pub Account);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let claims = verified_claims(parts, state)?;
+        let (alive, account) = state.store.session_and_account(claims.sub, claims.sid).await?;
+        if !alive {
+            return Err(session_ended(&claims));
+        }
+        let account = account
+            .ok_or_else(|| ApiError::unauthorized("invalid_token", "The account no longer exists."))?;
+        Ok(Self(claims, account))
     }
 }

@@ -13,7 +13,7 @@ pub mod trace;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
-pub use auth::{Authenticated, Customer, Staff};
+pub use auth::{Authenticated, Customer, SignedIn, Staff};
 pub use client_ip::ClientIp;
 pub use cursor::{PageQuery, PagedResponse};
 pub use device::DeviceId;

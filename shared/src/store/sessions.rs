@@ -250,6 +250,19 @@ impl Store {
         Ok(output.item.is_some())
     }
 
+    /// Whether session `session_id` of `account_id` still lives, and the account as the table
+    /// holds it now: one consistent BatchGetItem, so a staff route checks revocation and its
+    /// caller's status and roles in the round trip the session check alone took.
+    pub async fn session_and_account(
+        &self,
+        account_id: Ulid,
+        session_id: Ulid,
+    ) -> Result<(bool, Option<Account>), StoreError> {
+        let (account, session) =
+            self.account_with_item(account_id, keys::session(account_id, session_id)).await?;
+        Ok((session.is_some(), account))
+    }
+
     pub async fn end_session(&self, account_id: Ulid, session_id: Ulid) -> Result<(), StoreError> {
         self.delete_item(keys::session(account_id, session_id)).await
     }
