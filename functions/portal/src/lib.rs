@@ -8,8 +8,8 @@ mod admin;
 
 use axum::extract::{Path, State};
 use axum::{Json, Router};
+use portico::domain::AccountStatus;
 use portico::domain::portal::{Exposure, ValidPortalModule};
-use portico::domain::{AccountKind, AccountStatus};
 use portico::error::Problem;
 use portico::http::cursor::sealed_cursor;
 use portico::http::{ApiQuery, Customer as CustomerToken, PageQuery, PagedResponse};
@@ -44,17 +44,18 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The configuration and the signed-in customer's account and contact ids: the account is
-/// read on every request, so a customer disabled now stops now, whatever their token says. An
-/// active customer not linked yet (active from registration) is linked here.
+/// read on every request (with the session check), so a customer disabled now stops now,
+/// whatever their token says. An active customer not linked yet (active from registration) is
+/// linked here.
 async fn signed_in(state: &AppState, token: &CustomerToken) -> Result<(PortalConfig, Ulid, Ulid), ApiError> {
-    let (account, config) =
-        tokio::try_join!(state.store.account(token.0.sub), async { PortalConfig::load(&state.store).await })?;
-    let account = account
-        .filter(|account| account.kind == AccountKind::Customer && account.status == AccountStatus::Active)
-        .ok_or_else(|| ApiError::forbidden("account_not_active", "This account is not active."))?;
+    let CustomerToken(_, account) = token;
+    if account.status != AccountStatus::Active {
+        return Err(ApiError::forbidden("account_not_active", "This account is not active."));
+    }
+    let config = PortalConfig::load(&state.store).await?;
     let contact_id = match account.contact_id {
         Some(contact_id) => contact_id,
-        None => link_customer(&state.store, &account, None, Some(&config.custom)).await?,
+        None => link_customer(&state.store, account, None, Some(&config.custom)).await?,
     };
     Ok((config, account.id, contact_id))
 }

@@ -89,17 +89,18 @@ impl Staff {
     }
 }
 
-/// A signed-in customer (the portal): staff tokens never reach customer routes.
+/// A signed-in customer (the portal), with their account as the table holds it now (read with
+/// the session check): staff tokens never reach customer routes.
 #[derive(Debug, Clone)]
-pub struct Customer(pub AccessClaims);
+pub struct Customer(pub AccessClaims, pub Account);
 
 impl FromRequestParts<AppState> for Customer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Authenticated(claims) = Authenticated::from_request_parts(parts, state).await?;
-        if claims.kind == AccountKind::Customer {
-            Ok(Self(claims))
+        let SignedIn(claims, account) = SignedIn::from_request_parts(parts, state).await?;
+        if claims.kind == AccountKind::Customer && account.kind == AccountKind::Customer {
+            Ok(Self(claims, account))
         } else {
             Err(ApiError::forbidden("forbidden", "This is for customers only."))
         }
