@@ -442,6 +442,7 @@ async fn seed(
     );
     staff.id = account;
     let store = portico::store::Store::new(client.clone(), TABLE);
+    store.count_administrators().await?;
     match store.create_staff(&staff, None, &[BuiltinRole::Administrator.definition()]).await? {
         StaffWrite::Done => {}
         refused => return Err(format!("the bench's staff account was not stored: {refused:?}").into()),
