@@ -114,14 +114,7 @@ async fn create_workflow_rule(
     if state.store.workflow_rules().await?.len() >= MAX_RULES {
         return Err(ApiError::conflict("too_many_rules", format!("At most {MAX_RULES} workflow rules.")));
     }
-    let now = portico::time::now();
-    let stored = StoredWorkflowRule {
-        id: Ulid::generate(),
-        version: 1,
-        definition: valid.definition,
-        created_at: now,
-        updated_at: now,
-    };
+    let stored = StoredWorkflowRule::new(valid.definition, portico::time::now());
     state.store.create_workflow_rule(&stored).await?;
     tracing::info!(rule_id = %stored.id, by = %staff.0.sub, "workflow rule created");
     let secret = has_webhook(&stored.definition).then(|| state.keys.webhook_secret(stored.id));
@@ -159,12 +152,7 @@ async fn replace_workflow_rule(
     let valid = validated(&state, definition).await?;
     let current = stored_rule(&state, id).await?;
     let current_definition = current.definition.clone();
-    let stored = StoredWorkflowRule {
-        version: version.saturating_add(1),
-        definition: valid.definition,
-        updated_at: portico::time::now(),
-        ..current
-    };
+    let stored = current.replaced(version, valid.definition, portico::time::now());
     if !state.store.replace_workflow_rule(&stored).await? {
         let now = stored_rule(&state, id).await?;
         return Err(ApiError::version_mismatch(format!(

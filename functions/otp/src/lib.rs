@@ -135,14 +135,7 @@ async fn create_rule(
     if state.store.otp_rules().await?.len() >= MAX_RULES {
         return Err(ApiError::conflict("too_many_rules", format!("At most {MAX_RULES} OTP rules.")));
     }
-    let now = portico::time::now();
-    let stored = StoredOtpRule {
-        id: Ulid::generate(),
-        version: 1,
-        definition: valid.definition.clone(),
-        created_at: now,
-        updated_at: now,
-    };
+    let stored = StoredOtpRule::new(valid.definition.clone(), portico::time::now());
     state.store.create_otp_rule(&stored).await?;
     tracing::info!(rule_id = %stored.id, by = %staff.0.sub, "OTP rule created");
     Ok((StatusCode::CREATED, Json(view(stored, Some(&valid)))))
@@ -218,14 +211,10 @@ async fn replace_rule(
         .map_err(|error| ApiError::bad_request("invalid_rule", format!("The rule is malformed: {error}.")))?;
     let valid = validated(definition)?;
     let current = state.store.otp_rule(id).await?.ok_or_else(|| ApiError::not_found("No such OTP rule."))?;
-    let next =
-        version.checked_add(1).ok_or_else(|| ApiError::invalid_field("version", "is not a version"))?;
-    let stored = StoredOtpRule {
-        version: next,
-        definition: valid.definition.clone(),
-        updated_at: portico::time::now(),
-        ..current
-    };
+    if version == u64::MAX {
+        return Err(ApiError::invalid_field("version", "is not a version"));
+    }
+    let stored = current.replaced(version, valid.definition.clone(), portico::time::now());
     if !state.store.replace_otp_rule(&stored).await? {
         return Err(match state.store.otp_rule(id).await? {
             None => ApiError::not_found("No such OTP rule."),

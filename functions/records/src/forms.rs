@@ -112,14 +112,7 @@ async fn create_form(
     if state.store.forms().await?.len() >= MAX_FORMS {
         return Err(ApiError::conflict("too_many_forms", format!("At most {MAX_FORMS} forms.")));
     }
-    let now = portico::time::now();
-    let stored = StoredForm {
-        id: Ulid::generate(),
-        version: 1,
-        definition: valid.definition,
-        created_at: now,
-        updated_at: now,
-    };
+    let stored = StoredForm::new(valid.definition, portico::time::now());
     state.store.create_form(&stored).await?;
     tracing::info!(form_id = %stored.id, by = %staff.0.sub, "form created");
     Ok((StatusCode::CREATED, Json(stored.into())))
@@ -154,12 +147,7 @@ async fn replace_form(
     let version = required_version(&headers, None)?;
     let valid = validated(&state, definition).await?;
     let current = state.store.form(id).await?.ok_or_else(no_form)?;
-    let stored = StoredForm {
-        version: version.saturating_add(1),
-        definition: valid.definition,
-        updated_at: portico::time::now(),
-        ..current
-    };
+    let stored = current.replaced(version, valid.definition, portico::time::now());
     if !state.store.replace_form(&stored).await? {
         return Err(ApiError::version_mismatch(
             "The form changed since you read it; read it again and retry.",

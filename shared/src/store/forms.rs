@@ -15,17 +15,7 @@ use super::{Item, Page, PageKey, Store, StoreError, Stored, s, stored_value};
 use crate::domain::forms::FormDefinition;
 
 /// A form as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredForm {
-    pub id: Ulid,
-    pub version: u64,
-    #[serde(flatten)]
-    pub definition: FormDefinition,
-    #[serde(with = "crate::time::rfc3339")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "crate::time::rfc3339")]
-    pub updated_at: DateTime<Utc>,
-}
+pub type StoredForm = super::Versioned<FormDefinition>;
 
 /// One filled form: who, when, the answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

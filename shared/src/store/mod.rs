@@ -24,7 +24,10 @@ pub mod roles;
 pub mod sessions;
 pub mod settings;
 pub mod sign_in_attempts;
+pub mod versioned;
 pub mod workflows;
+
+pub use versioned::Versioned;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

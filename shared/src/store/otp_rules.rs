@@ -1,8 +1,6 @@
 //! OTP rules: a small configuration set in one partition, read whole (every record write of a
 //! guarded module checks its rules) and changed with a version condition.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::keys::{self, OTP_RULES_PK};
@@ -10,18 +8,7 @@ use super::{Store, StoreError, Stored, stored_value};
 use crate::domain::otp::OtpRuleDefinition;
 
 /// A rule as stored: its definition, id and version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredOtpRule {
-    pub id: Ulid,
-    /// Raised by every change; a change names the version it read.
-    pub version: u64,
-    #[serde(flatten)]
-    pub definition: OtpRuleDefinition,
-    #[serde(with = "crate::time::rfc3339")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "crate::time::rfc3339")]
-    pub updated_at: DateTime<Utc>,
-}
+pub type StoredOtpRule = super::Versioned<OtpRuleDefinition>;
 
 impl Store {
     /// Stores a new rule (its id is fresh: the condition only guards against a collision).

@@ -22,17 +22,7 @@ pub const RUN_DAYS: i64 = 30;
 pub const MARKER: &str = "marker";
 
 /// A rule as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredWorkflowRule {
-    pub id: Ulid,
-    pub version: u64,
-    #[serde(flatten)]
-    pub definition: WorkflowRuleDefinition,
-    #[serde(with = "crate::time::rfc3339")]
-    pub created_at: DateTime<Utc>,
-    #[serde(with = "crate::time::rfc3339")]
-    pub updated_at: DateTime<Utc>,
-}
+pub type StoredWorkflowRule = super::Versioned<WorkflowRuleDefinition>;
 
 /// One evaluation of a rule that fired: the event, the record, each action's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
