@@ -21,7 +21,7 @@ use portico::http::page::{
     LinkKind, invalid_link_page, is_well_formed_token, locale_of, outcome_page, password_refused_page,
     prompt_page,
 };
-use portico::http::{ApiForm, ApiJson, ApiQuery, Authenticated, DeviceId, pad_to};
+use portico::http::{ApiForm, ApiJson, ApiQuery, Authenticated, DeviceId, SignedIn, pad_to};
 use portico::notify::MailTemplate;
 use portico::routes;
 use portico::store::challenges::ChallengeAt;
@@ -194,12 +194,11 @@ pub struct PasswordChange {
         (status = 400, body = Problem, description = "`invalid_current_password` or `validation_failed`")))]
 async fn change_password(
     State(state): State<AppState>,
-    Authenticated(claims): Authenticated,
+    SignedIn(_, account): SignedIn,
     device: Option<DeviceId>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let account = signed_in_account(&state, claims.sub).await?;
     verify_current_password(&state, &account, request.current_password).await?;
     check_rules(&request.new_password, &account)?;
     let new_hash = hash(&state, request.new_password).await?;
@@ -289,10 +288,6 @@ async fn verify_current_password(
     }
 }
 
-async fn signed_in_account(state: &AppState, account_id: ulid::Ulid) -> Result<Account, ApiError> {
-    state.store.account(account_id).await?.ok_or_else(account_gone)
-}
-
 fn account_gone() -> ApiError {
     ApiError::unauthorized("invalid_token", "The account no longer exists.")
 }
@@ -312,12 +307,11 @@ fn email_change_subject(account_id: ulid::Ulid, new_email: &Email) -> String {
         (status = 429, body = Problem)))]
 async fn request_email_change(
     State(state): State<AppState>,
-    Authenticated(claims): Authenticated,
+    SignedIn(_, account): SignedIn,
     ApiJson(request): ApiJson<EmailChangeRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let new_email =
         Email::parse(&request.new_email).map_err(|e| ApiError::invalid_field("new_email", e.to_string()))?;
-    let account = signed_in_account(&state, claims.sub).await?;
     if new_email == account.email {
         return Err(ApiError::invalid_field("new_email", "is your current address"));
     }
